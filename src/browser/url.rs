@@ -1,0 +1,36 @@
+//! Reading and writing the page's query string. The mapping between query keys and the
+//! run configuration lives in `core::config::FIELDS`; this file only moves text.
+
+/// The current query string as ordered `(key, value)` pairs.
+pub fn query_pairs() -> Vec<(String, String)> {
+    let Some(w) = web_sys::window() else { return Vec::new() };
+    let search = w.location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return Vec::new() };
+    let mut out = Vec::new();
+    // UrlSearchParams is iterable as [key, value] arrays.
+    if let Ok(Some(iter)) = js_sys::try_iter(&params) {
+        for entry in iter.flatten() {
+            let arr = js_sys::Array::from(&entry);
+            if let (Some(k), Some(v)) = (arr.get(0).as_string(), arr.get(1).as_string()) {
+                out.push((k, v));
+            }
+        }
+    }
+    out
+}
+
+/// Replace the query string (no reload, no history entry), keeping the path.
+pub fn replace_query(pairs: &[(String, String)]) -> Result<(), String> {
+    let w = web_sys::window().ok_or("no window")?;
+    let params = web_sys::UrlSearchParams::new().map_err(|e| format!("{e:?}"))?;
+    for (k, v) in pairs {
+        params.append(k, v);
+    }
+    let path = w.location().pathname().map_err(|e| format!("{e:?}"))?;
+    let query: String = params.to_string().into();
+    let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+    w.history()
+        .map_err(|e| format!("{e:?}"))?
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
+        .map_err(|e| format!("{e:?}"))
+}

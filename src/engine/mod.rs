@@ -1,0 +1,10 @@
+//! The training loop and backend choice: what the UI and the CLI drive. Depends on `core`,
+//! `tasks`, `model` (and `gpu` for the GPU backend); never on leptos or web-sys.
+
+pub mod gpu_check;
+pub mod history;
+pub mod status;
+pub mod trainer;
+
+pub use status::{Backend, RunState, RunStatus};
+pub use trainer::{EvalStats, StepStats, Trainer};

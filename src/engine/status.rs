@@ -1,0 +1,73 @@
+//! The machine-readable run status shown in `data-testid="run-status"` and printed by the
+//! CLI: `{"state": "...", "step": N, "loss": x, "accuracy": y, "backend": "cpu"|"webgpu"}`.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the training step runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Cpu,
+    Webgpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Nothing built yet (or reset).
+    Idle,
+    Running,
+    Paused,
+    /// The schedule's last step is done.
+    Done,
+    /// The run could not start or stopped on an error.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub state: RunState,
+    pub step: usize,
+    /// Training loss of the last step (null before the first).
+    pub loss: Option<f64>,
+    /// Query accuracy of the last training batch (null before the first).
+    pub accuracy: Option<f64>,
+    /// Query accuracy on the held-out set at the last evaluation (null before the first).
+    pub eval_accuracy: Option<f64>,
+    pub steps_per_sec: Option<f64>,
+    pub backend: Backend,
+}
+
+impl RunStatus {
+    pub fn idle(backend: Backend) -> Self {
+        RunStatus {
+            state: RunState::Idle,
+            step: 0,
+            loss: None,
+            accuracy: None,
+            eval_accuracy: None,
+            steps_per_sec: None,
+            backend,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"state\":\"error\",\"detail\":\"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let s = RunStatus { step: 3, loss: Some(1.5), accuracy: Some(0.25), ..RunStatus::idle(Backend::Cpu) };
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["state"], "idle");
+        assert_eq!(v["step"], 3);
+        assert_eq!(v["loss"], 1.5);
+        assert_eq!(v["accuracy"], 0.25);
+        assert_eq!(v["backend"], "cpu");
+    }
+}

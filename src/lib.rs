@@ -1,0 +1,19 @@
+//! interlab: a lab that lives in a browser tab.
+//!
+//! Layers (arrows point down; a test in `tests/architecture.rs` keeps this true):
+//! `core` ← `tasks` ← `model` ← `engine`; `gpu` under `engine`; `browser` and `ui` exist
+//! only on wasm32, and `ui` is imported by nothing.
+
+pub mod core;
+pub mod engine;
+pub mod gpu;
+pub mod model;
+pub mod tasks;
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
+#[cfg(target_arch = "wasm32")]
+pub mod ui;
+
+/// The crate version, stamped on every exported record and share link.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,239 @@
+//! A causal, pre-norm Transformer (GPT-2 layout) in candle-core:
+//! token + learned position embeddings → N × [x += Attn(LN(x)); x += MLP(LN(x))] → LN → LM head.
+//! Parameter names follow GPT-2 (`wte`, `h.{i}.attn.c_attn.weight`, ...), with weights stored
+//! `[in, out]` so a layer is `x @ W + b`.
+
+use candle_core::{DType, Device, Tensor, Var, D};
+
+use super::{init, Context, Result};
+use crate::core::Rng;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransformerConfig {
+    pub vocab: usize,
+    pub max_len: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub d_model: usize,
+    /// MLP hidden width = `mlp_ratio * d_model`.
+    pub mlp_ratio: usize,
+}
+
+const LN_EPS: f64 = 1e-5;
+
+struct LayerNorm {
+    g: Var, // [d]
+    b: Var, // [d]
+}
+
+impl LayerNorm {
+    fn new(d: usize) -> Result<Self> {
+        Ok(LayerNorm { g: init::constant(&[d], 1.0)?, b: init::constant(&[d], 0.0)? })
+    }
+
+    /// `x`: `[.., d]` → same shape.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?; // [.., 1]
+        let xc = x.broadcast_sub(&mean)?; // [.., d]
+        let var = xc.sqr()?.mean_keepdim(D::Minus1)?; // [.., 1]
+        let xn = xc.broadcast_div(&(var + LN_EPS)?.sqrt()?).op("layer_norm")?;
+        Ok(xn.broadcast_mul(self.g.as_tensor())?.broadcast_add(self.b.as_tensor())?)
+    }
+}
+
+struct Linear {
+    w: Var, // [in, out]
+    b: Var, // [out]
+}
+
+impl Linear {
+    fn new(rng: &mut Rng, d_in: usize, d_out: usize, std: f32) -> Result<Self> {
+        Ok(Linear { w: init::normal(rng, &[d_in, d_out], std)?, b: init::constant(&[d_out], 0.0)? })
+    }
+
+    /// `x`: `[n, in]` → `[n, out]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(self.w.as_tensor()).op("linear.matmul")?.broadcast_add(self.b.as_tensor())?)
+    }
+}
+
+struct Block {
+    ln_1: LayerNorm,
+    c_attn: Linear, // [d, 3d]: q, k, v
+    c_proj: Linear, // [d, d]
+    ln_2: LayerNorm,
+    c_fc: Linear,     // [d, r*d]
+    c_fc_out: Linear, // [r*d, d]
+}
+
+pub struct Transformer {
+    pub cfg: TransformerConfig,
+    wte: Var, // [vocab, d]
+    wpe: Var, // [max_len, d]
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Linear, // [d, vocab]
+}
+
+impl Transformer {
+    /// Fresh weights, fixed by `seed`: N(0, 0.02²) matrices, residual projections scaled by
+    /// 1/√(2·layers) (GPT-2), zero biases, unit norm gains.
+    pub fn new(cfg: TransformerConfig, seed: u64) -> Result<Self> {
+        let mut rng = Rng::fork(seed, "transformer.init");
+        let d = cfg.d_model;
+        let std = 0.02f32;
+        let proj_std = std / (2.0 * cfg.layers as f32).sqrt();
+        let wte = init::normal(&mut rng, &[cfg.vocab, d], std)?;
+        let wpe = init::normal(&mut rng, &[cfg.max_len, d], std)?;
+        let mut blocks = Vec::with_capacity(cfg.layers);
+        for _ in 0..cfg.layers {
+            blocks.push(Block {
+                ln_1: LayerNorm::new(d)?,
+                c_attn: Linear::new(&mut rng, d, 3 * d, std)?,
+                c_proj: Linear::new(&mut rng, d, d, proj_std)?,
+                ln_2: LayerNorm::new(d)?,
+                c_fc: Linear::new(&mut rng, d, cfg.mlp_ratio * d, std)?,
+                c_fc_out: Linear::new(&mut rng, cfg.mlp_ratio * d, d, proj_std)?,
+            });
+        }
+        let ln_f = LayerNorm::new(d)?;
+        let lm_head = Linear::new(&mut rng, d, cfg.vocab, std)?;
+        Ok(Transformer { cfg, wte, wpe, blocks, ln_f, lm_head })
+    }
+
+    /// Every parameter with its GPT-2-style name, in a fixed order.
+    pub fn named_params(&self) -> Vec<(String, &Var)> {
+        let mut out = vec![("wte.weight".to_string(), &self.wte), ("wpe.weight".to_string(), &self.wpe)];
+        for (i, b) in self.blocks.iter().enumerate() {
+            let p = |s: &str| format!("h.{i}.{s}");
+            out.push((p("ln_1.weight"), &b.ln_1.g));
+            out.push((p("ln_1.bias"), &b.ln_1.b));
+            out.push((p("attn.c_attn.weight"), &b.c_attn.w));
+            out.push((p("attn.c_attn.bias"), &b.c_attn.b));
+            out.push((p("attn.c_proj.weight"), &b.c_proj.w));
+            out.push((p("attn.c_proj.bias"), &b.c_proj.b));
+            out.push((p("ln_2.weight"), &b.ln_2.g));
+            out.push((p("ln_2.bias"), &b.ln_2.b));
+            out.push((p("mlp.c_fc.weight"), &b.c_fc.w));
+            out.push((p("mlp.c_fc.bias"), &b.c_fc.b));
+            out.push((p("mlp.c_proj.weight"), &b.c_fc_out.w));
+            out.push((p("mlp.c_proj.bias"), &b.c_fc_out.b));
+        }
+        out.push(("ln_f.weight".into(), &self.ln_f.g));
+        out.push(("ln_f.bias".into(), &self.ln_f.b));
+        out.push(("lm_head.weight".into(), &self.lm_head.w));
+        out.push(("lm_head.bias".into(), &self.lm_head.b));
+        out
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.named_params().iter().map(|(_, v)| v.as_tensor().elem_count()).sum()
+    }
+
+    /// `tokens`: `[batch, seq]` u32 → logits `[batch * seq, vocab]`.
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        let (b, l) = tokens.dims2().op("forward.tokens")?;
+        if l > self.cfg.max_len {
+            return Err(super::ModelError {
+                op: "forward".into(),
+                detail: format!("sequence length {l} exceeds the model's max_len {}", self.cfg.max_len),
+            });
+        }
+        let d = self.cfg.d_model;
+        let dev = tokens.device();
+        let tok = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("wte")?; // [b*l, d]
+        let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
+        let mut x = tok.reshape((b, l, d))?.broadcast_add(&pos)?; // [b, l, d]
+        let mask = causal_mask(l, dev)?; // [l, l]
+        for blk in &self.blocks {
+            let a = self.attention(blk, &blk.ln_1.forward(&x)?, &mask)?; // [b, l, d]
+            x = (x + a)?;
+            let h = blk.ln_2.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
+            let h = blk.c_fc.forward(&h)?.gelu().op("mlp.gelu")?; // [b*l, r*d]
+            let h = blk.c_fc_out.forward(&h)?.reshape((b, l, d))?; // [b, l, d]
+            x = (x + h)?;
+        }
+        let x = self.ln_f.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
+        self.lm_head.forward(&x) // [b*l, vocab]
+    }
+
+    /// Multi-head causal softmax attention. `x`: `[b, l, d]` → `[b, l, d]`.
+    fn attention(&self, blk: &Block, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, l, d) = x.dims3()?;
+        let h = self.cfg.heads;
+        let dh = d / h;
+        let qkv = blk.c_attn.forward(&x.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?; // [b, l, 3d]
+        let split = |i: usize| -> Result<Tensor> {
+            // [b, l, d] → [b, h, l, dh]
+            Ok(qkv.narrow(2, i * d, d)?.reshape((b, l, h, dh))?.transpose(1, 2)?.contiguous()?)
+        };
+        let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+        let scale = 1.0 / (dh as f64).sqrt();
+        let scores = (q.matmul(&k.t()?.contiguous()?).op("attn.qk")? * scale)?; // [b, h, l, l]
+        let scores = scores.broadcast_add(mask)?;
+        let m = scores.max_keepdim(D::Minus1)?.detach(); // [b, h, l, 1]
+        let e = scores.broadcast_sub(&m)?.exp()?;
+        let p = e.broadcast_div(&e.sum_keepdim(D::Minus1)?).op("attn.softmax")?; // [b, h, l, l]
+        let y = p.matmul(&v).op("attn.pv")?; // [b, h, l, dh]
+        let y = y.transpose(1, 2)?.contiguous()?.reshape((b * l, d))?; // [b*l, d]
+        Ok(blk.c_proj.forward(&y)?.reshape((b, l, d))?)
+    }
+}
+
+/// Additive causal mask `[l, l]`: 0 where key ≤ query, a large negative number above the
+/// diagonal (finite, so no inf − inf can appear).
+fn causal_mask(l: usize, dev: &Device) -> Result<Tensor> {
+    let data: Vec<f32> = (0..l * l).map(|i| if i % l > i / l { -1e9 } else { 0.0 }).collect();
+    Ok(Tensor::from_vec(data, (l, l), dev)?.to_dtype(DType::F32)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> TransformerConfig {
+        TransformerConfig { vocab: 11, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4 }
+    }
+
+    #[test]
+    fn shapes_and_param_count() {
+        let m = Transformer::new(tiny(), 0).unwrap();
+        let tokens = Tensor::from_vec(vec![1u32; 3 * 7], (3, 7), &Device::Cpu).unwrap();
+        let logits = m.forward(&tokens).unwrap();
+        assert_eq!(logits.dims(), &[21, 11]);
+        let (v, l, d) = (11, 9, 8);
+        let per_block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d);
+        assert_eq!(m.param_count(), v * d + l * d + 2 * per_block + 2 * d + d * v + v);
+        let cfg = crate::core::TrainConfig { vocab: 11, seq_len: 9, layers: 2, heads: 2, d_model: 8, ..Default::default() };
+        assert_eq!(cfg.param_count() as usize, m.param_count());
+    }
+
+    #[test]
+    fn causal_future_tokens_do_not_change_past_logits() {
+        let m = Transformer::new(tiny(), 3).unwrap();
+        let a = Tensor::from_vec(vec![1u32, 2, 3, 4, 5], (1, 5), &Device::Cpu).unwrap();
+        let b = Tensor::from_vec(vec![1u32, 2, 3, 9, 10], (1, 5), &Device::Cpu).unwrap();
+        let la: Vec<Vec<f32>> = m.forward(&a).unwrap().to_vec2().unwrap();
+        let lb: Vec<Vec<f32>> = m.forward(&b).unwrap().to_vec2().unwrap();
+        assert_eq!(la[..3], lb[..3], "positions 0..3 must not see tokens 3..5");
+        assert_ne!(la[3], lb[3]);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let a = Transformer::new(tiny(), 5).unwrap();
+        let b = Transformer::new(tiny(), 5).unwrap();
+        let c = Transformer::new(tiny(), 6).unwrap();
+        let w = |m: &Transformer| m.named_params()[4].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(w(&a), w(&b));
+        assert_ne!(w(&a), w(&c));
+    }
+
+    #[test]
+    fn too_long_input_is_a_clear_error() {
+        let m = Transformer::new(tiny(), 0).unwrap();
+        let tokens = Tensor::from_vec(vec![1u32; 12], (1, 12), &Device::Cpu).unwrap();
+        let e = m.forward(&tokens).err().unwrap().to_string();
+        assert!(e.contains("exceeds the model's max_len 9"), "{e}");
+    }
+}

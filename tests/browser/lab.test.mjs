@@ -1,0 +1,139 @@
+// Why: interlab is used by opening a page. These tests drive the built site (dist/) in a
+// real headless Chromium: with WebGPU on its software adapter, and without WebGPU (the CPU
+// fallback). They check what a user relies on: the adapter is reported and its kernel
+// matches the CPU, training runs live without freezing the page, pause works, bad input is
+// refused with a message, and the tab reproduces the native CLI's curve.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { serveDist, launch, openPage, runStatus, waitFor, ARTIFACTS } from './harness.mjs';
+
+let server;
+before(async () => { server = await serveDist(); fs.mkdirSync(ARTIFACTS, { recursive: true }); });
+after(async () => { await server.close(); });
+
+// A small, quick config for tests that only need the loop to run.
+const QUICK = 'seed=2&layers=1&heads=2&d_model=32&batch=8&seq_len=24&kv_pairs=4&vocab=32&steps=400&warmup=20&lr=0.005';
+
+test('with WebGPU: the adapter is reported and the matmul kernel matches the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/`);
+    const panel = page.locator('[data-testid="gpu-panel"]');
+    await waitFor(async () => (await panel.getAttribute('data-mode')) !== 'detecting', 60000, 'WebGPU detection');
+    assert.equal(await panel.getAttribute('data-mode'), 'webgpu', await panel.textContent());
+    const adapter = page.locator('[data-testid="gpu-adapter"]');
+    assert.match(await adapter.textContent(), /BrowserWebGpu/);
+    assert.equal(await adapter.getAttribute('data-software'), 'true', 'headless Chromium here has only SwiftShader');
+    const check = page.locator('[data-testid="gpu-check"]');
+    const result = await waitFor(async () => {
+      const r = await check.getAttribute('data-result');
+      return r && r !== 'running' ? r : null;
+    }, 120000, 'the kernel self-check');
+    const report = JSON.parse((await check.getAttribute('data-report')) || 'null');
+    assert.equal(result, 'passed', `self-check: ${await check.textContent()}`);
+    assert.deepEqual(report.shapes.map((s) => [s.m, s.k, s.n]), [[1, 1, 1], [7, 13, 5], [64, 64, 64], [257, 129, 65]]);
+    assert.ok(report.shapes.every((s) => s.ok && s.max_abs_err < 1e-3));
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('without WebGPU: the page says so and still trains on the CPU', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK}&autorun=1`);
+    const panel = page.locator('[data-testid="gpu-panel"]');
+    await waitFor(async () => (await panel.getAttribute('data-mode')) === 'cpu-fallback', 60000, 'the CPU fallback notice');
+    assert.match(await page.locator('[data-testid="gpu-adapter"]').textContent(), /No WebGPU/);
+    const st = await waitFor(async () => { const s = await runStatus(page); return s.step >= 30 ? s : null; }, 120000, '30 steps');
+    assert.equal(st.backend, 'cpu');
+    assert.ok(Number.isFinite(st.loss));
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('autorun trains >= 100 steps live, loss falls, pause takes effect, screenshot saved', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK}&autorun=1`);
+    const first = await waitFor(async () => { const s = await runStatus(page); return s.step >= 1 ? s : null; }, 60000, 'the first step');
+    assert.equal(first.state, 'running');
+    // While training, measure how long the page's own timers are held up (a frozen UI
+    // would show gaps of seconds).
+    const maxGapMs = await page.evaluate(() => new Promise((resolve) => {
+      let last = performance.now(); let max = 0; const t0 = last;
+      const tick = () => { const now = performance.now(); max = Math.max(max, now - last); last = now;
+        if (now - t0 < 2000) setTimeout(tick, 0); else resolve(max); };
+      setTimeout(tick, 0);
+    }));
+    console.log(`# longest event-loop gap while training: ${maxGapMs.toFixed(1)} ms`);
+    assert.ok(maxGapMs < 2000, `the page was unresponsive for ${maxGapMs} ms`);
+    const later = await waitFor(async () => { const s = await runStatus(page); return s.step >= 100 ? s : null; }, 180000, '100 steps');
+    assert.ok(later.loss < first.loss - 0.3, `loss did not fall: ${first.loss} -> ${later.loss}`);
+    assert.ok(later.steps_per_sec > 0);
+    // The loss chart has a drawn line.
+    const d = await page.locator('[data-testid="loss-chart"] path.series').getAttribute('d');
+    assert.ok(d && d.split('L').length > 20, 'loss curve has points');
+
+    await page.locator('[data-testid="pause"]').click();
+    const paused = await waitFor(async () => { const s = await runStatus(page); return s.state === 'paused' ? s : null; }, 5000, 'pause');
+    await page.waitForTimeout(1000);
+    const still = await runStatus(page);
+    assert.equal(still.step, paused.step, 'steps continued after pause');
+    assert.equal(await page.locator('[data-testid="start"]').textContent(), 'Resume');
+
+    await page.locator('[data-testid="start"]').click();
+    await waitFor(async () => { const s = await runStatus(page); return s.step > paused.step + 5 ? s : null; }, 30000, 'resume');
+    await page.locator('[data-testid="pause"]').click();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-trained.png'), fullPage: true });
+    assert.ok(fs.statSync(path.join(ARTIFACTS, 'lab-trained.png')).size > 10000);
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('invalid knobs get inline messages and the run does not start', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/?heads=0&lr=fast&autorun=1`);
+    await page.locator('[data-testid="error-heads"]').waitFor();
+    assert.match(await page.locator('[data-testid="error-heads"]').textContent(), /out of range/);
+    assert.match(await page.locator('[data-testid="error-lr"]').textContent(), /not a number/);
+    // Fix heads, break d_model divisibility instead.
+    await page.locator('[data-testid="cfg-heads"]').fill('3');
+    await page.locator('[data-testid="cfg-lr"]').fill('0.003');
+    assert.match(await page.locator('[data-testid="error-heads"]').textContent(), /not divisible/);
+    await page.locator('[data-testid="start"]').click();
+    await page.waitForTimeout(500);
+    const st = await runStatus(page);
+    assert.equal(st.state, 'idle');
+    assert.equal(st.step, 0);
+    // A sequence length over the memory budget is refused with the budget named.
+    await page.locator('[data-testid="cfg-heads"]').fill('2');
+    await page.locator('[data-testid="cfg-seq_len"]').fill('4096');
+    assert.match(await page.locator('[data-testid="error-seq_len"]').textContent(), /MiB budget/);
+    await page.locator('[data-testid="cfg-seq_len"]').fill('48');
+    assert.equal(await page.locator('[data-testid="error-seq_len"]').count(), 0);
+    await page.locator('[data-testid="start"]').click();
+    await waitFor(async () => (await runStatus(page)).step >= 2, 60000, 'a valid run to start');
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('the tab reproduces the native CLI curve for the same seed', async () => {
+  const cli = path.resolve('target/debug/interlab');
+  assert.ok(fs.existsSync(cli), `${cli} missing: the test command builds it with cargo test`);
+  const pairs = QUICK.split('&').map((kv) => kv.replace('steps=400', 'steps=30'));
+  const out = execFileSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
+  const native = Object.fromEntries([...out.matchAll(/^step\s+(\d+)\s+loss ([0-9.]+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+  assert.ok(native[30], `native run printed no step 30:\n${out}`);
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page } = await openPage(browser, `${server.url}/?${pairs.join('&')}&autorun=1`);
+    const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the 30-step run');
+    const rel = Math.abs(st.loss - native[30]) / native[30];
+    console.log(`# step 30 loss: tab ${st.loss} vs native ${native[30]} (relative difference ${rel.toExponential(2)})`);
+    assert.ok(rel < 1e-4, `tab loss ${st.loss} vs native ${native[30]}`);
+  } finally { await browser.close(); }
+});
