@@ -246,8 +246,8 @@ impl TrainConfig {
     /// Parameter count of the Transformer this config builds.
     pub fn param_count(&self) -> u64 {
         let (v, l, d, n) = (self.vocab as u64, self.seq_len as u64, self.d_model as u64, self.layers as u64);
-        let per_block = 4 * d * d + 4 * d /* attn */ + 8 * d * d + 5 * d /* mlp */ + 4 * d /* norms */;
-        v * d + l * d + n * per_block + 2 * d + d * v + v
+        let per_block = 4 * d * d /* attn */ + 8 * d * d /* mlp */ + 2 * d /* norm gains */;
+        v * d + l * d + n * per_block + d + d * v
     }
 
     /// A conservative estimate of training memory in bytes: parameters with gradients and
