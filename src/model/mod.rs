@@ -2,7 +2,9 @@
 //! `tasks`; never on wgpu, leptos or web-sys. This is the reference the GPU path is checked
 //! against, so it favours the plain, obvious formulation.
 
+pub mod attention;
 pub mod init;
+pub mod layer_norm;
 pub mod loss;
 pub mod optim;
 pub mod transformer;
