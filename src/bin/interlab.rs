@@ -69,13 +69,13 @@ fn train(args: &Args) -> Result<(), String> {
         let s = t.step().map_err(|e| e.to_string())?;
         let evaluate = s.step % eval_every.max(1) == 0 || t.is_done();
         if print_every > 0 && s.step % print_every == 0 && !evaluate {
-            println!("step {:>6}  loss {:.6}  train_acc {:.3}  lr {:.2e}", s.step, s.loss, s.accuracy, s.lr);
+            println!("step {:>6}  loss {}  train_acc {:.3}  lr {:.2e}", s.step, s.loss, s.accuracy, s.lr);
         }
         if evaluate {
             let e = t.evaluate().map_err(|e| e.to_string())?;
             let secs = start.elapsed().as_secs_f64();
             println!(
-                "step {:>6}  loss {:.6}  train_acc {:.3}  heldout_loss {:.4}  heldout_acc {:.4}  lr {:.2e}  {:.1}s",
+                "step {:>6}  loss {}  train_acc {:.3}  heldout_loss {:.4}  heldout_acc {:.4}  lr {:.2e}  {:.1}s",
                 s.step, s.loss, s.accuracy, e.loss, e.accuracy, s.lr, secs
             );
             if e.accuracy >= until {

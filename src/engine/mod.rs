@@ -7,4 +7,4 @@ pub mod status;
 pub mod trainer;
 
 pub use status::{Backend, RunState, RunStatus};
-pub use trainer::{EvalStats, StepStats, Trainer};
+pub use trainer::{EvalProgress, EvalStats, StepStats, Trainer};

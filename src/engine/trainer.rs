@@ -107,31 +107,53 @@ impl Trainer {
         })
     }
 
-    /// Loss and query accuracy on the held-out set (never trained on).
+    /// Loss and query accuracy on the held-out set (never trained on), in one go.
     pub fn evaluate(&self) -> Result<EvalStats> {
+        let mut p = EvalProgress::default();
+        loop {
+            if let Some(e) = self.evaluate_part(&mut p, EVAL_SEQUENCES)? {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// Evaluate up to `max_sequences` more held-out sequences; returns the result once the
+    /// whole set is done. Lets the UI spread an evaluation over several short chunks.
+    pub fn evaluate_part(&self, p: &mut EvalProgress, max_sequences: usize) -> Result<Option<EvalStats>> {
         let b = &self.eval_set;
-        let chunk = self.cfg.batch.clamp(1, 64);
-        let (mut loss_sum, mut correct, mut scored) = (0.0f64, 0usize, 0usize);
-        let mut start = 0;
-        while start < b.batch {
-            let n = chunk.min(b.batch - start);
-            let r = start * b.seq_len..(start + n) * b.seq_len;
+        let chunk = self.cfg.batch.clamp(1, 64).min(max_sequences.max(1));
+        let end = (p.next + chunk).min(b.batch);
+        if p.next < end {
+            let r = p.next * b.seq_len..end * b.seq_len;
             let part = Batch {
-                batch: n,
+                batch: end - p.next,
                 seq_len: b.seq_len,
                 inputs: b.inputs[r.clone()].to_vec(),
                 targets: b.targets[r.clone()].to_vec(),
                 mask: b.mask[r].to_vec(),
             };
             let (x, y, m) = batch_tensors(&part)?;
-            let logits = self.model.forward(&x)?;
+            let logits = self.model.forward(&x)?; // [n*l, vocab]
             let l = masked_cross_entropy(&logits, &y, &m)?.to_scalar::<f32>()? as f64;
             let (c, s) = masked_accuracy(&logits, &part.targets, &part.mask)?;
-            loss_sum += l * s as f64;
-            correct += c;
-            scored += s;
-            start += n;
+            p.loss_sum += l * s as f64;
+            p.correct += c;
+            p.scored += s;
+            p.next = end;
         }
-        Ok(EvalStats { loss: loss_sum / scored.max(1) as f64, accuracy: correct as f64 / scored.max(1) as f64 })
+        if p.next >= b.batch {
+            let n = p.scored.max(1) as f64;
+            return Ok(Some(EvalStats { loss: p.loss_sum / n, accuracy: p.correct as f64 / n }));
+        }
+        Ok(None)
     }
+}
+
+/// An evaluation under way (see `Trainer::evaluate_part`).
+#[derive(Clone, Debug, Default)]
+pub struct EvalProgress {
+    next: usize,
+    loss_sum: f64,
+    correct: usize,
+    scored: usize,
 }

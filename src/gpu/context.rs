@@ -60,7 +60,8 @@ impl GpuContext {
             .await
             .map_err(|e| GpuError::RequestDevice(e.to_string()))?;
         let summary = AdapterSummary {
-            name: if info.name.is_empty() { "(unnamed adapter)".into() } else { info.name.clone() },
+            // Browsers may hide the adapter's name; say so rather than show nothing.
+            name: if info.name.is_empty() { "adapter name hidden by the browser".into() } else { info.name.clone() },
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
             is_software: info.device_type == wgpu::DeviceType::Cpu,

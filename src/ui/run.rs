@@ -9,12 +9,14 @@ use super::TRAINING_BACKEND;
 use crate::browser;
 use crate::core::config::format_field;
 use crate::engine::history::{History, SpeedMeter};
-use crate::engine::{RunState, RunStatus, Trainer};
+use crate::engine::{EvalProgress, RunState, RunStatus, Trainer};
 
 /// Longest stretch of training between two yields to the browser.
 const CHUNK_MS: f64 = 25.0;
 /// Held-out evaluation every this many steps (and at the end).
 const EVAL_EVERY: usize = 50;
+/// Held-out sequences evaluated per slice of an evaluation (keeps each slice short).
+const EVAL_PART: usize = 16;
 
 #[derive(Clone)]
 pub struct Lab {
@@ -24,6 +26,8 @@ pub struct Lab {
     pub message: RwSignal<Option<String>>,
     trainer: StoredValue<Option<Trainer>, LocalStorage>,
     speed: StoredValue<SpeedMeter, LocalStorage>,
+    /// An evaluation under way: (the step it belongs to, progress). Survives pause.
+    pending_eval: StoredValue<Option<(usize, EvalProgress)>, LocalStorage>,
     /// Bumped on every start/pause/reset so a stale loop notices and exits.
     generation: StoredValue<u64, LocalStorage>,
 }
@@ -37,6 +41,7 @@ impl Lab {
             message: RwSignal::new(None),
             trainer: StoredValue::new_local(None),
             speed: StoredValue::new_local(SpeedMeter::default()),
+            pending_eval: StoredValue::new_local(None),
             generation: StoredValue::new_local(0),
         }
     }
@@ -80,6 +85,7 @@ impl Lab {
             pairs.push(("v".into(), crate::VERSION.into()));
             let _ = browser::url::replace_query(&pairs);
             self.history.set(History::default());
+            self.pending_eval.set_value(None);
             self.status.set(RunStatus::idle(TRAINING_BACKEND));
         }
         self.message.set(None);
@@ -100,6 +106,7 @@ impl Lab {
     pub fn reset(&self) {
         self.bump();
         self.trainer.set_value(None);
+        self.pending_eval.set_value(None);
         self.history.set(History::default());
         self.message.set(None);
         self.status.set(RunStatus::idle(TRAINING_BACKEND));
@@ -121,18 +128,37 @@ impl Lab {
             let mut error = None;
             let mut eval = None;
             let mut done = false;
+            let mut pending = self.pending_eval.get_value();
             self.trainer.update_value(|t| {
                 let Some(t) = t.as_mut() else {
                     error = Some("no run".to_string());
                     return;
                 };
-                while browser::now_ms() - t0 < CHUNK_MS && !t.is_done() {
+                // Alternate between training steps and slices of a due evaluation until this
+                // chunk's time is used up.
+                while browser::now_ms() - t0 < CHUNK_MS {
+                    if let Some((step, progress)) = pending.as_mut() {
+                        match t.evaluate_part(progress, EVAL_PART) {
+                            Ok(Some(e)) => {
+                                eval = Some((*step, e));
+                                pending = None;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                error = Some(e.to_string());
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    if t.is_done() {
+                        break;
+                    }
                     match t.step() {
                         Ok(s) => {
                             stats.push(s);
                             if s.step % EVAL_EVERY == 0 || t.is_done() {
-                                eval = Some((s.step, t.evaluate()));
-                                break; // an evaluation uses up this chunk
+                                pending = Some((s.step, EvalProgress::default()));
                             }
                         }
                         Err(e) => {
@@ -141,8 +167,9 @@ impl Lab {
                         }
                     }
                 }
-                done = t.is_done();
+                done = t.is_done() && pending.is_none();
             });
+            self.pending_eval.set_value(pending);
             let now = browser::now_ms();
             let sps = self.speed.try_update_value(|m| stats.last().and_then(|s| m.record(now, s.step))).flatten();
             self.history.update(|h| {
@@ -150,7 +177,7 @@ impl Lab {
                     h.loss.push((s.step as f64, s.loss));
                     h.accuracy.push((s.step as f64, s.accuracy));
                 }
-                if let Some((step, Ok(e))) = &eval {
+                if let Some((step, e)) = &eval {
                     h.eval_accuracy.push((*step as f64, e.accuracy));
                 }
             });
@@ -160,16 +187,13 @@ impl Lab {
                     st.loss = Some(s.loss);
                     st.accuracy = Some(s.accuracy);
                 }
-                if let Some((_, Ok(e))) = &eval {
+                if let Some((_, e)) = &eval {
                     st.eval_accuracy = Some(e.accuracy);
                 }
                 if sps.is_some() {
                     st.steps_per_sec = sps;
                 }
             });
-            if let Some((_, Err(e))) = eval {
-                error = Some(e.to_string());
-            }
             if let Some(e) = error {
                 self.message.set(Some(format!("Training stopped: {e}")));
                 self.set_state(RunState::Error);
