@@ -9,6 +9,7 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor, D};
 
+use super::cpu_op::contiguous_f32;
 use super::Result;
 
 /// `q, k, v`: `[b, h, l, dh]` → `[b, h, l, dh]`, with scores scaled by `scale`.
@@ -31,16 +32,6 @@ pub fn attention_reference(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Re
 
 struct CausalAttention {
     scale: f32,
-}
-
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        return Err(candle_core::Error::Msg(format!("causal_attention: {what} must be f32")));
-    };
-    let (start, end) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("causal_attention: {what} must be contiguous")))?;
-    Ok(&v[start..end])
 }
 
 /// Probabilities of query row `i` over keys `0..=i` into `p` (length ≥ i+1).
@@ -87,7 +78,8 @@ impl CustomOp3 for CausalAttention {
                 l3.shape()
             )));
         }
-        let (q, k, v) = (slice(s1, l1, "q")?, slice(s2, l2, "k")?, slice(s3, l3, "v")?);
+        let op = "causal_attention";
+        let (q, k, v) = (contiguous_f32(s1, l1, op, "q")?, contiguous_f32(s2, l2, op, "k")?, contiguous_f32(s3, l3, op, "v")?);
         let mut y = vec![0f32; b * h * l * dh]; // [b, h, l, dh]
         let mut p = vec![0f32; l];
         for bh in 0..b * h {

@@ -6,6 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor, D};
 
+use super::cpu_op::contiguous_f32;
 use super::Result;
 
 pub const LN_EPS: f32 = 1e-5;
@@ -25,16 +26,6 @@ pub fn layer_norm_reference(x: &Tensor, g: &Tensor) -> Result<Tensor> {
 }
 
 struct LayerNormOp;
-
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        return Err(candle_core::Error::Msg(format!("layer_norm: {what} must be f32")));
-    };
-    let (a, b) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("layer_norm: {what} must be contiguous")))?;
-    Ok(&v[a..b])
-}
 
 /// Mean and 1/std of one row (sums in f32, in order).
 #[inline]
@@ -59,7 +50,7 @@ impl CustomOp2 for LayerNormOp {
                 l1.shape()
             )));
         }
-        let (x, g) = (f32s(s1, l1, "x")?, f32s(s2, l2, "gain")?);
+        let (x, g) = (contiguous_f32(s1, l1, "layer_norm", "x")?, contiguous_f32(s2, l2, "layer_norm", "gain")?);
         let mut y = vec![0f32; x.len()];
         for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
             let (mean, rstd) = stats(xr);

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::engine::gpu_check::{check_matmul, GpuCheckReport};
-use crate::gpu::{AdapterSummary, GpuContext};
+use crate::gpu::{AdapterSummary, GpuContext, GpuError};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum GpuView {
@@ -35,6 +35,9 @@ impl GpuState {
                 return;
             }
             match GpuContext::request().await {
+                Err(GpuError::NoAdapter(_)) => state.view.set(GpuView::Unavailable(
+                    "the browser offered no WebGPU adapter (WebGPU is disabled here, or the GPU is unsupported)".into(),
+                )),
                 Err(e) => state.view.set(GpuView::Unavailable(e.to_string())),
                 Ok(ctx) => {
                     let adapter = ctx.summary.clone();

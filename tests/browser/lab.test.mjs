@@ -159,6 +159,8 @@ test('the default config learns MQAR in the tab (held-out accuracy >= 95%)', asy
     }, 480000, 'held-out accuracy >= 0.95');
     console.log(`# default config in the tab: held-out accuracy ${st.eval_accuracy} at step ${st.step} after ${((Date.now() - t0) / 1000).toFixed(1)} s (${st.steps_per_sec?.toFixed(1)} steps/s)`);
     assert.ok(st.eval_accuracy >= 0.95, `stopped at ${JSON.stringify(st)}`);
+    if ((await runStatus(page)).state === 'running') await page.locator('[data-testid="pause"]').click();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-default-learned.png'), fullPage: true });
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
 });
