@@ -4,4 +4,4 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 scripts/setup.sh --build
 trunk build --release
-echo "[build] dist/: $(du -sh dist | cut -f1); wasm gzip: $(gzip -9c dist/*.wasm | wc -c) bytes"
+for f in dist/*.wasm; do echo "[build] $(basename "$f"): $(stat -c %s "$f") bytes, $(gzip -9c "$f" | wc -c) gzipped"; done

@@ -2,7 +2,7 @@
 //!
 //! Layers (arrows point down; a test in `tests/architecture.rs` keeps this true):
 //! `core` ← `tasks` ← `model` ← `engine`; `gpu` under `engine`; `browser` and `ui` exist
-//! only on wasm32, and `ui` is imported by nothing.
+//! only on wasm32; `ui` and `worker` (the training Web Worker) are imported by nothing.
 
 pub mod core;
 pub mod engine;
@@ -14,6 +14,8 @@ pub mod tasks;
 pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;
 
 /// The crate version, stamped on every exported record and share link.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,7 +11,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("model", &["engine", "gpu", "browser", "ui", "study", "steer"]),
     ("gpu", &["tasks", "model", "engine", "browser", "ui", "study", "steer"]),
     ("engine", &["browser", "ui", "study"]),
-    ("browser", &["ui", "engine", "model", "gpu", "tasks"]),
+    ("browser", &["ui", "engine", "model", "gpu", "tasks", "worker"]),
+    ("worker", &["ui"]),
+    ("ui", &["worker"]),
 ];
 
 /// Outside crates and the only modules allowed to name them.
@@ -21,6 +23,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("js_sys", &["browser"]),
     ("gloo_timers", &["browser"]),
     ("wasm_bindgen", &["browser"]),
+    ("wasm_bindgen_futures", &["browser"]),
     ("wgpu", &["gpu"]),
     ("candle_core", &["model", "engine", "steer"]),
 ];

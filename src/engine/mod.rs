@@ -3,8 +3,11 @@
 
 pub mod gpu_check;
 pub mod history;
+pub mod messages;
+pub mod session;
 pub mod status;
 pub mod trainer;
 
+pub use session::{ChunkReport, Session};
 pub use status::{Backend, RunState, RunStatus};
 pub use trainer::{EvalProgress, EvalStats, StepStats, Trainer};

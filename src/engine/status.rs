@@ -36,6 +36,9 @@ pub struct RunStatus {
     pub eval_accuracy: Option<f64>,
     pub steps_per_sec: Option<f64>,
     pub backend: Backend,
+    /// Where the training loop runs: "worker" (a Web Worker) or "main" (the page's thread,
+    /// the fallback; also the native CLI).
+    pub runner: String,
 }
 
 impl RunStatus {
@@ -48,6 +51,7 @@ impl RunStatus {
             eval_accuracy: None,
             steps_per_sec: None,
             backend,
+            runner: "main".into(),
         }
     }
 

@@ -57,11 +57,11 @@ fn App() -> impl IntoView {
         </header>
         <main class="layout">
             <aside class="sidebar">
-                <controls::ConfigForm lab=lab.clone()/>
+                <controls::ConfigForm lab=lab/>
                 <gpu_panel::GpuPanel state=gpu/>
             </aside>
             <section class="content">
-                <run::RunBar lab=lab.clone()/>
+                <run::RunBar lab=lab/>
                 <div class="charts">
                     <LineChart title="Loss" x_label="step" y_label="cross-entropy (nats)" series=loss_series testid="loss-chart"/>
                     <LineChart title="Query accuracy" x_label="step" y_label="accuracy (fraction)" series=acc_series

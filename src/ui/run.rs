@@ -1,48 +1,71 @@
-//! The run controller: start / pause / resume / reset, and the training loop sliced into
-//! chunks of at most `CHUNK_MS` that yield to the browser, so the page stays responsive.
+//! The run controller: start / pause / resume / reset. Training runs in a Web Worker
+//! (`crate::worker`) so a slow step never blocks the page; if the worker cannot start, the
+//! same `engine::Session` runs here in chunks of at most `CHUNK_MS` that yield to the browser.
+//! Both paths feed the UI the same `FromWorker` updates.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::controls::FormState;
 use super::TRAINING_BACKEND;
 use crate::browser;
+use crate::browser::worker::WorkerHandle;
 use crate::core::config::format_field;
+use crate::core::TrainConfig;
 use crate::engine::history::{History, SpeedMeter};
-use crate::engine::{EvalProgress, RunState, RunStatus, Trainer};
+use crate::engine::messages::{FromWorker, ToWorker};
+use crate::engine::{RunState, RunStatus, Session, Trainer};
 
-/// Longest stretch of training between two yields to the browser.
+/// The worker script Trunk emits for `src/bin/worker.rs` (unhashed, next to index.html).
+const WORKER_URL: &str = "./interlab-worker_loader.js";
+/// Longest stretch of main-thread training between two yields (fallback path only).
 const CHUNK_MS: f64 = 25.0;
-/// Held-out evaluation every this many steps (and at the end).
-const EVAL_EVERY: usize = 50;
-/// Held-out sequences evaluated per slice of an evaluation (keeps each slice short).
-const EVAL_PART: usize = 16;
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct Lab {
     pub form: FormState,
     pub status: RwSignal<RunStatus>,
     pub history: RwSignal<History>,
     pub message: RwSignal<Option<String>>,
-    trainer: StoredValue<Option<Trainer>, LocalStorage>,
     speed: StoredValue<SpeedMeter, LocalStorage>,
-    /// An evaluation under way: (the step it belongs to, progress). Survives pause.
-    pending_eval: StoredValue<Option<(usize, EvalProgress)>, LocalStorage>,
-    /// Bumped on every start/pause/reset so a stale loop notices and exits.
-    generation: StoredValue<u64, LocalStorage>,
+    /// Id of the current run; updates carrying another id are stale and dropped.
+    run_id: StoredValue<u64, LocalStorage>,
+    config: StoredValue<Option<TrainConfig>, LocalStorage>,
+    worker: StoredValue<Option<WorkerHandle>, LocalStorage>,
+    /// Messages posted before the worker said it is ready (a worker drops messages that
+    /// arrive before its wasm has installed the handler).
+    outbox: StoredValue<Option<Vec<String>>, LocalStorage>,
+    /// The fallback: a session trained on this thread, and a counter that retires old loops.
+    local: StoredValue<Option<Session>, LocalStorage>,
+    local_gen: StoredValue<u64, LocalStorage>,
 }
 
 impl Lab {
     pub fn new(form: FormState) -> Self {
-        Lab {
+        let lab = Lab {
             form,
             status: RwSignal::new(RunStatus::idle(TRAINING_BACKEND)),
             history: RwSignal::new(History::default()),
             message: RwSignal::new(None),
-            trainer: StoredValue::new_local(None),
             speed: StoredValue::new_local(SpeedMeter::default()),
-            pending_eval: StoredValue::new_local(None),
-            generation: StoredValue::new_local(0),
+            run_id: StoredValue::new_local(0),
+            config: StoredValue::new_local(None),
+            worker: StoredValue::new_local(None),
+            outbox: StoredValue::new_local(Some(Vec::new())),
+            local: StoredValue::new_local(None),
+            local_gen: StoredValue::new_local(0),
+        };
+        match WorkerHandle::spawn(WORKER_URL, move |text| lab.on_worker_text(&text), move |e| lab.worker_failed(e)) {
+            Ok(w) => lab.worker.set_value(Some(w)),
+            Err(e) => lab.worker_failed(e),
+        }
+        lab
+    }
+
+    fn runner(&self) -> &'static str {
+        if self.worker.with_value(Option::is_some) {
+            "worker"
+        } else {
+            "main"
         }
     }
 
@@ -51,8 +74,24 @@ impl Lab {
         Signal::derive(move || status.with(|s| s.state == RunState::Running))
     }
 
-    fn set_state(&self, state: RunState) {
-        self.status.update(|s| s.state = state);
+    fn post(&self, msg: ToWorker) -> bool {
+        if self.worker.with_value(Option::is_none) {
+            return false;
+        }
+        let text = msg.to_json();
+        let queued = self.outbox.try_update_value(|q| q.as_mut().map(|q| q.push(text.clone()))).flatten();
+        if queued.is_some() {
+            return true;
+        }
+        let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post(&text)));
+        match sent {
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                self.worker_failed(e);
+                false
+            }
+            None => false,
+        }
     }
 
     /// Start a new run from the form, or resume a paused one.
@@ -61,146 +100,162 @@ impl Lab {
         if state == RunState::Running {
             return;
         }
-        if state != RunState::Paused {
-            let cfg = match self.form.parse() {
-                Ok(cfg) => cfg,
-                Err(e) => {
-                    self.form.errors.set(e.errors);
-                    self.message.set(Some("Fix the highlighted fields to start.".into()));
-                    return;
-                }
-            };
-            self.form.errors.set(Vec::new());
-            match Trainer::new(cfg.clone()) {
-                Ok(t) => self.trainer.set_value(Some(t)),
-                Err(e) => {
-                    self.message.set(Some(format!("Could not build the run: {e}")));
-                    self.set_state(RunState::Error);
-                    return;
-                }
-            }
-            self.form.show(&cfg);
-            let mut pairs: Vec<(String, String)> =
-                crate::core::config::FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, &cfg))).collect();
-            pairs.push(("v".into(), crate::VERSION.into()));
-            let _ = browser::url::replace_query(&pairs);
-            self.history.set(History::default());
-            self.pending_eval.set_value(None);
-            self.status.set(RunStatus::idle(TRAINING_BACKEND));
-        }
         self.message.set(None);
         self.speed.update_value(|s| s.reset());
-        self.set_state(RunState::Running);
-        let gen = self.bump();
-        let lab = self.clone();
-        spawn_local(async move { lab.run_loop(gen).await });
+        let run = self.run_id.get_value();
+        if state == RunState::Paused {
+            self.status.update(|s| s.state = RunState::Running);
+            if !self.post(ToWorker::Resume { run }) {
+                self.spawn_local_loop();
+            }
+            return;
+        }
+        let cfg = match self.form.parse() {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                self.form.errors.set(e.errors);
+                self.message.set(Some("Fix the highlighted fields to start.".into()));
+                return;
+            }
+        };
+        self.form.errors.set(Vec::new());
+        self.form.show(&cfg);
+        let mut pairs: Vec<(String, String)> =
+            crate::core::config::FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, &cfg))).collect();
+        pairs.push(("v".into(), crate::VERSION.into()));
+        let _ = browser::url::replace_query(&pairs);
+        self.run_id.update_value(|r| *r += 1);
+        self.config.set_value(Some(cfg));
+        self.history.set(History::default());
+        self.status.set(RunStatus { state: RunState::Running, runner: self.runner().into(), ..RunStatus::idle(TRAINING_BACKEND) });
+        self.launch();
+    }
+
+    /// Start the current config's run on the worker, or here if there is none.
+    fn launch(&self) {
+        let run = self.run_id.get_value();
+        let Some(config) = self.config.get_value() else { return };
+        if self.post(ToWorker::Start { run, config: config.clone() }) {
+            return;
+        }
+        match Trainer::new(config) {
+            Ok(t) => {
+                self.local.set_value(Some(Session::new(t)));
+                self.spawn_local_loop();
+            }
+            Err(e) => self.apply(FromWorker::state(run, RunState::Error, Some(format!("could not build the run: {e}")))),
+        }
     }
 
     pub fn pause(&self) {
-        if self.status.get_untracked().state == RunState::Running {
-            self.bump();
-            self.set_state(RunState::Paused);
+        if self.status.get_untracked().state != RunState::Running {
+            return;
+        }
+        let run = self.run_id.get_value();
+        if !self.post(ToWorker::Pause { run }) {
+            // Local loop: retire it; the worker confirms its own pause with a message.
+            self.local_gen.update_value(|g| *g += 1);
+            self.status.update(|s| s.state = RunState::Paused);
         }
     }
 
     pub fn reset(&self) {
-        self.bump();
-        self.trainer.set_value(None);
-        self.pending_eval.set_value(None);
+        self.run_id.update_value(|r| *r += 1);
+        self.local_gen.update_value(|g| *g += 1);
+        self.post(ToWorker::Reset);
+        self.local.set_value(None);
         self.history.set(History::default());
         self.message.set(None);
-        self.status.set(RunStatus::idle(TRAINING_BACKEND));
+        self.status.set(RunStatus { runner: self.runner().into(), ..RunStatus::idle(TRAINING_BACKEND) });
     }
 
-    fn bump(&self) -> u64 {
-        self.generation.update_value(|g| *g += 1);
-        self.generation.get_value()
+    fn on_worker_text(&self, text: &str) {
+        // The first message is the worker's "ready": send what was queued before it.
+        if let Some(queued) = self.outbox.try_update_value(Option::take).flatten() {
+            for t in queued {
+                if let Some(Err(e)) = self.worker.with_value(|w| w.as_ref().map(|w| w.post(&t))) {
+                    return self.worker_failed(e);
+                }
+            }
+        }
+        match FromWorker::from_json(text) {
+            Ok(m) => self.apply(m),
+            Err(e) => self.message.set(Some(e)),
+        }
     }
 
-    async fn run_loop(self, gen: u64) {
+    /// The worker could not start or crashed: say so, and carry on on this thread.
+    fn worker_failed(&self, detail: String) {
+        self.worker.set_value(None);
+        self.outbox.set_value(None);
+        self.message.set(Some(format!("Training worker unavailable ({detail}); training runs on the page's main thread.")));
+        self.status.update(|s| s.runner = "main".into());
+        if self.status.get_untracked().state == RunState::Running {
+            // Restart the interrupted run here, from step 0 (same seed, same curve).
+            self.history.set(History::default());
+            self.launch();
+        }
+    }
+
+    /// Fold one update into the history and the status.
+    fn apply(&self, m: FromWorker) {
+        if m.run != self.run_id.get_value() {
+            return; // from a run that was reset or replaced
+        }
+        let now = browser::now_ms();
+        let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
+        self.history.update(|h| {
+            for s in &m.steps {
+                h.loss.push((s.step as f64, s.loss));
+                h.accuracy.push((s.step as f64, s.accuracy));
+            }
+            if let Some((step, acc)) = m.eval {
+                h.eval_accuracy.push((step as f64, acc));
+            }
+        });
+        self.status.update(|st| {
+            if let Some(s) = m.steps.last() {
+                st.step = s.step;
+                st.loss = Some(s.loss);
+                st.accuracy = Some(s.accuracy);
+            }
+            if let Some((_, acc)) = m.eval {
+                st.eval_accuracy = Some(acc);
+            }
+            if sps.is_some() {
+                st.steps_per_sec = sps;
+            }
+            // A paused or reset run ignores a late "running" from a chunk already under way.
+            if !(st.state == RunState::Paused && m.state == RunState::Running && m.steps.is_empty()) {
+                st.state = m.state;
+            }
+            st.runner = self.runner().into();
+        });
+        if let Some(e) = m.error {
+            self.message.set(Some(format!("Training stopped: {e}")));
+        }
+    }
+
+    fn spawn_local_loop(&self) {
+        self.local_gen.update_value(|g| *g += 1);
+        let gen = self.local_gen.get_value();
+        let lab = *self;
+        browser::spawn(async move { lab.local_loop(gen).await });
+    }
+
+    async fn local_loop(self, gen: u64) {
         loop {
             browser::yield_now().await;
-            if self.generation.get_value() != gen {
+            if self.local_gen.get_value() != gen {
                 return;
             }
-            let t0 = browser::now_ms();
-            let mut stats = Vec::new();
-            let mut error = None;
-            let mut eval = None;
-            let mut done = false;
-            let mut pending = self.pending_eval.get_value();
-            self.trainer.update_value(|t| {
-                let Some(t) = t.as_mut() else {
-                    error = Some("no run".to_string());
-                    return;
-                };
-                // Alternate between training steps and slices of a due evaluation until this
-                // chunk's time is used up.
-                while browser::now_ms() - t0 < CHUNK_MS {
-                    if let Some((step, progress)) = pending.as_mut() {
-                        match t.evaluate_part(progress, EVAL_PART) {
-                            Ok(Some(e)) => {
-                                eval = Some((*step, e));
-                                pending = None;
-                            }
-                            Ok(None) => {}
-                            Err(e) => {
-                                error = Some(e.to_string());
-                                break;
-                            }
-                        }
-                        continue;
-                    }
-                    if t.is_done() {
-                        break;
-                    }
-                    match t.step() {
-                        Ok(s) => {
-                            stats.push(s);
-                            if s.step % EVAL_EVERY == 0 || t.is_done() {
-                                pending = Some((s.step, EvalProgress::default()));
-                            }
-                        }
-                        Err(e) => {
-                            error = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-                done = t.is_done() && pending.is_none();
-            });
-            self.pending_eval.set_value(pending);
-            let now = browser::now_ms();
-            let sps = self.speed.try_update_value(|m| stats.last().and_then(|s| m.record(now, s.step))).flatten();
-            self.history.update(|h| {
-                for s in &stats {
-                    h.loss.push((s.step as f64, s.loss));
-                    h.accuracy.push((s.step as f64, s.accuracy));
-                }
-                if let Some((step, e)) = &eval {
-                    h.eval_accuracy.push((*step as f64, e.accuracy));
-                }
-            });
-            self.status.update(|st| {
-                if let Some(s) = stats.last() {
-                    st.step = s.step;
-                    st.loss = Some(s.loss);
-                    st.accuracy = Some(s.accuracy);
-                }
-                if let Some((_, e)) = &eval {
-                    st.eval_accuracy = Some(e.accuracy);
-                }
-                if sps.is_some() {
-                    st.steps_per_sec = sps;
-                }
-            });
-            if let Some(e) = error {
-                self.message.set(Some(format!("Training stopped: {e}")));
-                self.set_state(RunState::Error);
-                return;
-            }
-            if done {
-                self.set_state(RunState::Done);
+            let deadline = browser::now_ms() + CHUNK_MS;
+            let report = self.local.try_update_value(|s| s.as_mut().map(|s| s.run_until(deadline, &browser::now_ms))).flatten();
+            let Some(report) = report else { return };
+            let update = FromWorker::from_report(self.run_id.get_value(), &report);
+            let state = update.state;
+            self.apply(update);
+            if state != RunState::Running {
                 return;
             }
         }
@@ -212,18 +267,17 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
     let status = lab.status;
     let message = lab.message;
     let state = move || status.with(|s| s.state);
-    let (l1, l2, l3) = (lab.clone(), lab.clone(), lab.clone());
     let fmt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "–".into());
     view! {
         <div class="runbar">
             <div class="buttons">
-                <button data-testid="start" class="primary" on:click=move |_| l1.start()
+                <button data-testid="start" class="primary" on:click=move |_| lab.start()
                     disabled=move || state() == RunState::Running>
                     {move || match state() { RunState::Paused => "Resume", RunState::Done => "Restart", _ => "Start" }}
                 </button>
-                <button data-testid="pause" on:click=move |_| l2.pause()
+                <button data-testid="pause" on:click=move |_| lab.pause()
                     disabled=move || state() != RunState::Running>"Pause"</button>
-                <button data-testid="reset" on:click=move |_| l3.reset()>"Reset"</button>
+                <button data-testid="reset" on:click=move |_| lab.reset()>"Reset"</button>
             </div>
             <dl class="stats">
                 <div><dt>"state"</dt><dd data-testid="state">{move || format!("{:?}", state()).to_lowercase()}</dd></div>
@@ -231,7 +285,7 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                 <div><dt>"loss"</dt><dd>{move || status.with(|s| fmt(s.loss, 4))}</dd></div>
                 <div><dt>"held-out acc"</dt><dd>{move || status.with(|s| fmt(s.eval_accuracy.map(|a| a * 100.0), 1))}" %"</dd></div>
                 <div><dt>"steps/s"</dt><dd data-testid="steps-per-sec">{move || status.with(|s| fmt(s.steps_per_sec, 1))}</dd></div>
-                <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?}", s.backend).to_lowercase())}</dd></div>
+                <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?} · {}", s.backend, if s.runner == "worker" { "web worker" } else { "main thread" }).to_lowercase())}</dd></div>
             </dl>
             <Show when=move || message.get().is_some()>
                 <p class="notice" role="status" data-testid="message">{move || message.get().unwrap_or_default()}</p>

@@ -52,6 +52,7 @@ test('without WebGPU: the page says so and still trains on the CPU', async () =>
     assert.match(await page.locator('[data-testid="gpu-adapter"]').textContent(), /No WebGPU/);
     const st = await waitFor(async () => { const s = await runStatus(page); return s.step >= 30 ? s : null; }, 120000, '30 steps');
     assert.equal(st.backend, 'cpu');
+    assert.equal(st.runner, 'worker', 'training runs in the Web Worker');
     assert.ok(Number.isFinite(st.loss));
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
@@ -93,6 +94,23 @@ test('autorun trains >= 100 steps live, loss falls, pause takes effect, screensh
     await page.screenshot({ path: path.join(ARTIFACTS, 'lab-trained.png'), fullPage: true });
     assert.ok(fs.statSync(path.join(ARTIFACTS, 'lab-trained.png')).size > 10000);
     assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('if the training worker cannot load, training falls back to the main thread, in short slices', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.route('**/interlab-worker_loader.js', (route) => route.abort());
+    await page.goto(`${server.url}/?${QUICK}&autorun=1`);
+    const st = await waitFor(async () => { const s = await runStatus(page); return s.step >= 50 ? s : null; }, 120000, '50 steps on the main thread');
+    assert.equal(st.runner, 'main');
+    assert.match(await page.locator('[data-testid="message"]').textContent(), /worker unavailable/);
+    await page.locator('[data-testid="pause"]').click();
+    await waitFor(async () => (await runStatus(page)).state === 'paused', 5000, 'pause on the main thread');
+    assert.deepEqual(pageErrors, []);
   } finally { await browser.close(); }
 });
 

@@ -1,0 +1,97 @@
+//! The messages between the page and the training worker, as JSON text (serde), so both
+//! sides share one definition and the protocol is testable natively.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::TrainConfig;
+
+use super::{ChunkReport, RunState};
+
+/// Page → worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum ToWorker {
+    /// Build a new run (replacing any other) and train it.
+    Start { run: u64, config: TrainConfig },
+    Resume { run: u64 },
+    Pause { run: u64 },
+    /// Drop the run.
+    Reset,
+}
+
+/// One training step's numbers, as the charts need them.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepPoint {
+    pub step: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// Worker → page, after every chunk and on every state change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FromWorker {
+    pub run: u64,
+    pub state: RunState,
+    pub steps: Vec<StepPoint>,
+    /// A finished held-out evaluation: (step, accuracy).
+    pub eval: Option<(usize, f64)>,
+    pub error: Option<String>,
+}
+
+impl ToWorker {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ToWorker serialises")
+    }
+
+    pub fn from_json(s: &str) -> Result<Self, String> {
+        serde_json::from_str(s).map_err(|e| format!("bad message to worker: {e}"))
+    }
+}
+
+impl FromWorker {
+    /// A state change with no new numbers.
+    pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
+        FromWorker { run, state, steps: Vec::new(), eval: None, error }
+    }
+
+    /// The update for one chunk of work: its steps, a finished evaluation, and the state the
+    /// run is in after it (running, done, or error).
+    pub fn from_report(run: u64, r: &ChunkReport) -> Self {
+        let state = if r.error.is_some() {
+            RunState::Error
+        } else if r.done {
+            RunState::Done
+        } else {
+            RunState::Running
+        };
+        FromWorker {
+            run,
+            state,
+            steps: r.steps.iter().map(|s| StepPoint { step: s.step, loss: s.loss, accuracy: s.accuracy }).collect(),
+            eval: r.eval.map(|(step, e)| (step, e.accuracy)),
+            error: r.error.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("FromWorker serialises")
+    }
+
+    pub fn from_json(s: &str) -> Result<Self, String> {
+        serde_json::from_str(s).map_err(|e| format!("bad message from worker: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_bad_text_is_an_error() {
+        let m = ToWorker::Start { run: 3, config: TrainConfig::default() };
+        assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: 0.5 }], eval: Some((1, 0.25)), error: None };
+        assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
+        assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
+    }
+}
