@@ -63,7 +63,7 @@ fn bad_shapes_and_oversized_buffers_are_clear_errors() {
     let e = pollster::block_on(matmul(&ctx, &[1.0; 6], &[1.0; 6], 2, 3, 3)).unwrap_err();
     assert!(matches!(e, GpuError::Shape { .. }), "{e}");
     assert!(e.to_string().contains("want 3x3"), "{e}");
-    let limit = ctx.limits.max_storage_buffer_binding_size as u64;
+    let limit = ctx.limits.max_storage_buffer_binding_size;
     let e = ctx.check_storage("matmul", "matmul.a", limit + 4).unwrap_err();
     assert!(e.to_string().contains("over the device limit"), "{e}");
 }

@@ -37,8 +37,7 @@ pub async fn yield_now() {
 /// be refused).
 pub fn has_webgpu_api() -> bool {
     let Some(w) = web_sys::window() else { return false };
-    js_sys::Reflect::has(&w.navigator(), &wasm_bindgen::JsValue::from_str("gpu")).unwrap_or(false)
-        && !js_sys::Reflect::get(&w.navigator(), &wasm_bindgen::JsValue::from_str("gpu"))
-            .map(|v| v.is_undefined() || v.is_null())
-            .unwrap_or(true)
+    js_sys::Reflect::get(&w.navigator(), &wasm_bindgen::JsValue::from_str("gpu"))
+        .map(|v| !v.is_undefined() && !v.is_null())
+        .unwrap_or(false)
 }

@@ -187,7 +187,7 @@ impl TrainConfig {
         let mut err = |field: &str, msg: String| errors.push(FieldError::new(field, msg));
         if self.heads == 0 {
             err("heads", "must be at least 1".into());
-        } else if self.d_model % self.heads != 0 {
+        } else if !self.d_model.is_multiple_of(self.heads) {
             err("heads", format!("d_model {} is not divisible by {} heads", self.d_model, self.heads));
         }
         if self.layers == 0 {

@@ -9,5 +9,5 @@ pub mod status;
 pub mod trainer;
 
 pub use session::{ChunkReport, Session};
-pub use status::{Backend, RunState, RunStatus};
+pub use status::{Backend, RunState, RunStatus, Runner};
 pub use trainer::{EvalProgress, EvalStats, StepStats, Trainer};

@@ -11,6 +11,16 @@ pub enum Backend {
     Webgpu,
 }
 
+/// Where the training loop runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    /// A Web Worker (the page's thread stays free).
+    Worker,
+    /// The page's own thread (the fallback), or the native CLI.
+    Main,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
@@ -36,9 +46,7 @@ pub struct RunStatus {
     pub eval_accuracy: Option<f64>,
     pub steps_per_sec: Option<f64>,
     pub backend: Backend,
-    /// Where the training loop runs: "worker" (a Web Worker) or "main" (the page's thread,
-    /// the fallback; also the native CLI).
-    pub runner: String,
+    pub runner: Runner,
 }
 
 impl RunStatus {
@@ -51,7 +59,7 @@ impl RunStatus {
             eval_accuracy: None,
             steps_per_sec: None,
             backend,
-            runner: "main".into(),
+            runner: Runner::Main,
         }
     }
 

@@ -67,7 +67,7 @@ impl GpuContext {
             is_software: info.device_type == wgpu::DeviceType::Cpu,
             driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
             max_buffer_size: limits.max_buffer_size,
-            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
@@ -78,8 +78,7 @@ impl GpuContext {
 
     /// Check that a storage buffer of `bytes` fits this device, naming the op if not.
     pub fn check_storage(&self, op: &str, what: &str, bytes: u64) -> Result<()> {
-        let limit = self.limits.max_storage_buffer_binding_size as u64;
-        let limit = limit.min(self.limits.max_buffer_size);
+        let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
         if bytes > limit {
             return Err(GpuError::TooLarge { op: op.into(), what: format!("{what} ({bytes} bytes)"), requested: bytes, limit });
         }

@@ -35,8 +35,6 @@ fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 fn fmt_tick(v: f64) -> String {
     if v == 0.0 {
         "0".into()
-    } else if v.abs() >= 1000.0 {
-        format!("{:.0}", v)
     } else if v.abs() >= 10.0 {
         format!("{:.0}", v)
     } else {
@@ -103,7 +101,7 @@ pub fn LineChart(
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let x = W - RIGHT - 150.0 + 0.0 * i as f64;
+                let x = W - RIGHT - 150.0;
                 let y = TOP + 12.0 + 16.0 * i as f64;
                 view! {
                     <rect x=x y={y - 8.0} width="10" height="10" fill=s.color/>

@@ -9,11 +9,10 @@ use super::controls::FormState;
 use super::TRAINING_BACKEND;
 use crate::browser;
 use crate::browser::worker::WorkerHandle;
-use crate::core::config::format_field;
 use crate::core::TrainConfig;
 use crate::engine::history::{History, SpeedMeter};
 use crate::engine::messages::{FromWorker, ToWorker};
-use crate::engine::{RunState, RunStatus, Session, Trainer};
+use crate::engine::{RunState, RunStatus, Runner, Session, Trainer};
 
 /// The worker script Trunk emits for `src/bin/worker.rs` (unhashed, next to index.html).
 const WORKER_URL: &str = "./interlab-worker_loader.js";
@@ -61,11 +60,11 @@ impl Lab {
         lab
     }
 
-    fn runner(&self) -> &'static str {
+    fn runner(&self) -> Runner {
         if self.worker.with_value(Option::is_some) {
-            "worker"
+            Runner::Worker
         } else {
-            "main"
+            Runner::Main
         }
     }
 
@@ -120,14 +119,13 @@ impl Lab {
         };
         self.form.errors.set(Vec::new());
         self.form.show(&cfg);
-        let mut pairs: Vec<(String, String)> =
-            crate::core::config::FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, &cfg))).collect();
+        let mut pairs: Vec<(String, String)> = cfg.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         pairs.push(("v".into(), crate::VERSION.into()));
         let _ = browser::url::replace_query(&pairs);
         self.run_id.update_value(|r| *r += 1);
         self.config.set_value(Some(cfg));
         self.history.set(History::default());
-        self.status.set(RunStatus { state: RunState::Running, runner: self.runner().into(), ..RunStatus::idle(TRAINING_BACKEND) });
+        self.status.set(RunStatus { state: RunState::Running, runner: self.runner(), ..RunStatus::idle(TRAINING_BACKEND) });
         self.launch();
     }
 
@@ -166,7 +164,7 @@ impl Lab {
         self.local.set_value(None);
         self.history.set(History::default());
         self.message.set(None);
-        self.status.set(RunStatus { runner: self.runner().into(), ..RunStatus::idle(TRAINING_BACKEND) });
+        self.status.set(RunStatus { runner: self.runner(), ..RunStatus::idle(TRAINING_BACKEND) });
     }
 
     fn on_worker_text(&self, text: &str) {
@@ -189,7 +187,7 @@ impl Lab {
         self.worker.set_value(None);
         self.outbox.set_value(None);
         self.message.set(Some(format!("Training worker unavailable ({detail}); training runs on the page's main thread.")));
-        self.status.update(|s| s.runner = "main".into());
+        self.status.update(|s| s.runner = Runner::Main);
         if self.status.get_untracked().state == RunState::Running {
             // Restart the interrupted run here, from step 0 (same seed, same curve).
             self.history.set(History::default());
@@ -225,11 +223,8 @@ impl Lab {
             if sps.is_some() {
                 st.steps_per_sec = sps;
             }
-            // A paused or reset run ignores a late "running" from a chunk already under way.
-            if !(st.state == RunState::Paused && m.state == RunState::Running && m.steps.is_empty()) {
-                st.state = m.state;
-            }
-            st.runner = self.runner().into();
+            st.state = m.state;
+            st.runner = self.runner();
         });
         if let Some(e) = m.error {
             self.message.set(Some(format!("Training stopped: {e}")));
@@ -281,11 +276,14 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
             </div>
             <dl class="stats">
                 <div><dt>"state"</dt><dd data-testid="state">{move || format!("{:?}", state()).to_lowercase()}</dd></div>
-                <div><dt>"step"</dt><dd data-testid="step">{move || status.with(|s| format!("{} / {}", s.step, lab.form.parse().map(|c| c.steps).unwrap_or(0)))}</dd></div>
+                <div><dt>"step"</dt><dd data-testid="step">{move || status.with(|s| match lab.config.with_value(|c| c.as_ref().map(|c| c.steps)) {
+                    Some(total) => format!("{} / {total}", s.step),
+                    None => s.step.to_string(),
+                })}</dd></div>
                 <div><dt>"loss"</dt><dd>{move || status.with(|s| fmt(s.loss, 4))}</dd></div>
                 <div><dt>"held-out acc"</dt><dd>{move || status.with(|s| fmt(s.eval_accuracy.map(|a| a * 100.0), 1))}" %"</dd></div>
                 <div><dt>"steps/s"</dt><dd data-testid="steps-per-sec">{move || status.with(|s| fmt(s.steps_per_sec, 1))}</dd></div>
-                <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?} · {}", s.backend, if s.runner == "worker" { "web worker" } else { "main thread" }).to_lowercase())}</dd></div>
+                <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?} · {}", s.backend, if s.runner == Runner::Worker { "web worker" } else { "main thread" }).to_lowercase())}</dd></div>
             </dl>
             <Show when=move || message.get().is_some()>
                 <p class="notice" role="status" data-testid="message">{move || message.get().unwrap_or_default()}</p>

@@ -61,7 +61,10 @@ test('without WebGPU: the page says so and still trains on the CPU', async () =>
 test('autorun trains >= 100 steps live, loss falls, pause takes effect, screenshot saved', async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK}&autorun=1`);
+    // A long schedule, so the run is still going when the test pauses it (the quick config
+    // finishes its 400 steps in a few seconds in the worker, and a finished run has nothing
+    // to pause).
+    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK.replace('steps=400', 'steps=20000')}&autorun=1`);
     const first = await waitFor(async () => { const s = await runStatus(page); return s.step >= 1 ? s : null; }, 60000, 'the first step');
     assert.equal(first.state, 'running');
     // While training, measure how long the page's own timers are held up (a frozen UI
@@ -104,7 +107,7 @@ test('if the training worker cannot load, training falls back to the main thread
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.route('**/interlab-worker_loader.js', (route) => route.abort());
-    await page.goto(`${server.url}/?${QUICK}&autorun=1`);
+    await page.goto(`${server.url}/?${QUICK.replace('steps=400', 'steps=20000')}&autorun=1`);
     const st = await waitFor(async () => { const s = await runStatus(page); return s.step >= 50 ? s : null; }, 120000, '50 steps on the main thread');
     assert.equal(st.runner, 'main');
     assert.match(await page.locator('[data-testid="message"]').textContent(), /worker unavailable/);
