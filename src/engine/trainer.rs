@@ -49,7 +49,7 @@ impl Trainer {
     /// Validate `cfg` and build the task, the model and the optimiser.
     pub fn new(cfg: TrainConfig) -> std::result::Result<Self, String> {
         cfg.validate().map_err(|e| e.to_string())?;
-        let task = Mqar::new(cfg.vocab, cfg.seq_len, cfg.kv_pairs);
+        let task = Mqar::new(cfg.vocab, cfg.seq_len, cfg.kv_pairs).map_err(|e| e.to_string())?;
         let mcfg = TransformerConfig {
             vocab: cfg.vocab,
             max_len: cfg.seq_len,
@@ -124,14 +124,7 @@ impl Trainer {
         let chunk = self.cfg.batch.clamp(1, 64).min(max_sequences.max(1));
         let end = (p.next + chunk).min(b.batch);
         if p.next < end {
-            let r = p.next * b.seq_len..end * b.seq_len;
-            let part = Batch {
-                batch: end - p.next,
-                seq_len: b.seq_len,
-                inputs: b.inputs[r.clone()].to_vec(),
-                targets: b.targets[r.clone()].to_vec(),
-                mask: b.mask[r].to_vec(),
-            };
+            let part = b.slice(p.next, end);
             let (x, y, m) = batch_tensors(&part)?;
             let logits = self.model.forward(&x)?; // [n*l, vocab]
             let l = masked_cross_entropy(&logits, &y, &m)?.to_scalar::<f32>()? as f64;

@@ -1,0 +1,5 @@
+//! Long structured tasks from the DLR suite: ListOpsSubTrees and PathfinderSegmentation.
+
+use super::TaskInfo;
+
+pub static TASKS: &[&TaskInfo] = &[];
