@@ -1,18 +1,22 @@
 //! The native command-line tool, a thin shell over the library.
 //!
 //! ```text
-//! interlab train     [key=value ...] [--eval-every N] [--print-every N] [--until-acc X]
-//! interlab bench     [key=value ...] [--steps N]
+//! interlab train        [task=NAME] [key=value ...] [--eval-every N] [--print-every N] [--until-acc X]
+//! interlab bench        [task=NAME] [key=value ...] [--steps N]
+//! interlab tasks list
+//! interlab tasks sample NAME [--seed S] [--set key=value ...] [--text]
+//! interlab tasks bench  [--ms N]
 //! interlab gpu-check
 //! ```
-//! `key=value` pairs are the same fields as the lab's URL (`seed=3 layers=2 lr=0.003 ...`),
-//! parsed and validated by the same table.
+//! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
+//! parsed and validated by the same tables.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use interlab::core::TrainConfig;
 use interlab::engine::{gpu_check, Trainer};
+use interlab::tasks::{self, bench as tbench, Example, ParamKind};
 
 struct Args {
     pairs: Vec<(String, String)>,
@@ -38,13 +42,6 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
 
 impl Args {
     fn config(&self) -> Result<TrainConfig, String> {
-        let known = interlab::core::config::FIELDS;
-        for (k, _) in &self.pairs {
-            if !known.iter().any(|f| f.key == k) {
-                let names: Vec<&str> = known.iter().map(|f| f.key).collect();
-                return Err(format!("unknown field '{k}' (fields: {})", names.join(", ")));
-            }
-        }
         TrainConfig::from_pairs(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())
     }
 
@@ -63,30 +60,124 @@ fn train(args: &Args) -> Result<(), String> {
     let print_every: usize = args.flag("print-every", 0)?;
     println!("config: {}", serde_json::to_string(&cfg).unwrap_or_default());
     let mut t = Trainer::new(cfg.clone())?;
-    println!("params: {}", t.model.param_count());
+    println!("task: {} ({} held-out sequences), params: {}", t.task.info().name, t.eval_sequences(), t.model.param_count());
     let start = Instant::now();
     while !t.is_done() {
         let s = t.step().map_err(|e| e.to_string())?;
         let evaluate = s.step % eval_every.max(1) == 0 || t.is_done();
         if print_every > 0 && s.step % print_every == 0 && !evaluate {
-            println!("step {:>6}  loss {}  train_acc {:.3}  lr {:.2e}", s.step, s.loss, s.accuracy, s.lr);
+            println!("step {:>6}  loss {}  train_acc {}  lr {:.2e}", s.step, s.loss, opt(s.accuracy), s.lr);
         }
         if evaluate {
             let e = t.evaluate().map_err(|e| e.to_string())?;
             let secs = start.elapsed().as_secs_f64();
             println!(
-                "step {:>6}  loss {}  train_acc {:.3}  heldout_loss {:.4}  heldout_acc {:.4}  lr {:.2e}  {:.1}s",
-                s.step, s.loss, s.accuracy, e.loss, e.accuracy, s.lr, secs
+                "step {:>6}  loss {}  train_acc {}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  lr {:.2e}  {:.1}s",
+                s.step, s.loss, opt(s.accuracy), e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), s.lr, secs
             );
-            if e.accuracy >= until {
-                println!("reached held-out accuracy {:.4} >= {until} at step {} after {:.1}s", e.accuracy, s.step, secs);
+            if e.accuracy.is_some_and(|a| a >= until) {
+                println!("reached held-out accuracy {} >= {until} at step {} after {:.1}s", opt(e.accuracy), s.step, secs);
                 return Ok(());
             }
         }
     }
     let e = t.evaluate().map_err(|e| e.to_string())?;
-    println!("done: {} steps, held-out accuracy {:.4}, {:.1}s", t.step_count(), e.accuracy, start.elapsed().as_secs_f64());
+    println!(
+        "done: {} steps, held-out accuracy {}, exact match {}, mse {}, {:.1}s",
+        t.step_count(),
+        opt(e.accuracy),
+        opt(e.exact_match),
+        opt(e.mse),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// A metric for printing: 4 decimals, or "-" where the task has no such metric.
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
+}
+
+fn tasks_cmd(rest: &[String]) -> Result<(), String> {
+    let (sub, rest) = rest.split_first().ok_or("usage: interlab tasks <list|sample NAME|bench>")?;
+    match sub.as_str() {
+        "list" => {
+            for info in tasks::all() {
+                println!("{} [{}] {}: {}", info.name, info.family, info.title, info.description);
+                println!("    source: {}", info.source);
+                for p in info.params {
+                    let default = p.format(p.default);
+                    let kind = match p.kind {
+                        ParamKind::Int { .. } => "int",
+                        ParamKind::Float { .. } => "float",
+                        ParamKind::Choice(_) => "choice",
+                    };
+                    println!("    {}={default}  ({kind} {})  {}", p.key, p.range_text(), p.help);
+                }
+            }
+            Ok(())
+        }
+        "sample" => {
+            let (name, rest) = rest.split_first().ok_or("usage: interlab tasks sample NAME [--seed S] [--set key=value ...]")?;
+            let mut seed = 0u64;
+            let mut sets: Vec<(String, String)> = Vec::new();
+            let mut text = false;
+            let mut it = rest.iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--seed" => {
+                        let v = it.next().ok_or("--seed needs a value")?;
+                        seed = v.parse().map_err(|_| format!("--seed: '{v}' is not a whole number"))?;
+                    }
+                    "--set" => {
+                        let v = it.next().ok_or("--set needs key=value")?;
+                        let (k, val) = v.split_once('=').ok_or_else(|| format!("--set: '{v}' is not key=value"))?;
+                        sets.push((k.to_string(), val.to_string()));
+                    }
+                    "--text" => text = true,
+                    other => return Err(format!("unexpected argument '{other}' (expected --seed S, --set key=value, --text)")),
+                }
+            }
+            let info = tasks::find(name).map_err(|e| e.to_string())?;
+            for (k, _) in &sets {
+                if !info.params.iter().any(|p| p.key == k) {
+                    let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
+                    return Err(format!("{k}: not a parameter of task '{name}' (its parameters: {})", keys.join(", ")));
+                }
+            }
+            let task = tasks::build(name, sets.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())?;
+            let ex = Example::new(task.as_ref(), seed);
+            if text {
+                print!("{}", ex.render_text(task.as_ref()));
+            } else {
+                println!("{}", ex.to_json());
+            }
+            Ok(())
+        }
+        "bench" => {
+            let mut min_ms = 1000.0;
+            if let [flag, v] = rest {
+                if flag == "--ms" {
+                    min_ms = v.parse().map_err(|_| format!("--ms: '{v}' is not a number"))?;
+                }
+            }
+            let clock = Instant::now();
+            let now = move || clock.elapsed().as_secs_f64() * 1000.0;
+            for case in tbench::CASES {
+                let r = tbench::run_case(case, min_ms, &now)?;
+                println!(
+                    "gen native {:<60} L={:>6} batch={} seq/s={:>10.1} positions/s={:.3e}",
+                    r.label,
+                    r.seq_len,
+                    tbench::BENCH_BATCH,
+                    r.sequences_per_sec(),
+                    r.sequences_per_sec() * r.seq_len as f64
+                );
+            }
+            Ok(())
+        }
+        other => Err(format!("unknown tasks command '{other}' (list, sample, bench)")),
+    }
 }
 
 fn bench(args: &Args) -> Result<(), String> {
@@ -122,15 +213,24 @@ fn main() -> ExitCode {
     let (cmd, rest) = match raw.split_first() {
         Some((c, r)) => (c.as_str(), r),
         None => {
-            eprintln!("usage: interlab <train|bench|gpu-check> [key=value ...] [--flag value ...]");
+            eprintln!("usage: interlab <train|bench|tasks|gpu-check> [key=value ...] [--flag value ...]");
             return ExitCode::from(2);
         }
     };
+    if cmd == "tasks" {
+        return match tasks_cmd(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = parse_args(rest).and_then(|args| match cmd {
         "train" => train(&args),
         "bench" => bench(&args),
         "gpu-check" => gpu_check_cmd(),
-        other => Err(format!("unknown command '{other}' (train, bench, gpu-check)")),
+        other => Err(format!("unknown command '{other}' (train, bench, tasks, gpu-check)")),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

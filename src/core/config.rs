@@ -11,19 +11,19 @@ use super::error::{ConfigError, FieldError};
 /// estimated by `TrainConfig::estimated_bytes`). Chosen to stay well inside a browser tab.
 pub const MEMORY_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Everything that defines a training run of the first slice: MQAR task, Transformer, AdamW.
-/// Together with the crate version this reproduces a run exactly.
+/// Everything that defines a training run: the task (by registry name, with its parameters as
+/// text), the model and the optimiser. Together with the crate version this reproduces a run
+/// exactly. The task's parameters are checked by the task itself (`tasks::build`); this
+/// layer only carries them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Seed for weights, training data and the held-out set.
     pub seed: u64,
-    // --- task (MQAR) ---
-    /// Vocabulary size: token 0 is filler, then keys, then values.
-    pub vocab: usize,
-    /// Tokens per sequence.
-    pub seq_len: usize,
-    /// Key-value pairs per sequence (each is queried once).
-    pub kv_pairs: usize,
+    // --- task ---
+    /// Registry name of the task, e.g. `mqar`, `shift`.
+    pub task: String,
+    /// The task's parameters as `key=value` text, exactly as given (URL, form or CLI).
+    pub task_params: Vec<(String, String)>,
     // --- model (causal Transformer) ---
     pub layers: usize,
     pub heads: usize,
@@ -41,13 +41,18 @@ pub struct TrainConfig {
     pub clip: f64,
 }
 
+/// The task the lab opens with.
+pub const DEFAULT_TASK: &str = "mqar";
+
+/// URL keys that belong to the app, not to the run (never read as task parameters).
+pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed"];
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 1,
-            vocab: 32,
-            seq_len: 24,
-            kv_pairs: 4,
+            task: DEFAULT_TASK.into(),
+            task_params: Vec::new(),
             layers: 2,
             heads: 4,
             d_model: 64,
@@ -59,6 +64,18 @@ impl Default for TrainConfig {
             clip: 1.0,
         }
     }
+}
+
+/// The sizes of a task as the model sees them (filled in by the engine from the task).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelDims {
+    pub seq_len: usize,
+    /// Input token ids `0..vocab`.
+    pub vocab: usize,
+    /// Continuous input channels per position.
+    pub features: usize,
+    /// Width of the output head: channels x classes, or regression channels.
+    pub out: usize,
 }
 
 /// How a field's text is parsed and what values are allowed.
@@ -107,9 +124,6 @@ pub const FIELDS: &[Field] = &[
         set: |c, v| c.lr = v,
     },
     int_field!("batch", "Batch", "sequences per step", 1, 512, batch),
-    int_field!("seq_len", "Sequence length", "tokens per sequence; at least 3 x kv pairs", 4, 4096, seq_len),
-    int_field!("kv_pairs", "KV pairs", "key-value pairs per sequence, each queried once", 1, 256, kv_pairs),
-    int_field!("vocab", "Vocabulary", "filler + keys + values; keys = (vocab-1)/2 >= kv pairs", 4, 8192, vocab),
     int_field!("steps", "Steps", "length of the learning-rate schedule", 1, 1_000_000, steps),
     int_field!("warmup", "Warmup", "linear warmup steps; fewer than steps", 0, 1_000_000, warmup),
 ];
@@ -154,9 +168,10 @@ pub fn format_field(field: &Field, cfg: &TrainConfig) -> String {
 }
 
 impl TrainConfig {
-    /// Build a config from key/value text pairs (URL query or form): defaults for missing
-    /// keys, every bad value reported with its field. Keys not in the table are ignored here
-    /// (the caller owns app-level keys such as `autorun`).
+    /// Build a config from key/value text pairs (URL query, form or CLI): defaults for
+    /// missing keys, every bad value reported with its field. `task` picks the task; keys that
+    /// are neither model fields nor `APP_KEYS` are kept as the task's parameters (the task
+    /// checks them, and names unknown ones).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ConfigError> {
         let mut cfg = TrainConfig::default();
         let mut errors = Vec::new();
@@ -165,6 +180,13 @@ impl TrainConfig {
                 match parse_field(field, v) {
                     Ok(x) => (field.set)(&mut cfg, x),
                     Err(e) => errors.push(e),
+                }
+            } else if k == "task" {
+                cfg.task = v.trim().to_string();
+            } else if !APP_KEYS.contains(&k) {
+                match cfg.task_params.iter_mut().find(|(key, _)| key == k) {
+                    Some(slot) => slot.1 = v.to_string(),
+                    None => cfg.task_params.push((k.to_string(), v.to_string())),
                 }
             }
         }
@@ -176,12 +198,25 @@ impl TrainConfig {
         }
     }
 
-    /// The config as `key=value` pairs in table order (for a share link).
-    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        FIELDS.iter().map(|f| (f.key, format_field(f, self))).collect()
+    /// This config with another task and parameters (for code and tests; users go through
+    /// `from_pairs`).
+    pub fn with_task(mut self, task: &str, params: &[(&str, &str)]) -> Self {
+        self.task = task.to_string();
+        self.task_params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self
     }
 
-    /// Relations between fields and the memory budget. Collects all problems.
+    /// The config as `key=value` pairs: model fields in table order, then `task` and the
+    /// task's parameters as given (the engine writes them in canonical form for links).
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, self))).collect();
+        out.push(("task".into(), self.task.clone()));
+        out.extend(self.task_params.iter().cloned());
+        out
+    }
+
+    /// Relations between the model/optimiser fields. Collects all problems. (The task's
+    /// parameters and the memory budget need the task: see `engine::plan`.)
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = Vec::new();
         let mut err = |field: &str, msg: String| errors.push(FieldError::new(field, msg));
@@ -196,45 +231,11 @@ impl TrainConfig {
         if self.batch == 0 {
             err("batch", "must be at least 1".into());
         }
-        if self.kv_pairs == 0 {
-            err("kv_pairs", "must be at least 1".into());
-        }
-        if self.seq_len < 3 * self.kv_pairs {
-            err(
-                "seq_len",
-                format!(
-                    "{} is too short for {} kv pairs: need {} pair tokens plus {} query slots (at least {})",
-                    self.seq_len,
-                    self.kv_pairs,
-                    2 * self.kv_pairs,
-                    self.kv_pairs,
-                    3 * self.kv_pairs
-                ),
-            );
-        }
-        let keys = self.vocab.saturating_sub(1) / 2;
-        if keys < self.kv_pairs {
-            err(
-                "vocab",
-                format!("{} gives {keys} distinct keys, fewer than {} kv pairs", self.vocab, self.kv_pairs),
-            );
-        }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             err("lr", format!("{} must be a positive number", self.lr));
         }
         if self.warmup >= self.steps {
             err("warmup", format!("{} must be fewer than steps ({})", self.warmup, self.steps));
-        }
-        let bytes = self.estimated_bytes();
-        if bytes > MEMORY_BUDGET_BYTES {
-            err(
-                "seq_len",
-                format!(
-                    "this run needs about {} MiB, over the {} MiB budget; reduce seq_len, batch, heads or d_model",
-                    bytes / (1024 * 1024),
-                    MEMORY_BUDGET_BYTES / (1024 * 1024)
-                ),
-            );
         }
         if errors.is_empty() {
             Ok(())
@@ -243,22 +244,40 @@ impl TrainConfig {
         }
     }
 
-    /// Parameter count of the Transformer this config builds.
-    pub fn param_count(&self) -> u64 {
-        let (v, l, d, n) = (self.vocab as u64, self.seq_len as u64, self.d_model as u64, self.layers as u64);
+    /// Parameter count of the Transformer this config builds for a task of size `dims`.
+    pub fn param_count(&self, dims: ModelDims) -> u64 {
+        let (d, n) = (self.d_model as u64, self.layers as u64);
         let per_block = 4 * d * d /* attn */ + 8 * d * d /* mlp */ + 2 * d /* norm gains */;
-        v * d + l * d + n * per_block + d + d * v
+        let embed = dims.vocab as u64 * d + dims.features as u64 * d + dims.seq_len as u64 * d;
+        embed + n * per_block + d + d * dims.out as u64
     }
 
     /// A conservative estimate of training memory in bytes: parameters with gradients and
     /// two Adam moments, plus activations kept for the backward pass (including the
     /// B x H x L x L attention scores and probabilities, and their gradients).
-    pub fn estimated_bytes(&self) -> u64 {
-        let (b, l, d, h) = (self.batch as u64, self.seq_len as u64, self.d_model as u64, self.heads as u64);
-        let params = self.param_count() * 4 * 4;
+    pub fn estimated_bytes(&self, dims: ModelDims) -> u64 {
+        let (b, l, d, h) = (self.batch as u64, dims.seq_len as u64, self.d_model as u64, self.heads as u64);
+        let params = self.param_count(dims) * 4 * 4;
         let per_layer = b * l * d * 20 + b * h * l * l * 4;
-        let head = b * l * self.vocab as u64 * 4;
+        let head = b * l * dims.out as u64 * 4;
         params + (self.layers as u64 * per_layer + head) * 4 * 2
+    }
+
+    /// The memory-budget check, reported on `batch` (the knob every task shares).
+    pub fn check_budget(&self, dims: ModelDims) -> Result<(), FieldError> {
+        let bytes = self.estimated_bytes(dims);
+        if bytes > MEMORY_BUDGET_BYTES {
+            return Err(FieldError::new(
+                "batch",
+                format!(
+                    "this run needs about {} MiB, over the {} MiB budget (sequence length {}); reduce batch, heads, d_model or the task's length",
+                    bytes / (1024 * 1024),
+                    MEMORY_BUDGET_BYTES / (1024 * 1024),
+                    dims.seq_len
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -271,7 +290,7 @@ mod tests {
         let cfg = TrainConfig::default();
         cfg.validate().unwrap();
         let pairs = cfg.to_pairs();
-        let back = TrainConfig::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+        let back = TrainConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(back, cfg);
     }
 
@@ -287,16 +306,25 @@ mod tests {
     fn relations_are_checked() {
         let e = TrainConfig::from_pairs([("d_model", "30"), ("heads", "4")]).unwrap_err();
         assert!(e.for_field("heads").unwrap().contains("not divisible"), "{e}");
-        let e = TrainConfig::from_pairs([("seq_len", "10"), ("kv_pairs", "8")]).unwrap_err();
-        assert!(e.for_field("seq_len").is_some(), "{e}");
-        let e = TrainConfig::from_pairs([("vocab", "9"), ("kv_pairs", "8")]).unwrap_err();
-        assert!(e.for_field("vocab").is_some(), "{e}");
+        let e = TrainConfig::from_pairs([("warmup", "10"), ("steps", "10")]).unwrap_err();
+        assert!(e.for_field("warmup").is_some(), "{e}");
+    }
+
+    #[test]
+    fn task_and_its_parameters_are_carried_app_keys_are_not() {
+        let cfg = TrainConfig::from_pairs([("task", "shift"), ("seq_len", "40"), ("autorun", "1"), ("v", "0.1.0"), ("seq_len", "48")]).unwrap();
+        assert_eq!(cfg.task, "shift");
+        assert_eq!(cfg.task_params, vec![("seq_len".to_string(), "48".to_string())]);
+        let back = TrainConfig::from_pairs(cfg.to_pairs().iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(back, cfg);
     }
 
     #[test]
     fn memory_budget_rejects_long_sequences() {
-        let e = TrainConfig::from_pairs([("seq_len", "4096"), ("batch", "64")]).unwrap_err();
-        let msg = e.for_field("seq_len").unwrap();
-        assert!(msg.contains("MiB"), "{msg}");
+        let cfg = TrainConfig { batch: 64, ..TrainConfig::default() };
+        let dims = ModelDims { seq_len: 4096, vocab: 32, features: 0, out: 32 };
+        let msg = cfg.check_budget(dims).unwrap_err().message;
+        assert!(msg.contains("MiB") && msg.contains("4096"), "{msg}");
+        assert!(cfg.check_budget(ModelDims { seq_len: 24, ..dims }).is_ok());
     }
 }

@@ -6,6 +6,6 @@ pub mod config;
 pub mod error;
 pub mod rng;
 
-pub use config::TrainConfig;
+pub use config::{ModelDims, TrainConfig};
 pub use error::{ConfigError, FieldError};
 pub use rng::Rng;

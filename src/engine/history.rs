@@ -5,12 +5,36 @@ use std::collections::VecDeque;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
+    /// Whether the run's task is a regression (its metric is MSE, not accuracy).
+    pub regression: bool,
     /// `(step, training loss)`.
     pub loss: Vec<(f64, f64)>,
     /// `(step, training-batch query accuracy)`.
     pub accuracy: Vec<(f64, f64)>,
-    /// `(step, held-out query accuracy)`.
+    /// `(step, held-out token accuracy)`.
     pub eval_accuracy: Vec<(f64, f64)>,
+    /// `(step, held-out sequence exact match)`.
+    pub eval_exact: Vec<(f64, f64)>,
+    /// `(step, held-out mean squared error)` (regression tasks).
+    pub eval_mse: Vec<(f64, f64)>,
+}
+
+impl History {
+    /// Fold in one chunk's steps and evaluation.
+    pub fn record(&mut self, steps: &[super::messages::StepPoint], eval: Option<(usize, super::EvalStats)>) {
+        for s in steps {
+            self.loss.push((s.step as f64, s.loss));
+            if let Some(a) = s.accuracy {
+                self.accuracy.push((s.step as f64, a));
+            }
+        }
+        if let Some((step, e)) = eval {
+            let x = step as f64;
+            e.accuracy.map(|a| self.eval_accuracy.push((x, a)));
+            e.exact_match.map(|a| self.eval_exact.push((x, a)));
+            e.mse.map(|m| self.eval_mse.push((x, m)));
+        }
+    }
 }
 
 /// At most `max` points, evenly strided, always keeping the last one (what a chart needs;

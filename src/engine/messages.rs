@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::TrainConfig;
 
-use super::{ChunkReport, RunState};
+use super::{ChunkReport, EvalStats, RunState};
 
 /// Page → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,7 +24,8 @@ pub enum ToWorker {
 pub struct StepPoint {
     pub step: usize,
     pub loss: f64,
-    pub accuracy: f64,
+    /// Token accuracy of the batch (classification tasks).
+    pub accuracy: Option<f64>,
 }
 
 /// Worker → page, after every chunk and on every state change.
@@ -33,8 +34,8 @@ pub struct FromWorker {
     pub run: u64,
     pub state: RunState,
     pub steps: Vec<StepPoint>,
-    /// A finished held-out evaluation: (step, accuracy).
-    pub eval: Option<(usize, f64)>,
+    /// A finished held-out evaluation: (step, its numbers).
+    pub eval: Option<(usize, EvalStats)>,
     pub error: Option<String>,
 }
 
@@ -68,7 +69,7 @@ impl FromWorker {
             run,
             state,
             steps: r.steps.iter().map(|s| StepPoint { step: s.step, loss: s.loss, accuracy: s.accuracy }).collect(),
-            eval: r.eval.map(|(step, e)| (step, e.accuracy)),
+            eval: r.eval,
             error: r.error.clone(),
         }
     }
@@ -90,7 +91,7 @@ mod tests {
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start { run: 3, config: TrainConfig::default() };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: 0.5 }], eval: Some((1, 0.25)), error: None };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
     }

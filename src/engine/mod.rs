@@ -4,10 +4,13 @@
 pub mod gpu_check;
 pub mod history;
 pub mod messages;
+pub mod metrics;
+pub mod plan;
 pub mod session;
 pub mod status;
 pub mod trainer;
 
 pub use session::{ChunkReport, Session};
 pub use status::{Backend, RunState, RunStatus, Runner};
+pub use plan::{plan, Plan};
 pub use trainer::{EvalProgress, EvalStats, StepStats, Trainer};

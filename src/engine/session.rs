@@ -82,7 +82,8 @@ mod tests {
 
     #[test]
     fn chunks_cover_every_step_and_every_evaluation() {
-        let cfg = TrainConfig { vocab: 12, seq_len: 9, kv_pairs: 3, layers: 1, heads: 1, d_model: 8, batch: 2, steps: 120, warmup: 5, ..TrainConfig::default() };
+        let cfg = TrainConfig { layers: 1, heads: 1, d_model: 8, batch: 2, steps: 120, warmup: 5, ..TrainConfig::default() }
+            .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
         let mut s = Session::new(Trainer::new(cfg).unwrap());
         let (mut steps, mut evals) = (Vec::new(), Vec::new());
         // A deadline in the past: each call does one unit of work.

@@ -1,5 +1,7 @@
 //! The machine-readable run status shown in `data-testid="run-status"` and printed by the
-//! CLI: `{"state": "...", "step": N, "loss": x, "accuracy": y, "backend": "cpu"|"webgpu"}`.
+//! CLI: `{"state", "task", "step", "loss", "accuracy", "eval_accuracy", "eval_exact_match",
+//! "eval_mse", "steps_per_sec", "backend", "runner"}`; metrics a task does not have are null
+//! (accuracy for regression tasks, MSE for classification tasks).
 
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +39,19 @@ pub enum RunState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunStatus {
     pub state: RunState,
+    /// Registry name of the run's task (null before a run is started).
+    pub task: Option<String>,
     pub step: usize,
     /// Training loss of the last step (null before the first).
     pub loss: Option<f64>,
-    /// Query accuracy of the last training batch (null before the first).
+    /// Token accuracy on the last training batch's scored targets.
     pub accuracy: Option<f64>,
-    /// Query accuracy on the held-out set at the last evaluation (null before the first).
+    /// Token accuracy on the held-out set at the last evaluation.
     pub eval_accuracy: Option<f64>,
+    /// Fraction of held-out sequences with every scored target right.
+    pub eval_exact_match: Option<f64>,
+    /// Held-out mean squared error (regression tasks).
+    pub eval_mse: Option<f64>,
     pub steps_per_sec: Option<f64>,
     pub backend: Backend,
     pub runner: Runner,
@@ -53,10 +61,13 @@ impl RunStatus {
     pub fn idle(backend: Backend) -> Self {
         RunStatus {
             state: RunState::Idle,
+            task: None,
             step: 0,
             loss: None,
             accuracy: None,
             eval_accuracy: None,
+            eval_exact_match: None,
+            eval_mse: None,
             steps_per_sec: None,
             backend,
             runner: Runner::Main,

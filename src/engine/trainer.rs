@@ -1,62 +1,98 @@
-//! One training run of the first slice: MQAR → causal Transformer → AdamW. The caller owns
-//! the loop (the UI slices it into short chunks; the CLI runs it straight), so `step` does
-//! exactly one optimiser step and returns its numbers.
+//! One training run: a registry task → causal Transformer → AdamW. The caller owns the loop
+//! (the UI slices it into short chunks; the CLI runs it straight), so `step` does exactly one
+//! optimiser step and returns its numbers. Classification tasks train on masked
+//! cross-entropy, regression tasks on masked mean squared error.
 
 use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
+use super::metrics::Score;
+use super::plan::plan;
 use crate::core::{Rng, TrainConfig};
-use crate::model::{masked_accuracy, masked_cross_entropy, AdamW, Result, Schedule, Transformer, TransformerConfig};
-use crate::tasks::{Batch, Mqar, Task};
+use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, Transformer, TransformerConfig};
+use crate::tasks::{Batch, Output, Task};
 
-/// Held-out sequences used for evaluation.
+/// Most held-out sequences used for evaluation.
 pub const EVAL_SEQUENCES: usize = 256;
+/// Held-out positions aimed for: long tasks get fewer sequences (at least `EVAL_MIN`).
+pub const EVAL_POSITIONS: usize = 16_384;
+pub const EVAL_MIN: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
     /// 1-based count of completed steps.
     pub step: usize,
     pub loss: f64,
-    pub accuracy: f64,
+    /// Token accuracy on the batch's scored targets (classification tasks).
+    pub accuracy: Option<f64>,
     pub lr: f64,
     pub grad_norm: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalStats {
     pub loss: f64,
-    pub accuracy: f64,
+    /// Token accuracy on scored targets (classification).
+    pub accuracy: Option<f64>,
+    /// Fraction of sequences with every scored target right (classification).
+    pub exact_match: Option<f64>,
+    /// Mean squared error on scored targets (regression).
+    pub mse: Option<f64>,
 }
 
 pub struct Trainer {
     pub cfg: TrainConfig,
-    pub task: Mqar,
+    pub task: Box<dyn Task>,
     pub model: Transformer,
+    output: Output,
     opt: AdamW,
     schedule: Schedule,
     step: usize,
     eval_set: Batch,
 }
 
-fn batch_tensors(b: &Batch) -> Result<(Tensor, Tensor, Tensor)> {
-    let dev = Device::Cpu;
-    let x = Tensor::from_vec(b.inputs.clone(), (b.batch, b.seq_len), &dev)?; // [b, l]
-    let y = Tensor::from_vec(b.targets.clone(), b.batch * b.seq_len, &dev)?; // [b*l]
-    let m = Tensor::from_vec(b.mask.clone(), b.batch * b.seq_len, &dev)?; // [b*l]
-    Ok((x, y, m))
+/// Tensors for one batch.
+struct BatchTensors {
+    x: Tensor,         // [b, l] u32
+    f: Option<Tensor>, // [b, l, features] f32
+    y: Tensor,         // [b*l*c] u32 targets or f32 values
+    m: Tensor,         // [b*l*c] f32
+}
+
+impl BatchTensors {
+    fn new(b: &Batch, output: Output) -> Result<Self> {
+        let dev = Device::Cpu;
+        let n = b.batch * b.seq_len * b.channels;
+        let x = Tensor::from_vec(b.inputs.clone(), (b.batch, b.seq_len), &dev)?;
+        let f = match b.features {
+            0 => None,
+            nf => Some(Tensor::from_vec(b.features_data.clone(), (b.batch, b.seq_len, nf), &dev)?),
+        };
+        let y = match output {
+            Output::Classes { .. } => Tensor::from_vec(b.targets.clone(), n, &dev)?,
+            Output::Regression { .. } => Tensor::from_vec(b.values.clone(), n, &dev)?,
+        };
+        let m = Tensor::from_vec(b.mask.clone(), n, &dev)?;
+        Ok(BatchTensors { x, f, y, m })
+    }
 }
 
 impl Trainer {
-    /// Validate `cfg` and build the task, the model and the optimiser.
+    /// Check `cfg` (model fields, task parameters, memory budget) and build the task, the
+    /// model and the optimiser.
     pub fn new(cfg: TrainConfig) -> std::result::Result<Self, String> {
-        cfg.validate().map_err(|e| e.to_string())?;
-        let task = Mqar::new(cfg.vocab, cfg.seq_len, cfg.kv_pairs).map_err(|e| e.to_string())?;
+        let p = plan(&cfg).map_err(|e| e.to_string())?;
+        let task = p.task;
+        let shape = task.shape();
         let mcfg = TransformerConfig {
-            vocab: cfg.vocab,
-            max_len: cfg.seq_len,
+            vocab: p.dims.vocab,
+            features: p.dims.features,
+            max_len: p.dims.seq_len,
             layers: cfg.layers,
             heads: cfg.heads,
             d_model: cfg.d_model,
             mlp_ratio: 4,
+            out: p.dims.out,
         };
         let model = Transformer::new(mcfg, cfg.seed).map_err(|e| e.to_string())?;
         let named = model.named_params();
@@ -65,9 +101,35 @@ impl Trainer {
         let decay: Vec<bool> = params.iter().map(|v| v.as_tensor().rank() == 2).collect();
         let opt = AdamW::new(&params, &decay, cfg.weight_decay, cfg.clip);
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
-        let eval_seed = Rng::fork(cfg.seed, "mqar.eval").next_u64();
-        let eval_set = task.generate(eval_seed, EVAL_SEQUENCES);
-        Ok(Trainer { cfg, task, model, opt, schedule, step: 0, eval_set })
+        let eval_seed = Rng::fork(cfg.seed, &format!("{}.eval", task.info().name)).next_u64();
+        let eval_n = (EVAL_POSITIONS / shape.seq_len).clamp(EVAL_MIN, EVAL_SEQUENCES);
+        let eval_set = task.generate(eval_seed, eval_n);
+        Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set })
+    }
+
+    /// What the task asks the model to output.
+    pub fn output(&self) -> Output {
+        self.output
+    }
+
+    /// Held-out sequences in the evaluation set.
+    pub fn eval_sequences(&self) -> usize {
+        self.eval_set.batch
+    }
+
+    /// Forward one batch: (loss, score).
+    fn loss_and_score(&self, b: &Batch) -> Result<(Tensor, Score)> {
+        let t = BatchTensors::new(b, self.output)?;
+        let out = self.model.forward(&t.x, t.f.as_ref())?; // [b*l, out]
+        let loss = match self.output {
+            Output::Classes { classes, .. } => {
+                let logits = out.reshape((b.batch * b.seq_len * b.channels, classes))?; // [b*l*c, classes]
+                masked_cross_entropy(&logits, &t.y, &t.m)?
+            }
+            Output::Regression { .. } => masked_mse(&out, &t.y, &t.m)?,
+        };
+        let score = Score::of(&out, b, self.output)?;
+        Ok((loss, score))
     }
 
     /// Completed optimiser steps.
@@ -81,33 +143,31 @@ impl Trainer {
 
     /// The training batch for 0-based step `i`: its seed depends only on (run seed, i).
     pub fn train_batch(&self, i: usize) -> Batch {
-        let seed = Rng::fork(self.cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), "mqar.train").next_u64();
+        let purpose = format!("{}.train", self.task.info().name);
+        let seed = Rng::fork(self.cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), &purpose).next_u64();
         self.task.generate(seed, self.cfg.batch)
     }
 
     /// One forward + backward + AdamW update.
     pub fn step(&mut self) -> Result<StepStats> {
         let batch = self.train_batch(self.step);
-        let (x, y, m) = batch_tensors(&batch)?;
-        let logits = self.model.forward(&x)?; // [b*l, vocab]
-        let loss = masked_cross_entropy(&logits, &y, &m)?;
+        let (loss, score) = self.loss_and_score(&batch)?;
         let grads = loss.backward()?;
         let named = self.model.named_params();
         let params: Vec<_> = named.iter().map(|(_, v)| *v).collect();
         let lr = self.schedule.lr(self.step);
         let upd = self.opt.step(&params, &grads, lr)?;
-        let (correct, scored) = masked_accuracy(&logits, &batch.targets, &batch.mask)?;
         self.step += 1;
         Ok(StepStats {
             step: self.step,
             loss: loss.to_scalar::<f32>()? as f64,
-            accuracy: correct as f64 / scored.max(1) as f64,
+            accuracy: score.accuracy(self.output),
             lr,
             grad_norm: upd.grad_norm,
         })
     }
 
-    /// Loss and query accuracy on the held-out set (never trained on), in one go.
+    /// Loss and metrics on the held-out set (never trained on), in one go.
     pub fn evaluate(&self) -> Result<EvalStats> {
         let mut p = EvalProgress::default();
         loop {
@@ -125,18 +185,15 @@ impl Trainer {
         let end = (p.next + chunk).min(b.batch);
         if p.next < end {
             let part = b.slice(p.next, end);
-            let (x, y, m) = batch_tensors(&part)?;
-            let logits = self.model.forward(&x)?; // [n*l, vocab]
-            let l = masked_cross_entropy(&logits, &y, &m)?.to_scalar::<f32>()? as f64;
-            let (c, s) = masked_accuracy(&logits, &part.targets, &part.mask)?;
-            p.loss_sum += l * s as f64;
-            p.correct += c;
-            p.scored += s;
+            let (loss, score) = self.loss_and_score(&part)?;
+            p.loss_sum += loss.to_scalar::<f32>()? as f64 * score.scored as f64;
+            p.score.add(&score);
             p.next = end;
         }
         if p.next >= b.batch {
-            let n = p.scored.max(1) as f64;
-            return Ok(Some(EvalStats { loss: p.loss_sum / n, accuracy: p.correct as f64 / n }));
+            let (s, o) = (&p.score, self.output);
+            let loss = p.loss_sum / s.scored.max(1) as f64;
+            return Ok(Some(EvalStats { loss, accuracy: s.accuracy(o), exact_match: s.exact_match(o), mse: s.mse(o) }));
         }
         Ok(None)
     }
@@ -147,6 +204,5 @@ impl Trainer {
 pub struct EvalProgress {
     next: usize,
     loss_sum: f64,
-    correct: usize,
-    scored: usize,
+    score: Score,
 }

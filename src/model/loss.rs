@@ -1,4 +1,5 @@
-//! Masked token-classification loss and accuracy: only positions with mask 1 count.
+//! Masked losses: token classification (cross-entropy, accuracy) and regression (mean squared
+//! error). Only entries with mask 1 count.
 
 use candle_core::{DType, Tensor, D};
 
@@ -37,6 +38,15 @@ pub fn masked_accuracy(logits: &Tensor, targets: &[u32], mask: &[f32]) -> Result
     Ok((correct, scored))
 }
 
+/// Mean squared error over masked entries.
+/// `pred`: `[n, c]`, `values`: `[n * c]` f32, `mask`: `[n * c]` f32 → scalar.
+pub fn masked_mse(pred: &Tensor, values: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let diff = (pred.flatten_all()? - values).op("mse.diff")?; // [n*c]
+    let total = (diff.sqr()? * mask)?.sum_all()?;
+    let count = mask.sum_all()?.maximum(1.0f32)?;
+    total.div(&count).op("mse.mean")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +64,15 @@ mod tests {
         assert!((l - (4f32 / 3.0).ln()).abs() < 1e-6, "{l}");
         let (c, n) = masked_accuracy(&logits, &[1, 1], &[1.0, 0.0]).unwrap();
         assert_eq!((c, n), (1, 1));
+    }
+
+    #[test]
+    fn mse_counts_only_masked_entries() {
+        let dev = Device::Cpu;
+        let pred = Tensor::from_vec(vec![1f32, 2.0, 3.0, 4.0], (2, 2), &dev).unwrap();
+        let y = Tensor::from_vec(vec![0f32, 2.0, 0.0, 100.0], 4, &dev).unwrap();
+        let m = Tensor::from_vec(vec![1f32, 1.0, 1.0, 0.0], 4, &dev).unwrap();
+        let l: f32 = masked_mse(&pred, &y, &m).unwrap().to_scalar().unwrap();
+        assert!((l - (1.0 + 0.0 + 9.0) / 3.0).abs() < 1e-6, "{l}");
     }
 }

@@ -12,7 +12,7 @@ pub mod transformer;
 
 use std::fmt;
 
-pub use loss::{masked_accuracy, masked_cross_entropy};
+pub use loss::{masked_accuracy, masked_cross_entropy, masked_mse};
 pub use optim::{AdamW, Schedule};
 pub use transformer::{Transformer, TransformerConfig};
 

@@ -1,6 +1,8 @@
 //! A causal, pre-norm Transformer (GPT-2 layout) in candle-core:
-//! token + learned position embeddings → N × [x += Attn(LN(x)); x += MLP(LN(x))] → LN → LM head
-//! (MLP = ReLU between two linear maps).
+//! token embedding (+ a linear map of continuous input features, when the task has them) +
+//! learned position embedding → N × [x += Attn(LN(x)); x += MLP(LN(x))] → LN → head
+//! (MLP = ReLU between two linear maps). The head is `d → out`: `channels x classes` logits
+//! for classification tasks, `channels` numbers for regression tasks.
 //! Parameter names follow GPT-2 (`wte`, `h.{i}.attn.c_attn.weight`, ...), with weights stored
 //! `[in, out]` so a layer is `x @ W`. As in nanoGPT's `bias=False`, linear layers and
 //! LayerNorms carry no bias, and the MLP uses ReLU: on candle's CPU backend a bias costs a
@@ -14,13 +16,18 @@ use crate::core::Rng;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TransformerConfig {
+    /// Input token ids `0..vocab`.
     pub vocab: usize,
+    /// Continuous input channels per position (0: tokens only).
+    pub features: usize,
     pub max_len: usize,
     pub layers: usize,
     pub heads: usize,
     pub d_model: usize,
     /// MLP hidden width = `mlp_ratio * d_model`.
     pub mlp_ratio: usize,
+    /// Head width: classes x channels (classification) or channels (regression).
+    pub out: usize,
 }
 
 struct LayerNorm {
@@ -65,10 +72,11 @@ struct Block {
 pub struct Transformer {
     pub cfg: TransformerConfig,
     wte: Var, // [vocab, d]
+    wfe: Option<Linear>, // [features, d], only when the task has continuous inputs
     wpe: Var, // [max_len, d]
     blocks: Vec<Block>,
     ln_f: LayerNorm,
-    lm_head: Linear, // [d, vocab]
+    lm_head: Linear, // [d, out]
 }
 
 impl Transformer {
@@ -81,6 +89,11 @@ impl Transformer {
         let proj_std = std / (2.0 * cfg.layers as f32).sqrt();
         let wte = init::normal(&mut rng, &[cfg.vocab, d], std)?;
         let wpe = init::normal(&mut rng, &[cfg.max_len, d], std)?;
+        // Features are O(1) numbers: scale so each adds O(std) to the stream, like a token.
+        let wfe = match cfg.features {
+            0 => None,
+            f => Some(Linear::new(&mut rng, f, d, std)?),
+        };
         let mut blocks = Vec::with_capacity(cfg.layers);
         for _ in 0..cfg.layers {
             blocks.push(Block {
@@ -93,13 +106,17 @@ impl Transformer {
             });
         }
         let ln_f = LayerNorm::new(d)?;
-        let lm_head = Linear::new(&mut rng, d, cfg.vocab, std)?;
-        Ok(Transformer { cfg, wte, wpe, blocks, ln_f, lm_head })
+        let lm_head = Linear::new(&mut rng, d, cfg.out, std)?;
+        Ok(Transformer { cfg, wte, wfe, wpe, blocks, ln_f, lm_head })
     }
 
     /// Every parameter with its GPT-2-style name, in a fixed order.
     pub fn named_params(&self) -> Vec<(String, &Var)> {
-        let mut out = vec![("wte.weight".to_string(), &self.wte), ("wpe.weight".to_string(), &self.wpe)];
+        let mut out = vec![("wte.weight".to_string(), &self.wte)];
+        if let Some(wfe) = &self.wfe {
+            out.push(("wfe.weight".to_string(), &wfe.w));
+        }
+        out.push(("wpe.weight".to_string(), &self.wpe));
         for (i, b) in self.blocks.iter().enumerate() {
             let p = |s: &str| format!("h.{i}.{s}");
             out.push((p("ln_1.weight"), &b.ln_1.g));
@@ -118,8 +135,9 @@ impl Transformer {
         self.named_params().iter().map(|(_, v)| v.as_tensor().elem_count()).sum()
     }
 
-    /// `tokens`: `[batch, seq]` u32 → logits `[batch * seq, vocab]`.
-    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+    /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
+    /// model has continuous inputs) → head outputs `[batch * seq, out]`.
+    pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("forward.tokens")?;
         if l > self.cfg.max_len {
             return Err(super::ModelError {
@@ -131,6 +149,21 @@ impl Transformer {
         let tok = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("wte")?; // [b*l, d]
         let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
         let mut x = tok.reshape((b, l, d))?.broadcast_add(&pos)?; // [b, l, d]
+        match (&self.wfe, features) {
+            (Some(wfe), Some(f)) => {
+                let nf = self.cfg.features;
+                let f = f.reshape((b * l, nf)).op("forward.features")?; // [b*l, f]
+                x = (x + wfe.forward(&f)?.reshape((b, l, d))?)?; // [b, l, d]
+            }
+            (None, None) => {}
+            (_, f) => {
+                return Err(super::ModelError {
+                    op: "forward".into(),
+                    detail: format!("model has {} feature channels but features were {}", self.cfg.features, if f.is_some() { "given" } else { "missing" }),
+                });
+            }
+        }
+
         for blk in &self.blocks {
             let a = self.attention(blk, &blk.ln_1.forward(&x)?)?; // [b, l, d]
             x = (x + a)?;
@@ -140,7 +173,7 @@ impl Transformer {
             x = (x + h)?;
         }
         let x = self.ln_f.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
-        self.lm_head.forward(&x) // [b*l, vocab]
+        self.lm_head.forward(&x) // [b*l, out]
     }
 
     /// Multi-head causal softmax attention. `x`: `[b, l, d]` → `[b, l, d]`.
@@ -167,20 +200,28 @@ mod tests {
     use candle_core::Device;
 
     fn tiny() -> TransformerConfig {
-        TransformerConfig { vocab: 11, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4 }
+        TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11 }
     }
 
     #[test]
     fn shapes_and_param_count() {
         let m = Transformer::new(tiny(), 0).unwrap();
         let tokens = Tensor::from_vec(vec![1u32; 3 * 7], (3, 7), &Device::Cpu).unwrap();
-        let logits = m.forward(&tokens).unwrap();
+        let logits = m.forward(&tokens, None).unwrap();
         assert_eq!(logits.dims(), &[21, 11]);
         let (v, l, d) = (11, 9, 8);
         let per_block = d + d * 3 * d + d * d + d + d * 4 * d + 4 * d * d;
         assert_eq!(m.param_count(), v * d + l * d + 2 * per_block + d + d * v);
-        let cfg = crate::core::TrainConfig { vocab: 11, seq_len: 9, layers: 2, heads: 2, d_model: 8, ..Default::default() };
-        assert_eq!(cfg.param_count() as usize, m.param_count());
+        let cfg = crate::core::TrainConfig { layers: 2, heads: 2, d_model: 8, ..Default::default() };
+        let dims = crate::core::ModelDims { seq_len: 9, vocab: 11, features: 0, out: 11 };
+        assert_eq!(cfg.param_count(dims) as usize, m.param_count());
+        // With 3 feature channels and a 5-wide head.
+        let m = Transformer::new(TransformerConfig { features: 3, out: 5, ..tiny() }, 0).unwrap();
+        assert_eq!(cfg.param_count(crate::core::ModelDims { features: 3, out: 5, ..dims }) as usize, m.param_count());
+        let f = Tensor::zeros((3, 7, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(m.forward(&tokens, Some(&f)).unwrap().dims(), &[21, 5]);
+        let e = m.forward(&tokens, None).err().unwrap().to_string();
+        assert!(e.contains("3 feature channels but features were missing"), "{e}");
     }
 
     #[test]
@@ -188,8 +229,8 @@ mod tests {
         let m = Transformer::new(tiny(), 3).unwrap();
         let a = Tensor::from_vec(vec![1u32, 2, 3, 4, 5], (1, 5), &Device::Cpu).unwrap();
         let b = Tensor::from_vec(vec![1u32, 2, 3, 9, 10], (1, 5), &Device::Cpu).unwrap();
-        let la: Vec<Vec<f32>> = m.forward(&a).unwrap().to_vec2().unwrap();
-        let lb: Vec<Vec<f32>> = m.forward(&b).unwrap().to_vec2().unwrap();
+        let la: Vec<Vec<f32>> = m.forward(&a, None).unwrap().to_vec2().unwrap();
+        let lb: Vec<Vec<f32>> = m.forward(&b, None).unwrap().to_vec2().unwrap();
         assert_eq!(la[..3], lb[..3], "positions 0..3 must not see tokens 3..5");
         assert_ne!(la[3], lb[3]);
     }
@@ -208,7 +249,7 @@ mod tests {
     fn too_long_input_is_a_clear_error() {
         let m = Transformer::new(tiny(), 0).unwrap();
         let tokens = Tensor::from_vec(vec![1u32; 12], (1, 12), &Device::Cpu).unwrap();
-        let e = m.forward(&tokens).err().unwrap().to_string();
+        let e = m.forward(&tokens, None).err().unwrap().to_string();
         assert!(e.contains("exceeds the model's max_len 9"), "{e}");
     }
 }

@@ -13,6 +13,7 @@
 //! - `values`   `[batch, seq_len, channels]` real targets (regression tasks; zeros otherwise),
 //! - `mask`     `[batch, seq_len, channels]` 1.0 where a target is scored.
 
+pub mod bench;
 pub mod dlr;
 pub mod example;
 pub mod params;

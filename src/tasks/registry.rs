@@ -47,6 +47,21 @@ mod tests {
     }
 
     #[test]
+    fn parameter_keys_never_clash_with_model_or_app_keys() {
+        use crate::core::config::{APP_KEYS, FIELDS};
+        for info in all() {
+            let mut keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
+            for k in &keys {
+                assert!(*k != "task" && !APP_KEYS.contains(k) && !FIELDS.iter().any(|f| f.key == *k), "{}: key '{k}' is taken", info.name);
+            }
+            let n = keys.len();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "{}: duplicate parameter keys", info.name);
+        }
+    }
+
+    #[test]
     fn unknown_task_lists_the_valid_ones() {
         let e = build("nope", []).err().unwrap();
         let m = e.for_field("task").unwrap();

@@ -39,6 +39,8 @@ pub struct Mqar {
     pub seq_len: usize,
     pub kv_pairs: usize,
     pub power_a: f64,
+    /// Cumulative query-offset weights `[seq_len - 2 * kv_pairs]` (empty when uniform).
+    cdf: Vec<f64>,
 }
 
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
@@ -69,7 +71,18 @@ impl Mqar {
         c.check(keys < kv_pairs, "vocab", || format!("{vocab} gives {keys} distinct keys, fewer than {kv_pairs} kv pairs"));
         c.finish()?;
         let power_a = params.get("power_a");
-        Ok(Mqar { params, vocab, seq_len, kv_pairs, power_a })
+        let cdf = if power_a < 1.0 {
+            let mut acc = 0.0;
+            (0..seq_len - 2 * kv_pairs)
+                .map(|g| {
+                    acc += ((g + 1) as f64).powf(power_a - 1.0);
+                    acc
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Mqar { params, vocab, seq_len, kv_pairs, power_a, cdf })
     }
 
     pub fn num_keys(&self) -> usize {
@@ -82,20 +95,33 @@ impl Mqar {
 
     /// `n` distinct offsets in `0..space`, weighted `(g+1)^(a-1)`, in increasing order.
     fn query_offsets(&self, rng: &mut Rng, space: usize, n: usize) -> Vec<usize> {
-        let mut slots: Vec<usize> = if self.power_a >= 1.0 {
+        let mut slots: Vec<usize> = if self.cdf.is_empty() {
             rng.distinct(space, n)
-        } else {
-            // Efraimidis–Spirakis: key_g = u^(1/w_g); the n largest keys are a weighted
-            // sample without replacement. Compare ln(u)/w_g (monotone in the key).
+        } else if 2 * n > space {
+            // Dense picks: redrawing duplicates would stall on rare offsets. Efraimidis–Spirakis
+            // instead: the n largest ln(u)/w_g form a weighted sample without replacement.
             let mut keyed: Vec<(f64, usize)> = (0..space)
                 .map(|g| {
-                    let w = ((g + 1) as f64).powf(self.power_a - 1.0);
-                    let u = 1.0 - rng.next_f64(); // (0, 1]
-                    (u.ln() / w, g)
+                    let w = self.cdf[g] - if g == 0 { 0.0 } else { self.cdf[g - 1] };
+                    ((1.0 - rng.next_f64()).ln() / w, g)
                 })
                 .collect();
             keyed.select_nth_unstable_by(n - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             keyed[..n].iter().map(|&(_, g)| g).collect()
+        } else {
+            let total = self.cdf[space - 1];
+            let mut taken = vec![0u64; space.div_ceil(64)]; // bitset over offsets
+            let mut out = Vec::with_capacity(n);
+            while out.len() < n {
+                let u = rng.next_f64() * total;
+                let g = self.cdf.partition_point(|&c| c <= u).min(space - 1);
+                let (w, bit) = (g / 64, 1u64 << (g % 64));
+                if taken[w] & bit == 0 {
+                    taken[w] |= bit;
+                    out.push(g);
+                }
+            }
+            out
         };
         slots.sort_unstable();
         slots
@@ -167,6 +193,16 @@ mod tests {
         // Uniform over 0..496 has mean ~248; a = 0.01 concentrates mass near 0.
         assert!((200.0..300.0).contains(&uniform), "{uniform}");
         assert!(skewed < uniform / 2.0, "power law did not skew offsets: {skewed} vs {uniform}");
+    }
+
+    #[test]
+    fn dense_power_law_queries_fill_every_slot() {
+        let mut p = Params::defaults(PARAMS);
+        p.set("seq_len", 30.0);
+        p.set("kv_pairs", 10.0);
+        p.set("power_a", 0.001);
+        let b = Mqar::from_params(p).unwrap().generate(5, 4);
+        assert_eq!(b.scored(), 40);
     }
 
     #[test]

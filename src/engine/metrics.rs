@@ -1,0 +1,106 @@
+//! Scoring a model's outputs against a batch on the host: token accuracy over scored targets,
+//! sequence exact match (every scored target of a row right), and squared error for
+//! regression. One pass over the outputs serves the step statistics and the evaluation.
+
+use candle_core::{Tensor, D};
+
+use crate::model::Result;
+use crate::tasks::{Batch, Output};
+
+/// Sums over some rows; combine parts with `add`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Score {
+    pub correct: usize,
+    pub scored: usize,
+    pub exact_rows: usize,
+    pub rows: usize,
+    pub sq_err: f64,
+}
+
+impl Score {
+    /// `out`: the model's `[b*l, out]` outputs for `batch`.
+    pub fn of(out: &Tensor, batch: &Batch, output: Output) -> Result<Score> {
+        let (l, c) = (batch.seq_len, batch.channels);
+        let mut s = Score { rows: batch.batch, ..Score::default() };
+        match output {
+            Output::Classes { classes, .. } => {
+                let logits = out.reshape((batch.batch * l * c, classes))?; // [b*l*c, classes]
+                let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?; // [b*l*c]
+                for r in 0..batch.batch {
+                    let mut all = true;
+                    for i in r * l * c..(r + 1) * l * c {
+                        if batch.mask[i] > 0.0 {
+                            s.scored += 1;
+                            if pred[i] == batch.targets[i] {
+                                s.correct += 1;
+                            } else {
+                                all = false;
+                            }
+                        }
+                    }
+                    s.exact_rows += all as usize;
+                }
+            }
+            Output::Regression { .. } => {
+                let pred: Vec<f32> = out.flatten_all()?.to_vec1()?; // [b*l*c]
+                for i in 0..pred.len() {
+                    if batch.mask[i] > 0.0 {
+                        s.scored += 1;
+                        s.sq_err += ((pred[i] - batch.values[i]) as f64).powi(2);
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn add(&mut self, o: &Score) {
+        self.correct += o.correct;
+        self.scored += o.scored;
+        self.exact_rows += o.exact_rows;
+        self.rows += o.rows;
+        self.sq_err += o.sq_err;
+    }
+
+    /// Token accuracy (classification only).
+    pub fn accuracy(&self, output: Output) -> Option<f64> {
+        (!output.is_regression()).then(|| self.correct as f64 / self.scored.max(1) as f64)
+    }
+
+    pub fn exact_match(&self, output: Output) -> Option<f64> {
+        (!output.is_regression()).then(|| self.exact_rows as f64 / self.rows.max(1) as f64)
+    }
+
+    pub fn mse(&self, output: Output) -> Option<f64> {
+        output.is_regression().then(|| self.sq_err / self.scored.max(1) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn accuracy_and_exact_match_count_scored_targets_per_row() {
+        // 2 rows x 2 positions, 1 channel, 2 classes; row 0 all right, row 1 one wrong.
+        let logits = Tensor::from_vec(vec![0f32, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0], (4, 2), &Device::Cpu).unwrap();
+        let batch = Batch {
+            batch: 2,
+            seq_len: 2,
+            features: 0,
+            channels: 1,
+            inputs: vec![0; 4],
+            features_data: vec![],
+            targets: vec![1, 0, 1, 0],
+            values: vec![0.0; 4],
+            mask: vec![1.0, 1.0, 1.0, 1.0],
+        };
+        let out = Output::Classes { channels: 1, classes: 2 };
+        let s = Score::of(&logits, &batch, out).unwrap();
+        assert_eq!((s.correct, s.scored, s.exact_rows, s.rows), (3, 4, 1, 2));
+        assert_eq!(s.accuracy(out), Some(0.75));
+        assert_eq!(s.exact_match(out), Some(0.5));
+        assert_eq!(s.mse(out), None);
+    }
+}
