@@ -4,7 +4,9 @@
 
 mod chart;
 mod controls;
+mod gallery;
 mod gpu_panel;
+mod image;
 mod run;
 
 use leptos::prelude::*;
@@ -21,17 +23,37 @@ pub fn mount() {
 /// Points kept per chart line.
 const CHART_POINTS: usize = 400;
 
+/// Which page is shown; both stay mounted so a run keeps going while the gallery is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Lab,
+    Gallery,
+}
+
 #[component]
 fn App() -> impl IntoView {
     let query = crate::browser::url::query_pairs();
     let autorun = query.iter().any(|(k, v)| k == "autorun" && (v == "1" || v == "true"));
-    let form = controls::FormState::from_query(&query);
+    let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
+    let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
     let lab = run::Lab::new(form);
+    let gallery_state = gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
+    let page = RwSignal::new(if on_gallery { Page::Gallery } else { Page::Lab });
     let gpu = gpu_panel::GpuState::detect();
 
-    if autorun {
+    if autorun && !on_gallery {
         lab.start();
     }
+    let to_lab = move || {
+        page.set(Page::Lab);
+        if let Ok((cfg, plan)) = form.parse() {
+            let _ = crate::browser::url::replace_query(&plan.share_pairs(&cfg));
+        }
+    };
+    let on_train = Callback::new(move |_| {
+        to_lab();
+        lab.start();
+    });
 
     let status = lab.status;
     let history = lab.history;
@@ -40,22 +62,34 @@ fn App() -> impl IntoView {
             vec![Series { name: "training loss", color: "#d1495b", points: downsample(&h.loss, CHART_POINTS) }]
         })
     });
-    let acc_series = Signal::derive(move || {
+    let regression = Signal::derive(move || history.with(|h| h.regression));
+    let metric_series = Signal::derive(move || {
         history.with(|h: &History| {
-            vec![
-                Series { name: "training batch", color: "#66a182", points: downsample(&h.accuracy, CHART_POINTS) },
-                Series { name: "held-out", color: "#00798c", points: downsample(&h.eval_accuracy, CHART_POINTS) },
-            ]
+            if h.regression {
+                vec![Series { name: "held-out MSE", color: "#00798c", points: downsample(&h.eval_mse, CHART_POINTS) }]
+            } else {
+                vec![
+                    Series { name: "training batch", color: "#66a182", points: downsample(&h.accuracy, CHART_POINTS) },
+                    Series { name: "held-out", color: "#00798c", points: downsample(&h.eval_accuracy, CHART_POINTS) },
+                    Series { name: "held-out exact match", color: "#edae49", points: downsample(&h.eval_exact, CHART_POINTS) },
+                ]
+            }
         })
     });
+    let task_title = move || crate::tasks::find(&form.task.get()).map(|i| i.title).unwrap_or("?");
 
     view! {
         <header class="topbar">
             <h1>"interlab"</h1>
-            <span class="tagline">"sequence lab · MQAR · causal Transformer"</span>
+            <nav class="tabs">
+                <button data-testid="nav-lab" class:active=move || page.get() == Page::Lab on:click=move |_| to_lab()>"Sequence lab"</button>
+                <button data-testid="nav-gallery" class:active=move || page.get() == Page::Gallery
+                    on:click=move |_| { page.set(Page::Gallery); gallery_state.write_url(); }>"Task gallery"</button>
+            </nav>
+            <span class="tagline">{move || format!("{} · causal Transformer", task_title())}</span>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
         </header>
-        <main class="layout">
+        <main class="layout" style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }>
             <aside class="sidebar">
                 <controls::ConfigForm lab=lab/>
                 <gpu_panel::GpuPanel state=gpu/>
@@ -63,15 +97,22 @@ fn App() -> impl IntoView {
             <section class="content">
                 <run::RunBar lab=lab/>
                 <div class="charts">
-                    <LineChart title="Loss" x_label="step" y_label="cross-entropy (nats)" series=loss_series testid="loss-chart"/>
-                    <LineChart title="Query accuracy" x_label="step" y_label="accuracy (fraction)" series=acc_series
-                        y_range=(0.0, 1.0) testid="accuracy-chart"/>
+                    <LineChart title="Loss" x_label="step" y_label="training loss" series=loss_series testid="loss-chart"/>
+                    <Show when=move || !regression.get() fallback=move || view! {
+                        <LineChart title="Held-out error" x_label="step" y_label="mean squared error" series=metric_series testid="mse-chart"/>
+                    }>
+                        <LineChart title="Accuracy on scored targets" x_label="step" y_label="accuracy (fraction)" series=metric_series
+                            y_range=(0.0, 1.0) testid="accuracy-chart"/>
+                    </Show>
                 </div>
                 <details class="automation">
                     <summary>"Machine-readable status"</summary>
                     <pre data-testid="run-status">{move || status.with(RunStatus::to_json)}</pre>
                 </details>
             </section>
+        </main>
+        <main class="gallery-page" style:display=move || if page.get() == Page::Gallery { "block" } else { "none" }>
+            <gallery::Gallery lab=lab state=gallery_state on_train=on_train/>
         </main>
     }
 }

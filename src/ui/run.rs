@@ -109,8 +109,8 @@ impl Lab {
             }
             return;
         }
-        let cfg = match self.form.parse() {
-            Ok(cfg) => cfg,
+        let (cfg, plan) = match self.form.parse() {
+            Ok(x) => x,
             Err(e) => {
                 self.form.errors.set(e.errors);
                 self.message.set(Some("Fix the highlighted fields to start.".into()));
@@ -119,13 +119,18 @@ impl Lab {
         };
         self.form.errors.set(Vec::new());
         self.form.show(&cfg);
-        let mut pairs: Vec<(String, String)> = cfg.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut pairs = plan.share_pairs(&cfg);
         pairs.push(("v".into(), crate::VERSION.into()));
         let _ = browser::url::replace_query(&pairs);
         self.run_id.update_value(|r| *r += 1);
-        self.config.set_value(Some(cfg));
-        self.history.set(History::default());
-        self.status.set(RunStatus { state: RunState::Running, runner: self.runner(), ..RunStatus::idle(TRAINING_BACKEND) });
+        self.config.set_value(Some(cfg.clone()));
+        self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
+        self.status.set(RunStatus {
+            state: RunState::Running,
+            task: Some(cfg.task.clone()),
+            runner: self.runner(),
+            ..RunStatus::idle(TRAINING_BACKEND)
+        });
         self.launch();
     }
 
@@ -202,23 +207,17 @@ impl Lab {
         }
         let now = browser::now_ms();
         let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
-        self.history.update(|h| {
-            for s in &m.steps {
-                h.loss.push((s.step as f64, s.loss));
-                h.accuracy.push((s.step as f64, s.accuracy));
-            }
-            if let Some((step, acc)) = m.eval {
-                h.eval_accuracy.push((step as f64, acc));
-            }
-        });
+        self.history.update(|h| h.record(&m.steps, m.eval));
         self.status.update(|st| {
             if let Some(s) = m.steps.last() {
                 st.step = s.step;
                 st.loss = Some(s.loss);
-                st.accuracy = Some(s.accuracy);
+                st.accuracy = s.accuracy;
             }
-            if let Some((_, acc)) = m.eval {
-                st.eval_accuracy = Some(acc);
+            if let Some((_, e)) = m.eval {
+                st.eval_accuracy = e.accuracy;
+                st.eval_exact_match = e.exact_match;
+                st.eval_mse = e.mse;
             }
             if sps.is_some() {
                 st.steps_per_sec = sps;
@@ -281,7 +280,12 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                     None => s.step.to_string(),
                 })}</dd></div>
                 <div><dt>"loss"</dt><dd>{move || status.with(|s| fmt(s.loss, 4))}</dd></div>
-                <div><dt>"held-out acc"</dt><dd>{move || status.with(|s| fmt(s.eval_accuracy.map(|a| a * 100.0), 1))}" %"</dd></div>
+                <div><dt>{move || if status.with(|s| s.eval_mse.is_some()) { "held-out mse" } else { "held-out acc" }}</dt>
+                    <dd data-testid="heldout">{move || status.with(|s| match s.eval_mse {
+                        Some(m) => format!("{m:.4}"),
+                        None => format!("{} %", fmt(s.eval_accuracy.map(|a| a * 100.0), 1)),
+                    })}</dd></div>
+                <div><dt>"exact match"</dt><dd>{move || status.with(|s| fmt(s.eval_exact_match.map(|a| a * 100.0), 1))}" %"</dd></div>
                 <div><dt>"steps/s"</dt><dd data-testid="steps-per-sec">{move || status.with(|s| fmt(s.steps_per_sec, 1))}</dd></div>
                 <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?} · {}", s.backend, if s.runner == Runner::Worker { "web worker" } else { "main thread" }).to_lowercase())}</dd></div>
             </dl>
