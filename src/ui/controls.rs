@@ -88,6 +88,26 @@ impl FormState {
         self.revalidate();
     }
 
+    /// If the only problem is the memory budget, halve `batch` until the run fits; returns
+    /// the new batch when it changed (the gallery's "Train on this task" uses this so a long
+    /// task starts with a batch that fits instead of an error).
+    pub fn fit_batch(&self) -> Option<usize> {
+        let i = FIELDS.iter().position(|f| f.key == "batch")?;
+        let mut changed = None;
+        loop {
+            let Err(e) = self.parse() else { break };
+            let only_budget = e.errors.len() == 1 && e.errors[0].field == "batch" && e.errors[0].message.contains("budget");
+            let batch: usize = self.texts.with_untracked(|t| t[i].trim().parse().unwrap_or(0));
+            if !only_budget || batch <= 1 {
+                break;
+            }
+            self.texts.update(|t| t[i] = (batch / 2).to_string());
+            changed = Some(batch / 2);
+        }
+        self.revalidate();
+        changed
+    }
+
     /// Show a parsed config in the inputs.
     pub fn show(&self, cfg: &TrainConfig) {
         self.texts.set(FIELDS.iter().map(|f| format_field(f, cfg)).collect());

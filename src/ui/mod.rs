@@ -52,7 +52,11 @@ fn App() -> impl IntoView {
     };
     let on_train = Callback::new(move |_| {
         to_lab();
+        let fitted = form.fit_batch();
         lab.start();
+        if let Some(b) = fitted {
+            lab.message.set(Some(format!("Batch reduced to {b} so this task fits the memory budget.")));
+        }
     });
 
     let status = lab.status;

@@ -133,11 +133,16 @@ test('invalid knobs get inline messages and the run does not start', async () =>
     const st = await runStatus(page);
     assert.equal(st.state, 'idle');
     assert.equal(st.step, 0);
-    // A sequence length over the memory budget is refused with the budget named.
+    // A task setting that cannot work names the task's parameter and the limit.
     await page.locator('[data-testid="cfg-heads"]').fill('2');
+    await page.locator('[data-testid="cfg-kv_pairs"]').fill('20');
+    assert.match(await page.locator('[data-testid="error-seq_len"]').textContent(), /too short for 20 kv pairs/);
+    await page.locator('[data-testid="cfg-kv_pairs"]').fill('4');
+    // A sequence length over the memory budget is refused with the budget named.
     await page.locator('[data-testid="cfg-seq_len"]').fill('4096');
-    assert.match(await page.locator('[data-testid="error-seq_len"]').textContent(), /MiB budget/);
+    assert.match(await page.locator('[data-testid="error-batch"]').textContent(), /MiB budget/);
     await page.locator('[data-testid="cfg-seq_len"]').fill('48');
+    assert.equal(await page.locator('[data-testid="error-batch"]').count(), 0);
     assert.equal(await page.locator('[data-testid="error-seq_len"]').count(), 0);
     await page.locator('[data-testid="start"]').click();
     await waitFor(async () => (await runStatus(page)).step >= 2, 60000, 'a valid run to start');
