@@ -2,6 +2,24 @@
 //! Models with Diagonal Linear RNNs"): Shift, Context Shift, CumSum, CumMax, Reverse, Sort,
 //! Masked Select, MIPS.
 
+pub mod context_shift;
+pub mod cummax;
+pub mod cumsum;
+pub mod masked_select;
+pub mod mips;
+pub mod reverse;
+pub mod shift;
+pub mod sort;
+
 use super::TaskInfo;
 
-pub static TASKS: &[&TaskInfo] = &[];
+pub static TASKS: &[&TaskInfo] = &[
+    &shift::INFO,
+    &context_shift::INFO,
+    &cumsum::INFO,
+    &cummax::INFO,
+    &reverse::INFO,
+    &sort::INFO,
+    &masked_select::INFO,
+    &mips::INFO,
+];

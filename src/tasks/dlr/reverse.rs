@@ -1,0 +1,110 @@
+//! Reverse (Gupta, Mehta & Berant 2022, "Simplifying and Understanding State Space Models with
+//! Diagonal Linear RNNs", the DLR synthetic suite), padded to twice the length so a causal
+//! model has read the whole input before it must answer.
+//!
+//! Layout (`seq_len = 2 * length`): positions `0..length` hold data tokens drawn uniformly
+//! from `0..vocab`; positions `length..2*length` hold the pad token.
+//!
+//! Vocabulary: data tokens `0..vocab` (labelled by their number), pad `vocab` (labelled `·`);
+//! `vocab + 1` input tokens. Output classes are the data tokens `0..vocab`.
+//!
+//! Scored: exactly the pad positions; the target at `length + i` is `x[length - 1 - i]`, so
+//! the second half spells the first half backwards.
+
+use crate::core::{ConfigError, Rng};
+use crate::tasks::{Output, ParamSpec, Params, RowMut, Shape, Task, TaskInfo, MAX_SEQ_LEN};
+
+pub static INFO: TaskInfo = TaskInfo {
+    name: "reverse",
+    title: "Reverse",
+    family: "DLR suite",
+    description: "read a sequence, then write it backwards over the padding that follows",
+    source: "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (Reverse)",
+    params: PARAMS,
+    build,
+};
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec::int("length", "Length", "data tokens; seq_len = 2 x length, answer on the pad half", 16, 1, MAX_SEQ_LEN as u64 / 2),
+    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab, drawn uniformly; pad is token vocab", 16, 2, 8192),
+];
+
+pub struct Reverse {
+    params: Params,
+    length: usize,
+    vocab: usize,
+}
+
+fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
+    // Both parameters are range-checked by their specs (2 x length <= MAX_SEQ_LEN by the
+    // range of length); any pair of values is valid.
+    let (length, vocab) = (params.usize("length"), params.usize("vocab"));
+    Ok(Box::new(Reverse { params, length, vocab }))
+}
+
+impl Task for Reverse {
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            seq_len: 2 * self.length,
+            vocab: self.vocab + 1,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.vocab },
+        }
+    }
+
+    fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
+        let l = self.length;
+        for t in 0..l {
+            row.inputs[t] = rng.below(self.vocab as u64) as u32;
+        }
+        for i in 0..l {
+            row.inputs[l + i] = self.vocab as u32;
+            row.targets[l + i] = row.inputs[l - 1 - i];
+            row.mask[l + i] = 1.0;
+        }
+    }
+
+    fn token_label(&self, token: u32) -> String {
+        if token as usize == self.vocab {
+            "·".into()
+        } else {
+            token.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_length_names_the_parameter() {
+        let e = Params::from_pairs(PARAMS, [("length", "32769")]).unwrap_err();
+        assert!(e.for_field("length").unwrap().contains("1..=32768"), "{e}");
+    }
+
+    #[test]
+    fn second_half_is_the_first_backwards() {
+        let t = build(Params::from_pairs(PARAMS, [("length", "5")]).unwrap()).unwrap();
+        let b = t.generate(2, 1);
+        let x = &b.inputs;
+        assert_eq!(&b.targets[5..], &[x[4], x[3], x[2], x[1], x[0]]);
+        assert_eq!(t.token_label(16), "·");
+    }
+
+    #[test]
+    fn largest_setting_generates() {
+        let t = build(Params::from_pairs(PARAMS, [("length", "32768"), ("vocab", "8192")]).unwrap()).unwrap();
+        let b = t.generate(1, 1);
+        assert_eq!(b.seq_len, MAX_SEQ_LEN);
+        assert_eq!(b.scored(), MAX_SEQ_LEN / 2);
+    }
+}
