@@ -10,6 +10,8 @@ struct Case {
     task: &'static str,
     params: &'static [(&'static str, &'static str)],
     steps: usize,
+    /// `(heads, d_model, batch, lr)` of the 2-layer model.
+    model: (usize, usize, usize, f64),
     /// Accuracy of guessing (1 / number of classes a target can take).
     chance: f64,
     /// Held-out token accuracy the run must reach.
@@ -17,14 +19,15 @@ struct Case {
 }
 
 fn learn(c: &Case) -> f64 {
-    let cfg = TrainConfig { layers: 2, heads: 2, d_model: 32, batch: 16, steps: c.steps, warmup: 20, lr: 3e-3, seed: 7, ..TrainConfig::default() }
+    let (heads, d_model, batch, lr) = c.model;
+    let cfg = TrainConfig { layers: 2, heads, d_model, batch, steps: c.steps, warmup: 50, lr, seed: 7, ..TrainConfig::default() }
         .with_task(c.task, c.params);
     let mut t = Trainer::new(cfg).unwrap_or_else(|e| panic!("{}: {e}", c.task));
     let mut best: f64 = 0.0;
     while !t.is_done() {
         let s = t.step().unwrap();
         assert!(s.loss.is_finite(), "{}: loss diverged at step {}", c.task, s.step);
-        if s.step % 100 == 0 || t.is_done() {
+        if s.step % 250 == 0 || t.is_done() {
             let acc = t.evaluate().unwrap().accuracy.unwrap();
             best = best.max(acc);
             if best >= c.needed {
@@ -43,22 +46,32 @@ fn check(c: Case) {
     assert!(acc >= c.needed, "{} reached only {acc:.3} (needed {}, chance {:.3})", c.task, c.needed, c.chance);
 }
 
+/// Small and quick: 2 heads, d_model 32, batch 16, lr 3e-3.
+const SMALL: (usize, usize, usize, f64) = (2, 32, 16, 3e-3);
+
 #[test]
 fn shift_is_learned() {
-    check(Case { task: "shift", params: &[("seq_len", "16"), ("vocab", "8"), ("channels", "2"), ("max_shift", "3")], steps: 600, chance: 1.0 / 8.0, needed: 0.9 });
+    let params = &[("seq_len", "32"), ("vocab", "8"), ("channels", "2"), ("max_shift", "4")];
+    check(Case { task: "shift", params, steps: 1000, model: SMALL, chance: 1.0 / 8.0, needed: 0.95 });
 }
 
 #[test]
 fn reverse_is_learned() {
-    check(Case { task: "reverse", params: &[("length", "6"), ("vocab", "8")], steps: 1200, chance: 1.0 / 8.0, needed: 0.8 });
+    let params = &[("length", "12"), ("vocab", "8")];
+    check(Case { task: "reverse", params, steps: 1500, model: SMALL, chance: 1.0 / 8.0, needed: 0.9 });
 }
 
 #[test]
 fn mqar_is_learned() {
-    check(Case { task: "mqar", params: &[("vocab", "20"), ("seq_len", "12"), ("kv_pairs", "3")], steps: 1500, chance: 1.0 / 10.0, needed: 0.6 });
+    // 3 pairs: always answering one of the 3 values present scores 1/3 without any recall,
+    // so the bar is 0.8. MQAR needs the lower learning rate and sits on a plateau at ~0.45
+    // until the recall circuit forms (about step 2750 for this seed).
+    let params = &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")];
+    check(Case { task: "mqar", params, steps: 5000, model: (2, 32, 32, 1e-3), chance: 1.0 / 8.0, needed: 0.8 });
 }
 
 #[test]
 fn induction_heads_are_learned() {
-    check(Case { task: "induction", params: &[("seq_len", "24"), ("vocab", "16"), ("segment", "8")], steps: 1500, chance: 1.0 / 16.0, needed: 0.6 });
+    let params = &[("seq_len", "32"), ("vocab", "16"), ("segment", "10")];
+    check(Case { task: "induction", params, steps: 2000, model: SMALL, chance: 1.0 / 16.0, needed: 0.8 });
 }

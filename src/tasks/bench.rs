@@ -11,14 +11,35 @@ pub struct BenchCase {
 
 pub const BENCH_BATCH: usize = 32;
 
-/// Lengths 1K, 8K and 65K for tasks that reach them.
+/// Lengths 1K, 8K and 65K (PathfinderSegmentation: 32², 90² = 8100 and 256²) for tasks that
+/// reach them.
 pub const CASES: &[BenchCase] = &[
     BenchCase { task: "mqar", params: &[("seq_len", "1024"), ("kv_pairs", "64"), ("vocab", "256")] },
+    BenchCase { task: "shift", params: &[("seq_len", "1024")] },
+    BenchCase { task: "induction", params: &[("seq_len", "1024"), ("segment", "256"), ("vocab", "512")] },
+    BenchCase { task: "listops", params: &[("seq_len", "1024")] },
+    BenchCase { task: "pathfinder", params: &[("size", "32")] },
     BenchCase { task: "mqar", params: &[("seq_len", "8192"), ("kv_pairs", "256"), ("vocab", "1024")] },
+    BenchCase { task: "shift", params: &[("seq_len", "8192")] },
+    BenchCase { task: "listops", params: &[("seq_len", "8192")] },
+    BenchCase { task: "pathfinder", params: &[("size", "90")] },
     BenchCase { task: "mqar", params: &[("seq_len", "65536"), ("kv_pairs", "1024"), ("vocab", "4096"), ("power_a", "0.01")] },
+    BenchCase { task: "shift", params: &[("seq_len", "65536")] },
+    BenchCase { task: "sensor", params: &[("seq_len", "65536")] },
+    BenchCase { task: "pathfinder", params: &[("size", "256")] },
 ];
 
 /// The result of one case.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_case_builds() {
+        for c in super::CASES {
+            super::case_task(c).unwrap();
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchResult {
     pub label: String,
