@@ -55,3 +55,25 @@ fn evaluation_uses_held_out_sequences() {
     assert!((0.0..=1.0).contains(&a));
     assert!(e.loss > 2.0, "untrained held-out loss {}", e.loss);
 }
+
+#[test]
+fn every_task_trains_a_few_steps_at_its_defaults() {
+    use interlab::engine::plan;
+    for info in interlab::tasks::all() {
+        let mut cfg = TrainConfig { layers: 1, heads: 2, d_model: 32, batch: 8, steps: 3, warmup: 1, ..TrainConfig::default() }.with_task(info.name, &[]);
+        // Long tasks (pathfinder: 1024 tokens) get the largest batch within the memory budget.
+        while plan(&cfg).is_err() && cfg.batch > 1 {
+            cfg.batch /= 2;
+        }
+        let mut t = Trainer::new(cfg).unwrap_or_else(|e| panic!("{}: {e}", info.name));
+        for _ in 0..3 {
+            let s = t.step().unwrap_or_else(|e| panic!("{}: {e}", info.name));
+            assert!(s.loss.is_finite() && s.grad_norm.is_finite(), "{}: {s:?}", info.name);
+        }
+        let e = t.evaluate().unwrap();
+        let regression = t.output().is_regression();
+        assert_eq!(e.mse.is_some(), regression, "{}", info.name);
+        assert_eq!(e.accuracy.is_some(), !regression, "{}", info.name);
+        assert!(e.loss.is_finite(), "{}: {e:?}", info.name);
+    }
+}

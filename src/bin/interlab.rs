@@ -6,6 +6,7 @@
 //! interlab tasks list
 //! interlab tasks sample NAME [--seed S] [--set key=value ...] [--text]
 //! interlab tasks bench  [--ms N]
+//! interlab tasks survey [--steps N] [--only NAME,NAME] [key=value ...]
 //! interlab gpu-check
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
@@ -176,8 +177,72 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
-        other => Err(format!("unknown tasks command '{other}' (list, sample, bench)")),
+        "survey" => survey(rest),
+        other => Err(format!("unknown tasks command '{other}' (list, sample, bench, survey)")),
     }
+}
+
+/// Train the lab's default model on every task at its default parameters and print the best
+/// held-out accuracy (or lowest MSE) and the step it came at. Model keys (`layers=..`) apply
+/// to every task; a task too long for the memory budget gets its batch halved until it fits.
+fn survey(rest: &[String]) -> Result<(), String> {
+    let args = parse_args(rest)?;
+    let steps: usize = args.flag("steps", 2000)?;
+    let only: String = args.flag("only", String::new())?;
+    let base = args.config()?;
+    println!("task                 seq_len  batch  steps  best_heldout   at_step  chance   seconds");
+    for info in tasks::all() {
+        if !only.is_empty() && !only.split(',').any(|n| n == info.name) {
+            continue;
+        }
+        let mut cfg = TrainConfig { steps, warmup: base.warmup.min(steps / 10), ..base.clone() }.with_task(info.name, &[]);
+        while let Err(e) = interlab::engine::plan(&cfg) {
+            if cfg.batch > 1 && e.errors.iter().all(|f| f.field == "batch") {
+                cfg.batch /= 2;
+            } else {
+                return Err(format!("{}: {e}", info.name));
+            }
+        }
+        let mut t = Trainer::new(cfg.clone())?;
+        let chance = match t.output() {
+            tasks::Output::Classes { classes, .. } => format!("{:.3}", 1.0 / classes as f64),
+            tasks::Output::Regression { .. } => "-".into(),
+        };
+        let start = Instant::now();
+        let (mut best, mut at) = (None::<f64>, 0);
+        while !t.is_done() {
+            let s = t.step().map_err(|e| e.to_string())?;
+            if s.step % 250 == 0 || t.is_done() {
+                let e = t.evaluate().map_err(|e| e.to_string())?;
+                let (v, better) = match (e.accuracy, e.mse) {
+                    (Some(a), _) => (a, best.is_none_or(|b| a > b)),
+                    (None, Some(m)) => (m, best.is_none_or(|b| m < b)),
+                    _ => continue,
+                };
+                if better {
+                    best = Some(v);
+                    at = s.step;
+                }
+            }
+        }
+        let metric = match (best, t.output().is_regression()) {
+            (Some(v), false) => format!("acc {v:.3}"),
+            (Some(v), true) => format!("mse {v:.4}"),
+            (None, _) => "-".into(),
+        };
+        println!(
+            "{:<20} {:>7} {:>6} {:>6}  {:<12} {:>8}  {:<6} {:>8.1}",
+            info.name,
+            t.task.shape().seq_len,
+            cfg.batch,
+            steps,
+            metric,
+            at,
+            chance,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn bench(args: &Args) -> Result<(), String> {

@@ -74,13 +74,13 @@ test('new seed, bad parameters, and training a task from the gallery', async () 
     assert.match(await page.locator('[data-testid="gallery-error-max_shift"]').textContent(), /max_shift|shift/i);
     assert.ok(await page.locator('[data-testid="gallery-invalid"]').isVisible());
     assert.ok(await page.locator('[data-testid="gallery-train"]').isDisabled());
-    await page.locator('[data-testid="gallery-param-max_shift"]').fill('2');
+    await page.locator('[data-testid="gallery-param-max_shift"]').fill('4');
 
     await page.locator('[data-testid="gallery-train"]').click();
     const st = await waitFor(async () => { const s = await runStatus(page); return s.step >= 5 ? s : null; }, 120000, 'training on shift');
     assert.equal(st.task, 'shift');
     assert.match(page.url(), /task=shift/);
-    assert.match(page.url(), /max_shift=2/);
+    assert.match(page.url(), /max_shift=4/);
     assert.equal(await page.locator('[data-testid="cfg-task"]').inputValue(), 'shift');
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
