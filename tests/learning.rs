@@ -27,7 +27,7 @@ fn learn(c: &Case) -> f64 {
     while !t.is_done() {
         let s = t.step().unwrap();
         assert!(s.loss.is_finite(), "{}: loss diverged at step {}", c.task, s.step);
-        if s.step % 250 == 0 || t.is_done() {
+        if s.step.is_multiple_of(250) || t.is_done() {
             let acc = t.evaluate().unwrap().accuracy.unwrap();
             best = best.max(acc);
             if best >= c.needed {

@@ -156,12 +156,11 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
             Ok(())
         }
         "bench" => {
-            let mut min_ms = 1000.0;
-            if let [flag, v] = rest {
-                if flag == "--ms" {
-                    min_ms = v.parse().map_err(|_| format!("--ms: '{v}' is not a number"))?;
-                }
-            }
+            let min_ms: f64 = match rest {
+                [] => 1000.0,
+                [flag, v] if flag == "--ms" => v.parse().map_err(|_| format!("--ms: '{v}' is not a number"))?,
+                _ => return Err("usage: interlab tasks bench [--ms N]".into()),
+            };
             let clock = Instant::now();
             let now = move || clock.elapsed().as_secs_f64() * 1000.0;
             for case in tbench::CASES {
@@ -187,9 +186,15 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
 /// to every task; a task too long for the memory budget gets its batch halved until it fits.
 fn survey(rest: &[String]) -> Result<(), String> {
     let args = parse_args(rest)?;
+    if let Some((k, _)) = args.flags.iter().find(|(k, _)| k != "steps" && k != "only") {
+        return Err(format!("--{k}: unknown flag (tasks survey takes --steps N and --only NAME,NAME)"));
+    }
     let steps: usize = args.flag("steps", 2000)?;
     let only: String = args.flag("only", String::new())?;
     let base = args.config()?;
+    if let Some((k, _)) = base.task_params.first() {
+        return Err(format!("{k}: tasks survey runs every task at its defaults; only model keys (seed, layers, heads, d_model, lr, batch, warmup) apply"));
+    }
     println!("task                 seq_len  batch  steps  best_heldout   at_step  chance   seconds");
     for info in tasks::all() {
         if !only.is_empty() && !only.split(',').any(|n| n == info.name) {

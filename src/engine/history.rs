@@ -30,9 +30,15 @@ impl History {
         }
         if let Some((step, e)) = eval {
             let x = step as f64;
-            e.accuracy.map(|a| self.eval_accuracy.push((x, a)));
-            e.exact_match.map(|a| self.eval_exact.push((x, a)));
-            e.mse.map(|m| self.eval_mse.push((x, m)));
+            if let Some(a) = e.accuracy {
+                self.eval_accuracy.push((x, a));
+            }
+            if let Some(a) = e.exact_match {
+                self.eval_exact.push((x, a));
+            }
+            if let Some(m) = e.mse {
+                self.eval_mse.push((x, m));
+            }
         }
     }
 }

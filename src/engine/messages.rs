@@ -19,10 +19,30 @@ pub enum ToWorker {
     Reset,
 }
 
+/// JSON has no NaN or infinity (serde_json writes them as `null`): numbers that may be
+/// non-finite travel as `null` and come back as NaN, so one bad value never makes a whole
+/// worker message unreadable.
+pub mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// One training step's numbers, as the charts need them.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepPoint {
     pub step: usize,
+    #[serde(with = "finite_or_null")]
     pub loss: f64,
     /// Token accuracy of the batch (classification tasks).
     pub accuracy: Option<f64>,
@@ -94,5 +114,9 @@ mod tests {
         let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
+        // A diverged (NaN / infinite) loss still makes a readable message.
+        let bad = FromWorker { steps: vec![StepPoint { step: 2, loss: f64::INFINITY, accuracy: None }], eval: Some((2, EvalStats { loss: f64::NAN, accuracy: None, exact_match: None, mse: Some(f64::NAN) })), ..f };
+        let back = FromWorker::from_json(&bad.to_json()).unwrap();
+        assert!(back.steps[0].loss.is_nan() && back.eval.unwrap().1.loss.is_nan());
     }
 }

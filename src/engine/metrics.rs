@@ -26,16 +26,15 @@ impl Score {
             Output::Classes { classes, .. } => {
                 let logits = out.reshape((batch.batch * l * c, classes))?; // [b*l*c, classes]
                 let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?; // [b*l*c]
-                for r in 0..batch.batch {
+                let rows = pred.chunks(l * c).zip(batch.targets.chunks(l * c)).zip(batch.mask.chunks(l * c));
+                for ((p, y), m) in rows {
                     let mut all = true;
-                    for i in r * l * c..(r + 1) * l * c {
-                        if batch.mask[i] > 0.0 {
-                            s.scored += 1;
-                            if pred[i] == batch.targets[i] {
-                                s.correct += 1;
-                            } else {
-                                all = false;
-                            }
+                    for ((p, y), _) in p.iter().zip(y).zip(m).filter(|(_, m)| **m > 0.0) {
+                        s.scored += 1;
+                        if p == y {
+                            s.correct += 1;
+                        } else {
+                            all = false;
                         }
                     }
                     s.exact_rows += all as usize;
@@ -43,11 +42,9 @@ impl Score {
             }
             Output::Regression { .. } => {
                 let pred: Vec<f32> = out.flatten_all()?.to_vec1()?; // [b*l*c]
-                for i in 0..pred.len() {
-                    if batch.mask[i] > 0.0 {
-                        s.scored += 1;
-                        s.sq_err += ((pred[i] - batch.values[i]) as f64).powi(2);
-                    }
+                for ((p, y), _) in pred.iter().zip(&batch.values).zip(&batch.mask).filter(|(_, m)| **m > 0.0) {
+                    s.scored += 1;
+                    s.sq_err += ((p - y) as f64).powi(2);
                 }
             }
         }

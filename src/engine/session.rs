@@ -54,6 +54,13 @@ impl Session {
                 break;
             } else {
                 match self.trainer.step() {
+                    Ok(s) if !s.loss.is_finite() => {
+                        r.error = Some(format!(
+                            "training diverged at step {}: the loss is {}; lower the learning rate (lr) or raise warmup",
+                            s.step, s.loss
+                        ));
+                        break;
+                    }
                     Ok(s) => {
                         r.steps.push(s);
                         if s.step % EVAL_EVERY == 0 || self.trainer.is_done() {

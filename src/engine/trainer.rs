@@ -10,7 +10,7 @@ use super::metrics::Score;
 use super::plan::plan;
 use crate::core::{Rng, TrainConfig};
 use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, Transformer, TransformerConfig};
-use crate::tasks::{Batch, Output, Task};
+use crate::tasks::{check_batch, Batch, Output, Task};
 
 /// Most held-out sequences used for evaluation.
 pub const EVAL_SEQUENCES: usize = 256;
@@ -31,6 +31,7 @@ pub struct StepStats {
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalStats {
+    #[serde(with = "super::messages::finite_or_null")]
     pub loss: f64,
     /// Token accuracy on scored targets (classification).
     pub accuracy: Option<f64>,
@@ -83,6 +84,10 @@ impl Trainer {
     pub fn new(cfg: TrainConfig) -> std::result::Result<Self, String> {
         let p = plan(&cfg).map_err(|e| e.to_string())?;
         let task = p.task;
+        let eval_n = (EVAL_POSITIONS / p.dims.seq_len).clamp(EVAL_MIN, EVAL_SEQUENCES);
+        for n in [cfg.batch, eval_n] {
+            check_batch(&task.shape(), n).map_err(|e| e.to_string())?;
+        }
         let shape = task.shape();
         let mcfg = TransformerConfig {
             vocab: p.dims.vocab,
@@ -102,7 +107,6 @@ impl Trainer {
         let opt = AdamW::new(&params, &decay, cfg.weight_decay, cfg.clip);
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let eval_seed = Rng::fork(cfg.seed, &format!("{}.eval", task.info().name)).next_u64();
-        let eval_n = (EVAL_POSITIONS / shape.seq_len).clamp(EVAL_MIN, EVAL_SEQUENCES);
         let eval_set = task.generate(eval_seed, eval_n);
         Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set })
     }

@@ -32,7 +32,8 @@ use crate::core::{ConfigError, Rng};
 /// Longest sequence any task generates (PathfinderSegmentation at 256 x 256).
 pub const MAX_SEQ_LEN: usize = 65_536;
 /// Most positions (batch x seq_len) one `generate` call may produce: 2^24, i.e. batch 256 at
-/// 65K. Keeps a typo from allocating gigabytes; callers check with `check_batch`.
+/// 65K. Keeps a typo from allocating gigabytes: the trainer checks its batch and held-out
+/// set with `check_batch` (the memory budget usually refuses first).
 pub const MAX_BATCH_POSITIONS: usize = 1 << 24;
 
 /// What the model must produce at each position.

@@ -68,7 +68,16 @@ impl FormState {
             .map(|(f, t)| (f.key, t.as_str()))
             .chain(std::iter::once(("task", task.as_str())))
             .chain(task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let cfg = TrainConfig::from_pairs(pairs)?;
+        let cfg = match TrainConfig::from_pairs(pairs) {
+            Ok(cfg) => cfg,
+            Err(mut e) => {
+                // Still check the task's parameters, so every bad field is marked at once.
+                if let Err(te) = tasks::build(&task, task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                    e.errors.extend(te.errors);
+                }
+                return Err(e);
+            }
+        };
         let p = plan(&cfg)?;
         Ok((cfg, p))
     }
@@ -89,23 +98,32 @@ impl FormState {
     }
 
     /// If the only problem is the memory budget, halve `batch` until the run fits; returns
-    /// the new batch when it changed (the gallery's "Train on this task" uses this so a long
-    /// task starts with a batch that fits instead of an error).
+    /// the new batch when that worked (the gallery's "Train on this task" uses this so a long
+    /// task starts with a batch that fits instead of an error). When even batch 1 does not
+    /// fit, the batch is left as it was and the budget error stays on the form.
     pub fn fit_batch(&self) -> Option<usize> {
         let i = FIELDS.iter().position(|f| f.key == "batch")?;
-        let mut changed = None;
-        loop {
-            let Err(e) = self.parse() else { break };
-            let only_budget = e.errors.len() == 1 && e.errors[0].field == "batch" && e.errors[0].message.contains("budget");
-            let batch: usize = self.texts.with_untracked(|t| t[i].trim().parse().unwrap_or(0));
-            if !only_budget || batch <= 1 {
-                break;
+        let original = self.texts.with_untracked(|t| t[i].clone());
+        let mut batch: usize = original.trim().parse().ok()?;
+        let fits = loop {
+            match self.parse() {
+                Ok(_) => break true,
+                Err(e) => {
+                    let only_budget = e.errors.iter().all(|f| f.field == "batch" && f.message.contains("budget"));
+                    if !only_budget || batch <= 1 {
+                        break false;
+                    }
+                    batch /= 2;
+                    self.texts.update(|t| t[i] = batch.to_string());
+                }
             }
-            self.texts.update(|t| t[i] = (batch / 2).to_string());
-            changed = Some(batch / 2);
+        };
+        let changed = self.texts.with_untracked(|t| t[i] != original);
+        if changed && !fits {
+            self.texts.update(|t| t[i] = original);
         }
         self.revalidate();
-        changed
+        (changed && fits).then_some(batch)
     }
 
     /// Show a parsed config in the inputs.

@@ -16,6 +16,9 @@ use crate::tasks::{self, bench, Example, Output, Task};
 
 /// Positions drawn as token cells (longer sequences show their start and say so).
 const MAX_CELLS: usize = 384;
+/// Largest example (inputs + features + targets) written out as JSON in the page; a 256x256
+/// Pathfinder image is 131K numbers. Bigger ones name the CLI command that prints them.
+const MAX_JSON_NUMBERS: usize = 1 << 18;
 
 #[derive(Clone, Copy)]
 pub struct GalleryState {
@@ -169,7 +172,18 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
             }
         };
         let ex = Example::new(task.as_ref(), state.seed.get());
-        let json = ex.to_json();
+        let numbers = ex.batch.inputs.len() + ex.batch.features_data.len() + ex.batch.targets.len();
+        let json = if numbers <= MAX_JSON_NUMBERS {
+            ex.to_json()
+        } else {
+            let pairs: Vec<String> = ex.params.iter().map(|(k, v)| format!("--set {k}={v}")).collect();
+            format!(
+                "{{\"omitted\": \"{numbers} numbers is too large to show here; run: interlab tasks sample {} --seed {} {}\"}}",
+                ex.task,
+                ex.seed,
+                pairs.join(" ")
+            )
+        };
         let l = ex.batch.seq_len;
         let body = match (task.image(), ex.output) {
             (Some((w, h)), _) => image_view(&ex, w, h).into_any(),
@@ -177,8 +191,13 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
             (None, _) => view! { <div class="tokens">{token_cells(task.as_ref(), &ex)}</div> }.into_any(),
         };
         let shown = if l > MAX_CELLS && task.image().is_none() { format!("showing the first {MAX_CELLS} of {l} positions") } else { format!("{l} positions") };
+        let legend = if task.image().is_some() {
+            "each pixel is one token, row by row; the label image shows the targets"
+        } else {
+            "highlighted cells are scored; the lower line is the target"
+        };
         view! {
-            <p class="muted">{format!("{shown}, {} scored targets · highlighted cells are scored; the lower line is the target", ex.batch.scored())}</p>
+            <p class="muted">{format!("{shown}, {} scored targets · {legend}", ex.batch.scored())}</p>
             {body}
             <details class="automation">
                 <summary>"Example as JSON"</summary>

@@ -50,11 +50,15 @@ fn App() -> impl IntoView {
             let _ = crate::browser::url::replace_query(&plan.share_pairs(&cfg));
         }
     };
+    // The gallery's "Train on this task": replace any run under way with the new task.
     let on_train = Callback::new(move |_| {
-        to_lab();
+        if lab.is_active() {
+            lab.reset();
+        }
         let fitted = form.fit_batch();
+        to_lab();
         lab.start();
-        if let Some(b) = fitted {
+        if let (Some(b), true) = (fitted, lab.is_active()) {
             lab.message.set(Some(format!("Batch reduced to {b} so this task fits the memory budget.")));
         }
     });

@@ -162,6 +162,11 @@ impl Lab {
         }
     }
 
+    /// Whether a run is under way (running or paused).
+    pub fn is_active(&self) -> bool {
+        matches!(self.status.get_untracked().state, RunState::Running | RunState::Paused)
+    }
+
     pub fn reset(&self) {
         self.run_id.update_value(|r| *r += 1);
         self.local_gen.update_value(|g| *g += 1);
@@ -195,7 +200,7 @@ impl Lab {
         self.status.update(|s| s.runner = Runner::Main);
         if self.status.get_untracked().state == RunState::Running {
             // Restart the interrupted run here, from step 0 (same seed, same curve).
-            self.history.set(History::default());
+            self.history.update(|h| *h = History { regression: h.regression, ..History::default() });
             self.launch();
         }
     }

@@ -80,7 +80,7 @@ fn context_shift(t: &dyn Task, b: &Batch) -> Result<(), String> {
         if let Some(pos) = (1..b.seq_len).find(|&i| x[i] as usize >= vocab) {
             return Err(format!("row {r} pos {pos}: input {} is not a data token", x[pos]));
         }
-        mask_is(r, m, |pos| pos >= 1 + s)?;
+        mask_is(r, m, |pos| pos > s)?;
         for pos in 1 + s..b.seq_len {
             if y[pos] != x[pos - s] {
                 return Err(format!("row {r} pos {pos}: shift {s}, target {} but x[{}] = {}", y[pos], pos - s, x[pos - s]));

@@ -281,7 +281,7 @@ fn memorization(t: &dyn Task, b: &Batch) -> Result<(), String> {
         Ok(())
     };
     read(b, "batch")?;
-    read(&t.generate(0x5EED_0F_7AB1E, b.batch.max(2)), "second batch")
+    read(&t.generate(0x05EE_D0F7_AB1E, b.batch.max(2)), "second batch")
 }
 
 /// Layout (prefix outside the segment, distinct segment, repeated), and the scored positions

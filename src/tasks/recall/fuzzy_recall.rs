@@ -181,18 +181,12 @@ impl Task for FuzzyRecall {
             if p + kl + vl > self.seq_len {
                 break;
             }
-            for j in 0..kl {
-                row.inputs[p + j] = keys[i][j];
-            }
-            for j in 0..vl {
-                row.inputs[p + kl + j] = vals[i][j];
-            }
+            row.inputs[p..p + kl].copy_from_slice(&keys[i][..kl]);
+            row.inputs[p + kl..p + kl + vl].copy_from_slice(&vals[i][..vl]);
             if seen[i] {
                 repeated = true;
-                for j in 0..vl {
-                    row.targets[p + kl - 1 + j] = vals[i][j];
-                    row.mask[p + kl - 1 + j] = 1.0;
-                }
+                row.targets[p + kl - 1..p + kl - 1 + vl].copy_from_slice(&vals[i][..vl]);
+                row.mask[p + kl - 1..p + kl - 1 + vl].fill(1.0);
             }
             seen[i] = true;
             p += kl + vl;
