@@ -13,6 +13,21 @@
 //! - `values`   `[batch, seq_len, channels]` real targets (regression tasks; zeros otherwise),
 //! - `mask`     `[batch, seq_len, channels]` 1.0 where a target is scored.
 
+/// The two `Task` methods every task writes the same way: its registry entry (the `INFO`
+/// static in the task's file) and its `params` field. Defined before the family modules so
+/// they can use it.
+macro_rules! task_meta {
+    () => {
+        fn info(&self) -> &'static $crate::tasks::TaskInfo {
+            &INFO
+        }
+
+        fn params(&self) -> &$crate::tasks::Params {
+            &self.params
+        }
+    };
+}
+
 pub mod bench;
 pub mod dlr;
 pub mod example;

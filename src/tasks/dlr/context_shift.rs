@@ -53,13 +53,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 }
 
 impl Task for ContextShift {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape {

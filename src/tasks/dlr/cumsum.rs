@@ -37,13 +37,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 }
 
 impl Task for CumSum {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: 1, features: 1, output: Output::Regression { channels: 1 } }

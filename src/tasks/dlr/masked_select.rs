@@ -76,13 +76,7 @@ impl MaskedSelect {
 }
 
 impl Task for MaskedSelect {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape {

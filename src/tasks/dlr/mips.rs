@@ -86,13 +86,7 @@ fn fill_normal(rng: &mut Rng, out: &mut [f32]) {
 }
 
 impl Task for Mips {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape {

@@ -7,9 +7,8 @@ pub mod cummax;
 pub mod cumsum;
 pub mod masked_select;
 pub mod mips;
-pub mod reverse;
+pub mod reorder;
 pub mod shift;
-pub mod sort;
 
 use super::TaskInfo;
 
@@ -18,8 +17,8 @@ pub static TASKS: &[&TaskInfo] = &[
     &context_shift::INFO,
     &cumsum::INFO,
     &cummax::INFO,
-    &reverse::INFO,
-    &sort::INFO,
+    &reorder::REVERSE,
+    &reorder::SORT,
     &masked_select::INFO,
     &mips::INFO,
 ];

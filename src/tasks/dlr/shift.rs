@@ -64,13 +64,7 @@ fn channel_shifts(channels: usize, max_shift: usize) -> Vec<usize> {
 }
 
 impl Task for Shift {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         let channels = self.shifts.len();

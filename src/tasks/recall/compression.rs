@@ -47,13 +47,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 }
 
 impl Task for Compression {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         let vocab = self.vocab + 1 + self.length;

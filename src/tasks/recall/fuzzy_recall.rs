@@ -142,13 +142,7 @@ impl FuzzyRecall {
 }
 
 impl Task for FuzzyRecall {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         let vocab = self.kv + self.vv + 1;

@@ -52,13 +52,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 }
 
 impl Task for InContextRecall {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         let vocab = self.keys + self.values;

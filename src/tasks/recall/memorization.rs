@@ -52,13 +52,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 }
 
 impl Task for Memorization {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: self.keys + 1, features: 0, output: Output::Classes { channels: 1, classes: self.values } }

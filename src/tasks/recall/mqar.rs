@@ -129,13 +129,7 @@ impl Mqar {
 }
 
 impl Task for Mqar {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: self.vocab, features: 0, output: Output::Classes { channels: 1, classes: self.vocab } }

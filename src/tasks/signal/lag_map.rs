@@ -85,13 +85,7 @@ impl LagMap {
 }
 
 impl Task for LagMap {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: 1, features: 1, output: Output::Regression { channels: self.outputs } }

@@ -84,13 +84,7 @@ impl Sensor {
 }
 
 impl Task for Sensor {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: 1, features: self.channels, output: Output::Regression { channels: 1 } }

@@ -131,13 +131,7 @@ impl ListOps {
 }
 
 impl Task for ListOps {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.seq_len, vocab: 16, features: 0, output: Output::Classes { channels: 1, classes: 10 } }

@@ -140,13 +140,7 @@ impl Pathfinder {
 }
 
 impl Task for Pathfinder {
-    fn info(&self) -> &'static TaskInfo {
-        &INFO
-    }
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
+    task_meta!();
 
     fn shape(&self) -> Shape {
         Shape { seq_len: self.size * self.size, vocab: 3, features: 0, output: Output::Classes { channels: 1, classes: 2 } }
