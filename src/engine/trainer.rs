@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::Score;
 use super::plan::plan;
 use crate::core::{Rng, TrainConfig};
-use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, Transformer, TransformerConfig};
+use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
 use crate::tasks::{check_batch, Batch, Output, Task};
 
 /// Most held-out sequences used for evaluation.
@@ -44,7 +44,7 @@ pub struct EvalStats {
 pub struct Trainer {
     pub cfg: TrainConfig,
     pub task: Box<dyn Task>,
-    pub model: Transformer,
+    pub model: Box<dyn SeqModel>,
     output: Output,
     opt: AdamW,
     schedule: Schedule,
@@ -99,7 +99,7 @@ impl Trainer {
             mlp_ratio: 4,
             out: p.dims.out,
         };
-        let model = Transformer::new(mcfg, cfg.seed).map_err(|e| e.to_string())?;
+        let model: Box<dyn SeqModel> = Box::new(Transformer::new(mcfg, cfg.seed).map_err(|e| e.to_string())?);
         let named = model.named_params();
         let params: Vec<_> = named.iter().map(|(_, v)| *v).collect();
         // Decay matrices (2-D, embeddings included); never norm gains or biases.

@@ -13,6 +13,22 @@ pub mod transformer;
 use std::fmt;
 
 pub use loss::{masked_accuracy, masked_cross_entropy, masked_mse};
+
+use candle_core::{Tensor, Var};
+
+/// What the trainer needs from any sequence model family (Transformer and its mixer
+/// variants, DLR / SSMs, RNN baselines).
+pub trait SeqModel {
+    /// `tokens`: `[batch, seq]` u32; `features`: `[batch, seq, features]` f32 when the task
+    /// has continuous inputs → head outputs `[batch * seq, out]`. Causal: position `t` sees
+    /// positions `..=t` only.
+    fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor>;
+    /// Every parameter with its checkpoint name, in a fixed order.
+    fn named_params(&self) -> Vec<(String, &Var)>;
+    fn param_count(&self) -> usize {
+        self.named_params().iter().map(|(_, v)| v.as_tensor().elem_count()).sum()
+    }
+}
 pub use optim::{AdamW, Schedule};
 pub use transformer::{Transformer, TransformerConfig};
 

@@ -110,8 +110,15 @@ impl Transformer {
         Ok(Transformer { cfg, wte, wfe, wpe, blocks, ln_f, lm_head })
     }
 
+}
+
+impl super::SeqModel for Transformer {
+    fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        Transformer::forward(self, tokens, features)
+    }
+
     /// Every parameter with its GPT-2-style name, in a fixed order.
-    pub fn named_params(&self) -> Vec<(String, &Var)> {
+    fn named_params(&self) -> Vec<(String, &Var)> {
         let mut out = vec![("wte.weight".to_string(), &self.wte)];
         if let Some(wfe) = &self.wfe {
             out.push(("wfe.weight".to_string(), &wfe.w));
@@ -130,11 +137,9 @@ impl Transformer {
         out.push(("lm_head.weight".into(), &self.lm_head.w));
         out
     }
+}
 
-    pub fn param_count(&self) -> usize {
-        self.named_params().iter().map(|(_, v)| v.as_tensor().elem_count()).sum()
-    }
-
+impl Transformer {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
@@ -197,6 +202,7 @@ impl Transformer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SeqModel;
     use candle_core::Device;
 
     fn tiny() -> TransformerConfig {
