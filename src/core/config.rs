@@ -24,7 +24,14 @@ pub struct TrainConfig {
     pub task: String,
     /// The task's parameters as `key=value` text, exactly as given (URL, form or CLI).
     pub task_params: Vec<(String, String)>,
-    // --- model (causal Transformer) ---
+    // --- model ---
+    /// Model family: one of `MODEL_NAMES`.
+    pub model: String,
+    /// Transformer token mixer per layer, a comma list of `MIXER_NAMES` (one name applies
+    /// to every layer).
+    pub mixers: String,
+    /// Complex states per channel of the DLR / S4D recurrence.
+    pub state: usize,
     pub layers: usize,
     pub heads: usize,
     pub d_model: usize,
@@ -44,6 +51,13 @@ pub struct TrainConfig {
 /// The task the lab opens with.
 pub const DEFAULT_TASK: &str = "mqar";
 
+/// Model families (`model=`): the causal Transformer (with per-layer mixers), the diagonal
+/// linear RNN without discretisation (DLR), and its discretised S4D-style variant.
+pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d"];
+
+/// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
+pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
+
 /// URL keys that belong to the app, not to the run (never read as task parameters).
 pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed"];
 
@@ -53,6 +67,9 @@ impl Default for TrainConfig {
             seed: 1,
             task: DEFAULT_TASK.into(),
             task_params: Vec::new(),
+            model: "transformer".into(),
+            mixers: "attn".into(),
+            state: 16,
             layers: 2,
             heads: 4,
             d_model: 64,
@@ -112,9 +129,10 @@ macro_rules! int_field {
 /// The table: order here is the order of the form and of the URL.
 pub const FIELDS: &[Field] = &[
     int_field!("seed", "Seed", "fixes weights, data and the held-out set", 0, u32::MAX as u64, seed),
-    int_field!("layers", "Layers", "Transformer blocks", 1, 12, layers),
+    int_field!("layers", "Layers", "blocks (attention or recurrence, each with an MLP)", 1, 12, layers),
     int_field!("heads", "Heads", "attention heads per block; must divide d_model", 1, 16, heads),
     int_field!("d_model", "d_model", "width of the residual stream", 4, 512, d_model),
+    int_field!("state", "SSM state", "complex states per channel (dlr and s4d models)", 1, 256, state),
     Field {
         key: "lr",
         label: "Learning rate",
@@ -183,6 +201,10 @@ impl TrainConfig {
                 }
             } else if k == "task" {
                 cfg.task = v.trim().to_string();
+            } else if k == "model" {
+                cfg.model = v.trim().to_string();
+            } else if k == "mixers" {
+                cfg.mixers = v.trim().to_string();
             } else if !APP_KEYS.contains(&k) {
                 match cfg.task_params.iter_mut().find(|(key, _)| key == k) {
                     Some(slot) => slot.1 = v.to_string(),
@@ -209,9 +231,16 @@ impl TrainConfig {
     /// The config as `key=value` pairs: model fields in table order, then `task` and the
     /// task's parameters as given (the engine writes them in canonical form for links).
     pub fn to_pairs(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, self))).collect();
+        let mut out = self.model_pairs();
         out.push(("task".into(), self.task.clone()));
         out.extend(self.task_params.iter().cloned());
+        out
+    }
+
+    /// `model`, `mixers` and the numeric fields as `key=value` pairs (everything but the task).
+    pub fn model_pairs(&self) -> Vec<(String, String)> {
+        let mut out = vec![("model".to_string(), self.model.clone()), ("mixers".to_string(), self.mixers.clone())];
+        out.extend(FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, self))));
         out
     }
 
@@ -227,6 +256,15 @@ impl TrainConfig {
         }
         if self.layers == 0 {
             err("layers", "must be at least 1".into());
+        }
+        if !MODEL_NAMES.contains(&self.model.as_str()) {
+            err("model", format!("unknown model '{}' (models: {})", self.model, MODEL_NAMES.join(", ")));
+        }
+        let mixers: Vec<&str> = self.mixers.split(',').map(str::trim).collect();
+        if let Some(bad) = mixers.iter().find(|m| !MIXER_NAMES.contains(m)) {
+            err("mixers", format!("unknown mixer '{bad}' (mixers: {})", MIXER_NAMES.join(", ")));
+        } else if mixers.len() != 1 && mixers.len() != self.layers {
+            err("mixers", format!("{} mixers listed for {} layers: give one name for all layers or exactly {}", mixers.len(), self.layers, self.layers));
         }
         if self.batch == 0 {
             err("batch", "must be at least 1".into());
@@ -246,10 +284,28 @@ impl TrainConfig {
 
     /// Parameter count of the Transformer this config builds for a task of size `dims`.
     pub fn param_count(&self, dims: ModelDims) -> u64 {
-        let (d, n) = (self.d_model as u64, self.layers as u64);
+        let (d, n, l) = (self.d_model as u64, self.layers as u64, dims.seq_len as u64);
+        let head = d /* ln_f */ + d * dims.out as u64;
+        let tokens = dims.vocab as u64 * d + dims.features as u64 * d;
+        if self.model != "transformer" {
+            // DLR / S4D: per layer a norm gain, 4 (dlr) or 5 (s4d) [d, state] recurrence
+            // tensors, and a 2x MLP; no position embedding.
+            let rec = if self.model == "s4d" { 4 * d * self.state as u64 + d } else { 4 * d * self.state as u64 };
+            return tokens + n * (d + rec + 4 * d * d) + head;
+        }
         let per_block = 4 * d * d /* attn */ + 8 * d * d /* mlp */ + 2 * d /* norm gains */;
-        let embed = dims.vocab as u64 * d + dims.features as u64 * d + dims.seq_len as u64 * d;
-        embed + n * per_block + d + d * dims.out as u64
+        let static_layers = self.static_layers() as u64;
+        tokens + l * d + n * per_block + static_layers * self.heads as u64 * l * l + head
+    }
+
+    /// How many layers use the `static` mixer.
+    pub fn static_layers(&self) -> usize {
+        let names: Vec<&str> = self.mixers.split(',').map(str::trim).collect();
+        if names.len() == 1 {
+            if names[0] == "static" { self.layers } else { 0 }
+        } else {
+            names.iter().filter(|m| **m == "static").count()
+        }
     }
 
     /// A conservative estimate of training memory in bytes: parameters with gradients and
@@ -258,7 +314,12 @@ impl TrainConfig {
     pub fn estimated_bytes(&self, dims: ModelDims) -> u64 {
         let (b, l, d, h) = (self.batch as u64, dims.seq_len as u64, self.d_model as u64, self.heads as u64);
         let params = self.param_count(dims) * 4 * 4;
-        let per_layer = b * l * d * 20 + b * h * l * l * 4;
+        let per_layer = if self.model == "transformer" {
+            b * l * d * 20 + b * h * l * l * 4
+        } else {
+            // The convolution path's [d, l, l] Toeplitz kernels, plus activations.
+            b * l * d * 16 + d * l * l * 2
+        };
         let head = b * l * dims.out as u64 * 4;
         params + (self.layers as u64 * per_layer + head) * 4 * 2
     }

@@ -2,7 +2,6 @@
 //! parameters, the model's dimensions, and the memory budget. Every problem in the model
 //! fields, the task's parameters and the budget is reported at once, each naming its field.
 
-use crate::core::config::{format_field, FIELDS};
 use crate::core::{ConfigError, FieldError, ModelDims, TrainConfig};
 use crate::tasks::{self, Output, Params, Shape, Task};
 
@@ -59,7 +58,7 @@ impl Plan {
     /// The run as share-link pairs: model fields, `task`, then every task parameter in its
     /// canonical text (defaults included), so a link fixes the run even if defaults change.
     pub fn share_pairs(&self, cfg: &TrainConfig) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, cfg))).collect();
+        let mut out = cfg.model_pairs();
         out.push(("task".into(), self.task.info().name.to_string()));
         out.extend(self.task.params().to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)));
         out

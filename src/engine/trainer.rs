@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::Score;
 use super::plan::plan;
 use crate::core::{Rng, TrainConfig};
+use crate::model::mixers::Mixer;
 use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
 use crate::tasks::{check_batch, Batch, Output, Task};
 
@@ -98,6 +99,7 @@ impl Trainer {
             d_model: cfg.d_model,
             mlp_ratio: 4,
             out: p.dims.out,
+            mixers: Mixer::parse_list(&cfg.mixers, cfg.layers)?,
         };
         let model: Box<dyn SeqModel> = Box::new(Transformer::new(mcfg, cfg.seed).map_err(|e| e.to_string())?);
         let named = model.named_params();

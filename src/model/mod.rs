@@ -7,6 +7,7 @@ mod cpu_op;
 pub mod init;
 pub mod layer_norm;
 pub mod loss;
+pub mod mixers;
 pub mod optim;
 pub mod transformer;
 

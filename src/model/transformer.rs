@@ -11,6 +11,7 @@
 
 use candle_core::{Tensor, Var};
 
+use super::mixers::{self, Mixer};
 use super::{attention, init, layer_norm, Context, Result};
 use crate::core::Rng;
 
@@ -28,6 +29,8 @@ pub struct TransformerConfig {
     pub mlp_ratio: usize,
     /// Head width: classes x channels (classification) or channels (regression).
     pub out: usize,
+    /// The token mixer of each layer (`layers` entries).
+    pub mixers: Vec<Mixer>,
 }
 
 struct LayerNorm {
@@ -67,6 +70,9 @@ struct Block {
     ln_2: LayerNorm,
     c_fc: Linear,     // [d, r*d]
     c_fc_out: Linear, // [r*d, d]
+    mixer: Mixer,
+    /// The `static` mixer's learned logits `[heads, max_len, max_len]`.
+    static_mix: Option<Var>,
 }
 
 pub struct Transformer {
@@ -94,9 +100,22 @@ impl Transformer {
             0 => None,
             f => Some(Linear::new(&mut rng, f, d, std)?),
         };
+        if cfg.mixers.len() != cfg.layers {
+            return Err(super::ModelError {
+                op: "transformer.new".into(),
+                detail: format!("{} mixers for {} layers", cfg.mixers.len(), cfg.layers),
+            });
+        }
         let mut blocks = Vec::with_capacity(cfg.layers);
-        for _ in 0..cfg.layers {
+        for &mixer in &cfg.mixers {
+            // Zero logits: the static mixer starts as a uniform average over the prefix.
+            let static_mix = match mixer {
+                Mixer::Static => Some(init::constant(&[cfg.heads, cfg.max_len, cfg.max_len], 0.0)?),
+                _ => None,
+            };
             blocks.push(Block {
+                mixer,
+                static_mix,
                 ln_1: LayerNorm::new(d)?,
                 c_attn: Linear::new(&mut rng, d, 3 * d, std)?,
                 c_proj: Linear::new(&mut rng, d, d, proj_std)?,
@@ -128,6 +147,9 @@ impl super::SeqModel for Transformer {
             let p = |s: &str| format!("h.{i}.{s}");
             out.push((p("ln_1.weight"), &b.ln_1.g));
             out.push((p("attn.c_attn.weight"), &b.c_attn.w));
+            if let Some(m) = &b.static_mix {
+                out.push((p("attn.static_mix"), m));
+            }
             out.push((p("attn.c_proj.weight"), &b.c_proj.w));
             out.push((p("ln_2.weight"), &b.ln_2.g));
             out.push((p("mlp.c_fc.weight"), &b.c_fc.w));
@@ -169,8 +191,9 @@ impl Transformer {
             }
         }
 
+        let x0 = x.clone(); // [b, l, d] the embeddings, for `qk_embed`
         for blk in &self.blocks {
-            let a = self.attention(blk, &blk.ln_1.forward(&x)?)?; // [b, l, d]
+            let a = self.attention(blk, &blk.ln_1.forward(&x)?, &x0)?; // [b, l, d]
             x = (x + a)?;
             let h = blk.ln_2.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
             let h = blk.c_fc.forward(&h)?.relu().op("mlp.relu")?; // [b*l, r*d]
@@ -181,19 +204,44 @@ impl Transformer {
         self.lm_head.forward(&x) // [b*l, out]
     }
 
-    /// Multi-head causal softmax attention. `x`: `[b, l, d]` → `[b, l, d]`.
-    fn attention(&self, blk: &Block, x: &Tensor) -> Result<Tensor> {
+    /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
+    /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`.
+    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let h = self.cfg.heads;
         let dh = d / h;
-        let qkv = blk.c_attn.forward(&x.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?; // [b, l, 3d]
-        let split = |i: usize| -> Result<Tensor> {
+        let project = |input: &Tensor| -> Result<Tensor> {
+            Ok(blk.c_attn.forward(&input.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?) // [b, l, 3d]
+        };
+        let split = |qkv: &Tensor, i: usize| -> Result<Tensor> {
             // [b, l, d] → [b, h, l, dh]
             Ok(qkv.narrow(2, i * d, d)?.reshape((b, l, h, dh))?.transpose(1, 2)?.contiguous()?)
         };
-        let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+        let qkv = project(x)?;
+        let v = split(&qkv, 2)?; // [b, h, l, dh]
         let scale = 1.0 / (dh as f32).sqrt();
-        let y = attention::causal_attention(&q, &k, &v, scale)?; // [b, h, l, dh]
+        let y = match blk.mixer {
+            Mixer::Attention => attention::causal_attention(&split(&qkv, 0)?, &split(&qkv, 1)?, &v, scale)?,
+            Mixer::None => v, // position-wise: each position keeps its own value
+            Mixer::Static => {
+                let m = blk.static_mix.as_ref().ok_or_else(|| super::ModelError { op: "static mixer".into(), detail: "no mixing matrix".into() })?;
+                mixers::mix(&mixers::static_weights(m.as_tensor(), l)?, &v)?
+            }
+            Mixer::Linear | Mixer::Relu | Mixer::Sigmoid | Mixer::L2 => {
+                let a = mixers::score_weights(blk.mixer, &split(&qkv, 0)?, &split(&qkv, 1)?, scale)?; // [b, h, l, l]
+                mixers::mix(&a, &v)?
+            }
+            Mixer::QkEmbed | Mixer::QkPos => {
+                let source = if blk.mixer == Mixer::QkEmbed {
+                    blk.ln_1.forward(x0)? // [b, l, d]
+                } else {
+                    let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
+                    blk.ln_1.forward(&pos)?.unsqueeze(0)?.broadcast_as((b, l, d))?.contiguous()? // [b, l, d]
+                };
+                let qk = project(&source)?;
+                attention::causal_attention(&split(&qk, 0)?, &split(&qk, 1)?, &v, scale)?
+            }
+        };
         let y = y.transpose(1, 2)?.contiguous()?.reshape((b * l, d))?; // [b*l, d]
         Ok(blk.c_proj.forward(&y)?.reshape((b, l, d))?)
     }
@@ -206,7 +254,7 @@ mod tests {
     use candle_core::Device;
 
     fn tiny() -> TransformerConfig {
-        TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11 }
+        TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11, mixers: vec![Mixer::Attention; 2] }
     }
 
     #[test]

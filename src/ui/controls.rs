@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use super::run::Lab;
-use crate::core::config::{format_field, DEFAULT_TASK, FIELDS};
+use crate::core::config::{format_field, DEFAULT_TASK, FIELDS, MIXER_NAMES, MODEL_NAMES};
 use crate::core::{ConfigError, FieldError, TrainConfig};
 use crate::engine::{plan, Plan};
 use crate::tasks::{self, ParamKind, ParamSpec};
@@ -18,6 +18,9 @@ pub struct FormState {
     pub task: RwSignal<String>,
     /// `(key, text)` for the task's parameters, in its table's order.
     pub task_texts: RwSignal<Vec<(String, String)>>,
+    /// Model family and the per-layer mixer list, as typed.
+    pub model: RwSignal<String>,
+    pub mixers: RwSignal<String>,
     /// Texts of the model fields, in `FIELDS` order.
     pub texts: RwSignal<Vec<String>>,
     pub errors: RwSignal<Vec<FieldError>>,
@@ -45,7 +48,10 @@ impl FormState {
             .iter()
             .map(|f| query.iter().rev().find(|(k, _)| k == f.key).map(|(_, v)| v.clone()).unwrap_or_else(|| format_field(f, &defaults)))
             .collect();
+        let text = |key: &str, default: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| default.into());
         let state = FormState {
+            model: RwSignal::new(text("model", &defaults.model)),
+            mixers: RwSignal::new(text("mixers", &defaults.mixers)),
             task_texts: RwSignal::new(task_texts(&task, query)),
             task: RwSignal::new(task),
             texts: RwSignal::new(texts),
@@ -62,11 +68,12 @@ impl FormState {
         let texts = self.texts.get_untracked();
         let task_texts = self.task_texts.get_untracked();
         let task = self.task.get_untracked();
+        let (model, mixers) = (self.model.get_untracked(), self.mixers.get_untracked());
         let pairs = FIELDS
             .iter()
             .zip(texts.iter())
             .map(|(f, t)| (f.key, t.as_str()))
-            .chain(std::iter::once(("task", task.as_str())))
+            .chain([("model", model.as_str()), ("mixers", mixers.as_str()), ("task", task.as_str())])
             .chain(task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let cfg = match TrainConfig::from_pairs(pairs) {
             Ok(cfg) => cfg,
@@ -128,6 +135,8 @@ impl FormState {
 
     /// Show a parsed config in the inputs.
     pub fn show(&self, cfg: &TrainConfig) {
+        self.model.set(cfg.model.clone());
+        self.mixers.set(cfg.mixers.clone());
         self.texts.set(FIELDS.iter().map(|f| format_field(f, cfg)).collect());
     }
 }
@@ -176,6 +185,16 @@ pub fn task_select(testid: &'static str, value: Signal<String>, on_change: impl 
     view! {
         <select data-testid=testid prop:value=move || value.get() disabled=move || disabled.get()
             on:change=move |ev| on_change(event_target_value(&ev))>{groups}</select>
+    }
+}
+
+/// Display name of a model family.
+pub fn model_title(name: &str) -> &'static str {
+    match name {
+        "transformer" => "Transformer",
+        "dlr" => "DLR (diagonal linear RNN)",
+        "s4d" => "S4D (discretised DLR)",
+        _ => "?",
     }
 }
 
@@ -240,6 +259,7 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
         .collect_view();
     let description = move || tasks::find(&form.task.get()).map(|i| i.description).unwrap_or("");
     let task_err = move || form.errors.with(|es| es.iter().find(|e| e.field == "task").map(|e| e.message.clone()));
+    let model_err = move || form.errors.with(|es| es.iter().find(|e| e.field == "model").map(|e| e.message.clone()));
     let estimate = move || match form.parse() {
         Ok((cfg, p)) => format!(
             "{} parameters · ~{} MiB of {} MiB budget",
@@ -262,8 +282,28 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
             </div>
             {task_rows}
             <h2>"Model and training"</h2>
+            <div class="field">
+                <label for="cfg-model">"Model"</label>
+                <select id="cfg-model" data-testid="cfg-model" prop:value=move || form.model.get() disabled=move || running.get()
+                    on:change=move |ev| { form.model.set(event_target_value(&ev)); form.revalidate(); }>
+                    {MODEL_NAMES.iter().map(|m| view! { <option value=*m selected=move || form.model.get() == *m>{model_title(m)}</option> }).collect_view()}
+                </select>
+                <small class="help">"Transformer (per-layer mixers below), diagonal linear RNN, or its discretised S4D variant"</small>
+                <Show when=move || model_err().is_some()>
+                    <small class="error" role="alert" data-testid="error-model">{move || model_err().unwrap_or_default()}</small>
+                </Show>
+            </div>
+            {field_row(
+                "mixers",
+                "Mixers",
+                format!("Transformer token mixer per layer, comma-separated; one name for all layers ({})", MIXER_NAMES.join(", ")),
+                form.mixers.into(),
+                move |v| { form.mixers.set(v); form.revalidate(); },
+                form.errors,
+                Signal::derive(move || running.get() || form.model.get() != "transformer"),
+            )}
             {model_rows}
-            <p class="estimate" data-testid="estimate">{move || { form.texts.track(); form.task_texts.track(); form.task.track(); estimate() }}</p>
+            <p class="estimate" data-testid="estimate">{move || { form.texts.track(); form.task_texts.track(); form.task.track(); form.model.track(); form.mixers.track(); estimate() }}</p>
         </form>
     }
 }

@@ -94,7 +94,7 @@ fn App() -> impl IntoView {
                 <button data-testid="nav-gallery" class:active=move || page.get() == Page::Gallery
                     on:click=move |_| { page.set(Page::Gallery); gallery_state.write_url(); }>"Task gallery"</button>
             </nav>
-            <span class="tagline">{move || format!("{} · causal Transformer", task_title())}</span>
+            <span class="tagline">{move || format!("{} · {}", task_title(), controls::model_title(&form.model.get()))}</span>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
         </header>
         <main class="layout" style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }>
