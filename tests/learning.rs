@@ -75,3 +75,23 @@ fn induction_heads_are_learned() {
     let params = &[("seq_len", "32"), ("vocab", "16"), ("segment", "10")];
     check(Case { task: "induction", params, steps: 2000, model: SMALL, chance: 1.0 / 16.0, needed: 0.8 });
 }
+
+#[test]
+fn without_token_mixing_mqar_stays_at_chance() {
+    // Deconstructing Attention: no token mixing => near-random. Same data and budget as
+    // `mqar_is_learned`, where attention reaches > 0.99; a position-wise model cannot even
+    // reach the 1/3 of "answer one of the values in context" and stays near 1/8.
+    let params: &[(&str, &str)] = &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")];
+    let cfg = TrainConfig { layers: 2, heads: 2, d_model: 32, batch: 32, steps: 2000, warmup: 50, lr: 1e-3, seed: 7, mixers: "none".into(), ..TrainConfig::default() }
+        .with_task("mqar", params);
+    let mut t = Trainer::new(cfg).unwrap();
+    let mut best: f64 = 0.0;
+    while !t.is_done() {
+        let s = t.step().unwrap();
+        if s.step % 500 == 0 {
+            best = best.max(t.evaluate().unwrap().accuracy.unwrap());
+        }
+    }
+    println!("mqar with mixers=none: best held-out accuracy {best:.3} (chance 0.125)");
+    assert!(best < 0.2, "a model without token mixing reached {best:.3} on MQAR");
+}
