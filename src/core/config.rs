@@ -52,8 +52,9 @@ pub struct TrainConfig {
 pub const DEFAULT_TASK: &str = "mqar";
 
 /// Model families (`model=`): the causal Transformer (with per-layer mixers), the diagonal
-/// linear RNN without discretisation (DLR), and its discretised S4D-style variant.
-pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d"];
+/// linear RNN without discretisation (DLR), its discretised S4D-style variant, and the LSTM
+/// and GRU baselines.
+pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "lstm", "gru"];
 
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
@@ -287,11 +288,20 @@ impl TrainConfig {
         let (d, n, l) = (self.d_model as u64, self.layers as u64, dims.seq_len as u64);
         let head = d /* ln_f */ + d * dims.out as u64;
         let tokens = dims.vocab as u64 * d + dims.features as u64 * d;
-        if self.model != "transformer" {
+        match self.model.as_str() {
+            // LSTM / GRU: per layer a norm gain, input and recurrent matrices and a bias for
+            // 4 (LSTM) or 3 (GRU) gates; no position embedding.
+            "lstm" | "gru" => {
+                let g = if self.model == "lstm" { 4 } else { 3 };
+                return tokens + n * (d + 2 * d * g * d + g * d) + head;
+            }
             // DLR / S4D: per layer a norm gain, 4 (dlr) or 5 (s4d) [d, state] recurrence
             // tensors, and a 2x MLP; no position embedding.
-            let rec = if self.model == "s4d" { 4 * d * self.state as u64 + d } else { 4 * d * self.state as u64 };
-            return tokens + n * (d + rec + 4 * d * d) + head;
+            "dlr" | "s4d" => {
+                let rec = if self.model == "s4d" { 4 * d * self.state as u64 + d } else { 4 * d * self.state as u64 };
+                return tokens + n * (d + rec + 4 * d * d) + head;
+            }
+            _ => {}
         }
         let per_block = 4 * d * d /* attn */ + 8 * d * d /* mlp */ + 2 * d /* norm gains */;
         let static_layers = self.static_layers() as u64;

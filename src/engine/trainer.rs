@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::Score;
 use super::plan::plan;
-use crate::core::{Rng, TrainConfig};
+use crate::core::{ModelDims, Rng, TrainConfig};
 use crate::model::mixers::Mixer;
+use crate::model::rnn::{Cell, Rnn, RnnConfig};
 use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
 use crate::tasks::{check_batch, Batch, Output, Task};
 
@@ -53,6 +54,33 @@ pub struct Trainer {
     eval_set: Batch,
 }
 
+/// The model family `cfg.model` names, sized for a task of `dims`.
+pub fn build_model(cfg: &TrainConfig, dims: ModelDims) -> std::result::Result<Box<dyn SeqModel>, String> {
+    let err = |e: crate::model::ModelError| e.to_string();
+    Ok(match cfg.model.as_str() {
+        "transformer" => {
+            let mcfg = TransformerConfig {
+                vocab: dims.vocab,
+                features: dims.features,
+                max_len: dims.seq_len,
+                layers: cfg.layers,
+                heads: cfg.heads,
+                d_model: cfg.d_model,
+                mlp_ratio: 4,
+                out: dims.out,
+                mixers: Mixer::parse_list(&cfg.mixers, cfg.layers)?,
+            };
+            Box::new(Transformer::new(mcfg, cfg.seed).map_err(err)?)
+        }
+        "lstm" | "gru" => {
+            let cell = if cfg.model == "lstm" { Cell::Lstm } else { Cell::Gru };
+            let rcfg = RnnConfig { cell, vocab: dims.vocab, features: dims.features, layers: cfg.layers, d_model: cfg.d_model, out: dims.out };
+            Box::new(Rnn::new(rcfg, cfg.seed).map_err(err)?)
+        }
+        other => return Err(format!("model: '{other}' cannot be built in this version")),
+    })
+}
+
 /// Tensors for one batch.
 struct BatchTensors {
     x: Tensor,         // [b, l] u32
@@ -90,18 +118,7 @@ impl Trainer {
             check_batch(&task.shape(), n).map_err(|e| e.to_string())?;
         }
         let shape = task.shape();
-        let mcfg = TransformerConfig {
-            vocab: p.dims.vocab,
-            features: p.dims.features,
-            max_len: p.dims.seq_len,
-            layers: cfg.layers,
-            heads: cfg.heads,
-            d_model: cfg.d_model,
-            mlp_ratio: 4,
-            out: p.dims.out,
-            mixers: Mixer::parse_list(&cfg.mixers, cfg.layers)?,
-        };
-        let model: Box<dyn SeqModel> = Box::new(Transformer::new(mcfg, cfg.seed).map_err(|e| e.to_string())?);
+        let model = build_model(&cfg, p.dims).map_err(|e| e.to_string())?;
         let named = model.named_params();
         let params: Vec<_> = named.iter().map(|(_, v)| *v).collect();
         // Decay matrices (2-D, embeddings included); never norm gains or biases.

@@ -9,6 +9,7 @@ pub mod layer_norm;
 pub mod loss;
 pub mod mixers;
 pub mod optim;
+pub mod rnn;
 pub mod transformer;
 
 use std::fmt;

@@ -1,0 +1,160 @@
+//! LSTM and GRU baselines: token embedding (+ a linear map of continuous features) →
+//! N × [x += RNN(LN(x))] → LN → head. No position embedding: a recurrence knows order.
+//! Unrolled over time with candle ops, so autograd gives exact gradients (backpropagation
+//! through time); meant for the small sequences of the synthetic tasks.
+//! Gate layout follows PyTorch: LSTM `i, f, g, o`; GRU `r, z, n`.
+
+use candle_core::{Tensor, Var};
+
+use super::{init, layer_norm, Context, ModelError, Result};
+use crate::core::Rng;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// Gates per hidden unit.
+    fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnnConfig {
+    pub cell: Cell,
+    pub vocab: usize,
+    pub features: usize,
+    pub layers: usize,
+    pub d_model: usize,
+    pub out: usize,
+}
+
+struct Layer {
+    ln: Var,   // [d]
+    w_ih: Var, // [d, gates*d]
+    w_hh: Var, // [d, gates*d]
+    bias: Var, // [gates*d]
+}
+
+pub struct Rnn {
+    pub cfg: RnnConfig,
+    wte: Var,         // [vocab, d]
+    wfe: Option<Var>, // [features, d]
+    layers: Vec<Layer>,
+    ln_f: Var,    // [d]
+    lm_head: Var, // [d, out]
+}
+
+fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    Ok((x.neg()?.exp()? + 1.0)?.recip()?)
+}
+
+impl Rnn {
+    /// Fresh weights fixed by `seed`: N(0, 1/d) recurrent and input matrices, LSTM forget
+    /// gate bias 1 (so the cell remembers by default), other biases 0.
+    pub fn new(cfg: RnnConfig, seed: u64) -> Result<Self> {
+        let mut rng = Rng::fork(seed, "rnn.init");
+        let (d, g) = (cfg.d_model, cfg.cell.gates());
+        let std = 1.0 / (d as f32).sqrt();
+        let wte = init::normal(&mut rng, &[cfg.vocab, d], 0.02)?;
+        let wfe = match cfg.features {
+            0 => None,
+            f => Some(init::normal(&mut rng, &[f, d], 0.02)?),
+        };
+        let mut layers = Vec::with_capacity(cfg.layers);
+        for _ in 0..cfg.layers {
+            let bias: Vec<f32> = (0..g * d).map(|i| if cfg.cell == Cell::Lstm && i / d == 1 { 1.0 } else { 0.0 }).collect();
+            layers.push(Layer {
+                ln: init::constant(&[d], 1.0)?,
+                w_ih: init::normal(&mut rng, &[d, g * d], std)?,
+                w_hh: init::normal(&mut rng, &[d, g * d], std)?,
+                bias: Var::from_tensor(&Tensor::from_vec(bias, g * d, &candle_core::Device::Cpu)?)?,
+            });
+        }
+        let ln_f = init::constant(&[d], 1.0)?;
+        let lm_head = init::normal(&mut rng, &[d, cfg.out], 0.02)?;
+        Ok(Rnn { cfg, wte, wfe, layers, ln_f, lm_head })
+    }
+
+    /// One recurrent layer over `u`: `[b, l, d]` → `[b, l, d]`.
+    fn recur(&self, layer: &Layer, u: &Tensor) -> Result<Tensor> {
+        let (b, l, d) = u.dims3()?;
+        let g = self.cfg.cell.gates();
+        let xw = u.reshape((b * l, d))?.matmul(layer.w_ih.as_tensor())?.broadcast_add(layer.bias.as_tensor())?.reshape((b, l, g * d))?; // [b, l, g*d]
+        let w_hh = layer.w_hh.as_tensor();
+        let mut h = Tensor::zeros((b, d), u.dtype(), u.device())?; // [b, d]
+        let mut c = h.clone();
+        let mut outs = Vec::with_capacity(l);
+        for t in 0..l {
+            let x_t = xw.narrow(1, t, 1)?.squeeze(1)?; // [b, g*d]
+            let hw = h.matmul(w_hh)?; // [b, g*d]
+            let gate = |x: &Tensor, k: usize| x.narrow(1, k * d, d); // [b, d]
+            h = match self.cfg.cell {
+                Cell::Lstm => {
+                    let z = (x_t + hw)?;
+                    let (i, f) = (sigmoid(&gate(&z, 0)?)?, sigmoid(&gate(&z, 1)?)?);
+                    let (cand, o) = (gate(&z, 2)?.tanh()?, sigmoid(&gate(&z, 3)?)?);
+                    c = ((f * &c)? + (i * cand)?)?;
+                    (o * c.tanh()?)?
+                }
+                Cell::Gru => {
+                    let r = sigmoid(&(gate(&x_t, 0)? + gate(&hw, 0)?)?)?;
+                    let z = sigmoid(&(gate(&x_t, 1)? + gate(&hw, 1)?)?)?;
+                    let n = (gate(&x_t, 2)? + (r * gate(&hw, 2)?)?)?.tanh()?;
+                    ((z.affine(-1.0, 1.0)? * n)? + (z * &h)?)?
+                }
+            };
+            outs.push(h.clone());
+        }
+        Tensor::stack(&outs, 1).op("rnn.stack") // [b, l, d]
+    }
+}
+
+impl super::SeqModel for Rnn {
+    fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        let (b, l) = tokens.dims2().op("rnn.tokens")?;
+        let d = self.cfg.d_model;
+        let mut x = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("rnn.wte")?.reshape((b, l, d))?; // [b, l, d]
+        match (&self.wfe, features) {
+            (Some(w), Some(f)) => {
+                let f = f.reshape((b * l, self.cfg.features)).op("rnn.features")?; // [b*l, f]
+                x = (x + f.matmul(w.as_tensor())?.reshape((b, l, d))?)?;
+            }
+            (None, None) => {}
+            (_, f) => {
+                return Err(ModelError {
+                    op: "rnn.forward".into(),
+                    detail: format!("model has {} feature channels but features were {}", self.cfg.features, if f.is_some() { "given" } else { "missing" }),
+                });
+            }
+        }
+        for layer in &self.layers {
+            let u = layer_norm::layer_norm(&x, layer.ln.as_tensor())?; // [b, l, d]
+            x = (&x + self.recur(layer, &u)?)?;
+        }
+        let x = layer_norm::layer_norm(&x, self.ln_f.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
+        x.matmul(self.lm_head.as_tensor()).op("rnn.lm_head") // [b*l, out]
+    }
+
+    fn named_params(&self) -> Vec<(String, &Var)> {
+        let mut out = vec![("wte.weight".to_string(), &self.wte)];
+        if let Some(w) = &self.wfe {
+            out.push(("wfe.weight".to_string(), w));
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            out.push((format!("h.{i}.ln.weight"), &layer.ln));
+            out.push((format!("h.{i}.rnn.w_ih"), &layer.w_ih));
+            out.push((format!("h.{i}.rnn.w_hh"), &layer.w_hh));
+            out.push((format!("h.{i}.rnn.bias"), &layer.bias));
+        }
+        out.push(("ln_f.weight".to_string(), &self.ln_f));
+        out.push(("lm_head.weight".to_string(), &self.lm_head));
+        out
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared by the model test files: a central finite-difference gradient check for any
+//! `SeqModel` on a fixed scalar loss.
+
+use candle_core::{Device, Tensor, Var};
+use interlab::core::Rng;
+use interlab::model::SeqModel;
+
+/// Finite-difference step and tolerance for f32 forward passes.
+pub const EPS: f32 = 1e-2;
+pub const ABS_TOL: f32 = 2e-3;
+pub const REL_TOL: f32 = 5e-2;
+
+/// Redraw every parameter from N(0, std²): larger than the 0.02 init, so every path carries a
+/// gradient well above f32 noise.
+pub fn randomise(m: &dyn SeqModel, seed: u64, std: f32) {
+    let mut rng = Rng::new(seed);
+    for (_, v) in m.named_params() {
+        let t = v.as_tensor();
+        let data: Vec<f32> = (0..t.elem_count()).map(|_| rng.normal() * std).collect();
+        v.set(&Tensor::from_vec(data, t.shape(), &Device::Cpu).unwrap()).unwrap();
+    }
+}
+
+fn entry(v: &Var, i: usize) -> f32 {
+    v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()[i]
+}
+
+fn set_entry(v: &Var, i: usize, value: f32) {
+    let t = v.as_tensor();
+    let mut data = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    data[i] = value;
+    v.set(&Tensor::from_vec(data, t.shape(), &Device::Cpu).unwrap()).unwrap();
+}
+
+/// Tokens `[2, 5]` below `vocab` and a fixed random projection `[10, out]` of the outputs.
+pub fn probe(vocab: u32, out: usize) -> (Tensor, Tensor) {
+    let toks: Vec<u32> = [1u32, 3, 0, 6, 2, 5, 4, 4, 1, 0].iter().map(|t| t % vocab).collect();
+    let x = Tensor::from_vec(toks, (2, 5), &Device::Cpu).unwrap();
+    let mut rng = Rng::new(9);
+    let r: Vec<f32> = (0..10 * out).map(|_| rng.normal()).collect();
+    (x, Tensor::from_vec(r, (10, out), &Device::Cpu).unwrap())
+}
+
+/// Compare autograd with central differences on 4 entries of every parameter tensor.
+pub fn check_gradients(label: &str, m: &dyn SeqModel, x: &Tensor, r: &Tensor) {
+    let loss = || (m.forward(x, None).unwrap() * r).unwrap().sum_all().unwrap();
+    let grads = loss().backward().unwrap();
+    for (name, var) in m.named_params() {
+        let g: Vec<f32> = grads.get(var.as_tensor()).map(|g| g.flatten_all().unwrap().to_vec1().unwrap()).unwrap_or_default();
+        let n = var.as_tensor().elem_count();
+        for i in [0, n / 3, n / 2, n - 1] {
+            let analytic = g.get(i).copied().unwrap_or(0.0);
+            let w = entry(var, i);
+            set_entry(var, i, w + EPS);
+            let up = loss().to_scalar::<f32>().unwrap();
+            set_entry(var, i, w - EPS);
+            let down = loss().to_scalar::<f32>().unwrap();
+            set_entry(var, i, w);
+            let numeric = (up - down) / (2.0 * EPS);
+            let tol = ABS_TOL + REL_TOL * numeric.abs().max(analytic.abs());
+            assert!((numeric - analytic).abs() <= tol, "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}");
+        }
+    }
+}
