@@ -16,13 +16,16 @@ pub const MEMORY_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 /// exactly. The task's parameters are checked by the task itself (`tasks::build`); this
 /// layer only carries them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Seed for weights, training data and the held-out set.
     pub seed: u64,
     // --- task ---
     /// Registry name of the task, e.g. `mqar`, `shift`.
     pub task: String,
-    /// The task's parameters as `key=value` text, exactly as given (URL, form or CLI).
+    /// The task's parameters as `key=value` text, exactly as given (URL, form or CLI). In a
+    /// JSON config file: an object, `"task_params": {"seq_len": 64, "vocab": "16"}`.
+    #[serde(with = "params_as_object")]
     pub task_params: Vec<(String, String)>,
     // --- model ---
     /// Model family: one of `MODEL_NAMES`.
@@ -46,6 +49,28 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Gradient clipping threshold on the global L2 norm.
     pub clip: f64,
+}
+
+/// `task_params` as a JSON object whose values may be strings or numbers.
+mod params_as_object {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(v.iter().map(|(k, v)| (k, v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        map.into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => Ok((k, s)),
+                serde_json::Value::Number(n) => Ok((k, n.to_string())),
+                serde_json::Value::Bool(b) => Ok((k, b.to_string())),
+                other => Err(D::Error::custom(format!("task_params.{k}: expected a number or a string, got {other}"))),
+            })
+            .collect()
+    }
 }
 
 /// The task the lab opens with.
@@ -221,6 +246,18 @@ impl TrainConfig {
         }
     }
 
+    /// Read a JSON config file's text (missing keys take their defaults; unknown keys and bad
+    /// values are errors naming the key, with serde's line and column) and validate it.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let cfg: TrainConfig = serde_json::from_str(text).map_err(|e| format!("config: {e}"))?;
+        cfg.validate().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
     /// This config with another task and parameters (for code and tests; users go through
     /// `from_pairs`).
     pub fn with_task(mut self, task: &str, params: &[(&str, &str)]) -> Self {
@@ -388,6 +425,22 @@ mod tests {
         assert_eq!(cfg.task_params, vec![("seq_len".to_string(), "48".to_string())]);
         let back = TrainConfig::from_pairs(cfg.to_pairs().iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn json_config_files_round_trip_and_name_bad_keys() {
+        let cfg = TrainConfig { layers: 3, ..TrainConfig::default() }.with_task("shift", &[("seq_len", "40")]);
+        let text = cfg.to_json_pretty();
+        assert!(text.contains("\"seq_len\": \"40\""), "{text}");
+        assert_eq!(TrainConfig::from_json(&text).unwrap(), cfg);
+        let partial = TrainConfig::from_json(r#"{"task": "mqar", "task_params": {"seq_len": 30}, "lr": 0.002}"#).unwrap();
+        assert_eq!((partial.lr, partial.layers), (0.002, 2));
+        assert_eq!(partial.task_params, vec![("seq_len".to_string(), "30".to_string())]);
+        let e = TrainConfig::from_json("{\n  \"lrr\": 1\n}").unwrap_err();
+        assert!(e.contains("unknown field `lrr`") && e.contains("line 2"), "{e}");
+        let e = TrainConfig::from_json(r#"{"heads": 3}"#).unwrap_err();
+        assert!(e.contains("heads"), "{e}");
+        assert!(TrainConfig::from_json("not json").unwrap_err().starts_with("config:"));
     }
 
     #[test]

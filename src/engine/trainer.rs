@@ -130,6 +130,29 @@ impl Trainer {
         Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set })
     }
 
+    /// The weights as safetensors bytes, with the config, version and step in the header.
+    pub fn checkpoint(&self) -> Result<Vec<u8>> {
+        let meta = [
+            ("interlab.config", self.cfg.to_json_pretty()),
+            ("interlab.version", crate::VERSION.to_string()),
+            ("interlab.step", self.step.to_string()),
+        ];
+        crate::model::checkpoint::to_bytes(self.model.as_ref(), &meta)
+    }
+
+    /// Rebuild a run from `checkpoint()` bytes: its config from the header, its weights from
+    /// the tensors (checked by name and shape). The optimiser state is not saved, so this is
+    /// for evaluation and analysis, not for resuming bit-identically.
+    pub fn from_checkpoint(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
+        let text = meta.get("interlab.config").ok_or("checkpoint: no interlab.config in the safetensors metadata (not saved by interlab?)")?;
+        let cfg = TrainConfig::from_json(text)?;
+        let mut t = Trainer::new(cfg)?;
+        crate::model::checkpoint::load_into(t.model.as_ref(), bytes).map_err(|e| e.to_string())?;
+        t.step = meta.get("interlab.step").and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(t)
+    }
+
     /// What the task asks the model to output.
     pub fn output(&self) -> Output {
         self.output

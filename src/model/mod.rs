@@ -3,6 +3,7 @@
 //! against, so it favours the plain, obvious formulation.
 
 pub mod attention;
+pub mod checkpoint;
 mod cpu_op;
 pub mod init;
 pub mod layer_norm;
