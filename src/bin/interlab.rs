@@ -1,7 +1,8 @@
 //! The native command-line tool, a thin shell over the library.
 //!
 //! ```text
-//! interlab train        [task=NAME] [key=value ...] [--eval-every N] [--print-every N] [--until-acc X]
+//! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X]
+//! interlab eval         --checkpoint FILE
 //! interlab bench        [task=NAME] [key=value ...] [--steps N]
 //! interlab tasks list
 //! interlab tasks sample NAME [--seed S] [--set key=value ...] [--text]
@@ -42,8 +43,19 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
 }
 
 impl Args {
+    /// The run config: `--config FILE` (JSON) if given, then `key=value` pairs on top.
     fn config(&self) -> Result<TrainConfig, String> {
-        TrainConfig::from_pairs(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())
+        let pairs = self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        match self.flags.iter().find(|(k, _)| k == "config") {
+            None => TrainConfig::from_pairs(pairs).map_err(|e| e.to_string()),
+            Some((_, path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("--config {path}: {e}"))?;
+                let base = TrainConfig::from_json(&text).map_err(|e| format!("--config {path}: {e}"))?;
+                let mut base_pairs = base.to_pairs();
+                base_pairs.extend(self.pairs.iter().cloned());
+                TrainConfig::from_pairs(base_pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())
+            }
+        }
     }
 
     fn flag<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
@@ -54,34 +66,28 @@ impl Args {
     }
 }
 
+/// How often `train` evaluates, prints and stops early.
+struct Logging {
+    eval_every: usize,
+    print_every: usize,
+    until: f64,
+}
+
 fn train(args: &Args) -> Result<(), String> {
     let cfg = args.config()?;
-    let eval_every: usize = args.flag("eval-every", 100)?;
-    let until: f64 = args.flag("until-acc", 2.0)?;
-    let print_every: usize = args.flag("print-every", 0)?;
+    let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
     println!("config: {}", serde_json::to_string(&cfg).unwrap_or_default());
-    let mut t = Trainer::new(cfg.clone())?;
+    let mut t = Trainer::new(cfg)?;
     println!("task: {} ({} held-out sequences), params: {}", t.task.info().name, t.eval_sequences(), t.model.param_count());
+    let mut csv = String::from(METRICS_HEADER);
     let start = Instant::now();
-    while !t.is_done() {
-        let s = t.step().map_err(|e| e.to_string())?;
-        let evaluate = s.step % eval_every.max(1) == 0 || t.is_done();
-        if print_every > 0 && s.step % print_every == 0 && !evaluate {
-            println!("step {:>6}  loss {}  train_acc {}  lr {:.2e}", s.step, s.loss, opt(s.accuracy), s.lr);
-        }
-        if evaluate {
-            let e = t.evaluate().map_err(|e| e.to_string())?;
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "step {:>6}  loss {}  train_acc {}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  lr {:.2e}  {:.1}s",
-                s.step, s.loss, opt(s.accuracy), e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), s.lr, secs
-            );
-            if e.accuracy.is_some_and(|a| a >= until) {
-                println!("reached held-out accuracy {} >= {until} at step {} after {:.1}s", opt(e.accuracy), s.step, secs);
-                return Ok(());
-            }
-        }
+    let result = train_loop(&mut t, &log, &mut csv, start);
+    // Whatever happened, keep what was measured.
+    if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
+        write_outputs(dir, &t, &csv)?;
+        println!("wrote {dir}/metrics.csv, {dir}/weights.safetensors, {dir}/config.json");
     }
+    result?;
     let e = t.evaluate().map_err(|e| e.to_string())?;
     println!(
         "done: {} steps, held-out accuracy {}, exact match {}, mse {}, {:.1}s",
@@ -90,6 +96,81 @@ fn train(args: &Args) -> Result<(), String> {
         opt(e.exact_match),
         opt(e.mse),
         start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Train to the end of the schedule (or to `until`), evaluating every `eval_every` steps
+/// into `csv`.
+fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) -> Result<(), String> {
+    while !t.is_done() {
+        let s = t.step().map_err(|e| e.to_string())?;
+        if !s.loss.is_finite() {
+            return Err(format!("training diverged at step {}: the loss is {}; lower lr or raise warmup", s.step, s.loss));
+        }
+        let evaluate = s.step % log.eval_every.max(1) == 0 || t.is_done();
+        if log.print_every > 0 && s.step % log.print_every == 0 && !evaluate {
+            println!("step {:>6}  loss {}  train_acc {}  lr {:.2e}", s.step, s.loss, opt(s.accuracy), s.lr);
+        }
+        if evaluate {
+            let e = t.evaluate().map_err(|e| e.to_string())?;
+            csv.push_str(&metrics_row(&s, &e));
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "step {:>6}  loss {}  train_acc {}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  lr {:.2e}  {:.1}s",
+                s.step, s.loss, opt(s.accuracy), e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), s.lr, secs
+            );
+            if e.accuracy.is_some_and(|a| a >= log.until) {
+                println!("reached held-out accuracy {} >= {} at step {} after {:.1}s", opt(e.accuracy), log.until, s.step, secs);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Columns of `metrics.csv`: one row per evaluation; empty cells for metrics the task does
+/// not have (accuracy for regression, MSE for classification).
+const METRICS_HEADER: &str = "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n";
+
+fn metrics_row(s: &interlab::engine::StepStats, e: &interlab::engine::EvalStats) -> String {
+    let cell = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+    format!(
+        "{},{},{},{},{},{},{},{}\n",
+        s.step,
+        s.loss,
+        cell(s.accuracy),
+        s.lr,
+        e.loss,
+        cell(e.accuracy),
+        cell(e.exact_match),
+        cell(e.mse)
+    )
+}
+
+/// `DIR/metrics.csv`, `DIR/weights.safetensors` (config in its header too), `DIR/config.json`.
+fn write_outputs(dir: &str, t: &Trainer, csv: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
+    let write = |name: &str, bytes: &[u8]| std::fs::write(format!("{dir}/{name}"), bytes).map_err(|e| format!("{dir}/{name}: {e}"));
+    write("metrics.csv", csv.as_bytes())?;
+    write("weights.safetensors", &t.checkpoint().map_err(|e| e.to_string())?)?;
+    write("config.json", t.cfg.to_json_pretty().as_bytes())
+}
+
+fn eval_cmd(args: &Args) -> Result<(), String> {
+    let path = args.flags.iter().find(|(k, _)| k == "checkpoint").map(|(_, v)| v.clone()).ok_or("usage: interlab eval --checkpoint FILE")?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("--checkpoint {path}: {e}"))?;
+    let t = Trainer::from_checkpoint(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let e = t.evaluate().map_err(|e| e.to_string())?;
+    println!(
+        "checkpoint {path}: task {} model {} step {}: heldout_loss {:.4} heldout_acc {} heldout_exact {} heldout_mse {}",
+        t.cfg.task,
+        t.cfg.model,
+        t.step_count(),
+        e.loss,
+        opt(e.accuracy),
+        opt(e.exact_match),
+        opt(e.mse)
     );
     Ok(())
 }
@@ -283,7 +364,7 @@ fn main() -> ExitCode {
     let (cmd, rest) = match raw.split_first() {
         Some((c, r)) => (c.as_str(), r),
         None => {
-            eprintln!("usage: interlab <train|bench|tasks|gpu-check> [key=value ...] [--flag value ...]");
+            eprintln!("usage: interlab <train|eval|bench|tasks|gpu-check> [key=value ...] [--flag value ...]");
             return ExitCode::from(2);
         }
     };
@@ -299,8 +380,9 @@ fn main() -> ExitCode {
     let result = parse_args(rest).and_then(|args| match cmd {
         "train" => train(&args),
         "bench" => bench(&args),
+        "eval" => eval_cmd(&args),
         "gpu-check" => gpu_check_cmd(),
-        other => Err(format!("unknown command '{other}' (train, bench, tasks, gpu-check)")),
+        other => Err(format!("unknown command '{other}' (train, eval, bench, tasks, gpu-check)")),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -132,12 +132,10 @@ impl Trainer {
 
     /// The weights as safetensors bytes, with the config, version and step in the header.
     pub fn checkpoint(&self) -> Result<Vec<u8>> {
-        let meta = [
-            ("interlab.config", self.cfg.to_json_pretty()),
-            ("interlab.version", crate::VERSION.to_string()),
-            ("interlab.step", self.step.to_string()),
-        ];
-        crate::model::checkpoint::to_bytes(self.model.as_ref(), &meta)
+        // One metadata entry (safetensors keeps metadata in a HashMap, whose order would
+        // make the file's bytes differ run to run).
+        let meta = serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
+        crate::model::checkpoint::to_bytes(self.model.as_ref(), &[("interlab", meta.to_string())])
     }
 
     /// Rebuild a run from `checkpoint()` bytes: its config from the header, its weights from
@@ -145,11 +143,12 @@ impl Trainer {
     /// for evaluation and analysis, not for resuming bit-identically.
     pub fn from_checkpoint(bytes: &[u8]) -> std::result::Result<Self, String> {
         let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
-        let text = meta.get("interlab.config").ok_or("checkpoint: no interlab.config in the safetensors metadata (not saved by interlab?)")?;
-        let cfg = TrainConfig::from_json(text)?;
+        let text = meta.get("interlab").ok_or("checkpoint: no 'interlab' entry in the safetensors metadata (not saved by interlab?)")?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("checkpoint metadata: {e}"))?;
+        let cfg = TrainConfig::from_json(&v["config"].to_string())?;
         let mut t = Trainer::new(cfg)?;
         crate::model::checkpoint::load_into(t.model.as_ref(), bytes).map_err(|e| e.to_string())?;
-        t.step = meta.get("interlab.step").and_then(|s| s.parse().ok()).unwrap_or(0);
+        t.step = v["step"].as_u64().unwrap_or(0) as usize;
         Ok(t)
     }
 

@@ -1,8 +1,8 @@
 //! Checkpoints as safetensors bytes (no file system here, so the same code serves the tab
 //! and the CLI). Tensor names are each model's `named_params()` names (GPT-2-like for the
 //! Transformer: `wte.weight`, `h.0.attn.c_attn.weight`, ...); all tensors are f32. The run's
-//! config JSON and the crate version travel in the header's `__metadata__`
-//! (`interlab.config`, `interlab.version`).
+//! config, the crate version and the step travel in the header's `__metadata__` as one JSON
+//! entry `interlab` = `{"config", "version", "step"}`.
 
 use std::collections::HashMap;
 
