@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X]
+//! interlab train        --preset NAME [--out DIR] [--eval-every N]
 //! interlab eval         --checkpoint FILE
 //! interlab bench        [task=NAME] [key=value ...] [--steps N]
 //! interlab tasks list
@@ -74,6 +75,9 @@ struct Logging {
 }
 
 fn train(args: &Args) -> Result<(), String> {
+    if let Some((_, name)) = args.flags.iter().find(|(k, _)| k == "preset") {
+        return preset(args, name);
+    }
     let cfg = args.config()?;
     let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
     println!("config: {}", serde_json::to_string(&cfg).unwrap_or_default());
@@ -97,6 +101,39 @@ fn train(args: &Args) -> Result<(), String> {
         opt(e.mse),
         start.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Run every configuration of a shipped preset and print one summary line per run.
+fn preset(args: &Args, name: &str) -> Result<(), String> {
+    let p = interlab::engine::presets::find(name)?;
+    let eval_every: usize = args.flag("eval-every", 250)?;
+    let out: Option<String> = args.flags.iter().find(|(k, _)| k == "out").map(|(_, v)| v.clone());
+    println!("preset {}: {}\nexpected: {}", p.name, p.title, p.expected);
+    let mut summary = Vec::new();
+    for (label, cfg) in &p.runs {
+        let mut t = Trainer::new(cfg.clone()).map_err(|e| format!("{label}: {e}"))?;
+        let log = Logging { eval_every, print_every: 0, until: 2.0 };
+        let mut csv = String::from(METRICS_HEADER);
+        let start = Instant::now();
+        println!("== {label}: model {} mixers {} task {} ({} steps)", cfg.model, cfg.mixers, cfg.task, cfg.steps);
+        let result = train_loop(&mut t, &log, &mut csv, start);
+        if let Some(dir) = &out {
+            write_outputs(&format!("{dir}/{label}"), &t, &csv)?;
+        }
+        result.map_err(|e| format!("{label}: {e}"))?;
+        let e = t.evaluate().map_err(|e| e.to_string())?;
+        let metric = match (e.accuracy, e.mse) {
+            (Some(a), _) => format!("heldout_acc {a:.4}"),
+            (None, Some(m)) => format!("heldout_mse {m:.5}"),
+            _ => "-".into(),
+        };
+        summary.push(format!("{label:<22} {:<12} {:<14} {metric}  ({:.1}s)", cfg.model, cfg.mixers, start.elapsed().as_secs_f64()));
+    }
+    println!("\nsummary of preset {}:", p.name);
+    for line in summary {
+        println!("  {line}");
+    }
     Ok(())
 }
 

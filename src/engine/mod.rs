@@ -6,6 +6,7 @@ pub mod history;
 pub mod messages;
 pub mod metrics;
 pub mod plan;
+pub mod presets;
 pub mod session;
 pub mod status;
 pub mod trainer;
