@@ -1,5 +1,5 @@
 //! The machine-readable run status shown in `data-testid="run-status"` and printed by the
-//! CLI: `{"state", "task", "step", "loss", "accuracy", "eval_accuracy", "eval_exact_match",
+//! CLI: `{"state", "task", "model", "mixers", "step", "loss", "accuracy", "eval_accuracy", "eval_exact_match",
 //! "eval_mse", "steps_per_sec", "backend", "runner"}`; metrics a task does not have are null
 //! (accuracy for regression tasks, MSE for classification tasks).
 
@@ -41,6 +41,9 @@ pub struct RunStatus {
     pub state: RunState,
     /// Registry name of the run's task (null before a run is started).
     pub task: Option<String>,
+    /// Model family and mixers of the run (null before a run is started).
+    pub model: Option<String>,
+    pub mixers: Option<String>,
     pub step: usize,
     /// Training loss of the last step (null before the first).
     pub loss: Option<f64>,
@@ -62,6 +65,8 @@ impl RunStatus {
         RunStatus {
             state: RunState::Idle,
             task: None,
+            model: None,
+            mixers: None,
             step: 0,
             loss: None,
             accuracy: None,

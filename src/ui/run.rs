@@ -128,6 +128,8 @@ impl Lab {
         self.status.set(RunStatus {
             state: RunState::Running,
             task: Some(cfg.task.clone()),
+            model: Some(cfg.model.clone()),
+            mixers: Some(cfg.mixers.clone()),
             runner: self.runner(),
             ..RunStatus::idle(TRAINING_BACKEND)
         });

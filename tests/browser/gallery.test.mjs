@@ -117,3 +117,23 @@ test('generation speed is measured in the tab', async () => {
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
 });
+
+test('every model family trains in the tab: mixers, LSTM, GRU (and a bad mixer list is named)', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const base = 'task=shift&seq_len=16&vocab=8&channels=2&max_shift=2&layers=2&heads=2&d_model=16&batch=8&steps=20&warmup=2&lr=0.003';
+    for (const m of ['model=transformer&mixers=attn,static', 'model=transformer&mixers=l2', 'model=transformer&mixers=qk_pos', 'model=lstm', 'model=gru']) {
+      const { page, errors } = await openPage(browser, `${server.url}/?${base}&${m}&autorun=1`);
+      const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' || s.state === 'error' ? s : null; }, 120000, m);
+      assert.equal(st.state, 'done', `${m}: ${JSON.stringify(st)}`);
+      assert.ok(Number.isFinite(st.loss) && st.eval_accuracy !== null, m);
+      assert.equal(`model=${st.model}` + (st.model === 'transformer' ? `&mixers=${st.mixers}` : ''), m);
+      assert.deepEqual(errors, []);
+      await page.close();
+    }
+    const { page } = await openPage(browser, `${server.url}/?${base}&mixers=attn,flash`);
+    assert.match(await page.locator('[data-testid="error-mixers"]').textContent(), /unknown mixer 'flash'/);
+    await page.locator('[data-testid="cfg-mixers"]').fill('attn,none,attn');
+    assert.match(await page.locator('[data-testid="error-mixers"]').textContent(), /3 mixers listed for 2 layers/);
+  } finally { await browser.close(); }
+});
