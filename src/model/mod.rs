@@ -4,6 +4,8 @@
 
 pub mod attention;
 mod cpu_op;
+pub mod dlr;
+pub mod dlr_kernel;
 pub mod init;
 pub mod layer_norm;
 pub mod loss;
