@@ -5,6 +5,8 @@
 pub mod attention;
 pub mod checkpoint;
 mod cpu_op;
+pub mod dlr;
+pub mod dlr_kernel;
 pub mod init;
 pub mod layer_norm;
 pub mod loss;
