@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::Score;
 use super::plan::plan;
 use crate::core::{ModelDims, Rng, TrainConfig};
+use crate::model::dlr::{Dlr, DlrConfig};
 use crate::model::mixers::Mixer;
 use crate::model::rnn::{Cell, Rnn, RnnConfig};
 use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
@@ -76,6 +77,19 @@ pub fn build_model(cfg: &TrainConfig, dims: ModelDims) -> std::result::Result<Bo
             let cell = if cfg.model == "lstm" { Cell::Lstm } else { Cell::Gru };
             let rcfg = RnnConfig { cell, vocab: dims.vocab, features: dims.features, layers: cfg.layers, d_model: cfg.d_model, out: dims.out };
             Box::new(Rnn::new(rcfg, cfg.seed).map_err(err)?)
+        }
+        "dlr" | "s4d" => {
+            let dcfg = DlrConfig {
+                vocab: dims.vocab,
+                features: dims.features,
+                max_len: dims.seq_len,
+                layers: cfg.layers,
+                d_model: cfg.d_model,
+                state: cfg.state,
+                out: dims.out,
+                discretised: cfg.model == "s4d",
+            };
+            Box::new(Dlr::new(dcfg, cfg.seed).map_err(err)?)
         }
         other => return Err(format!("model: '{other}' cannot be built in this version")),
     })
