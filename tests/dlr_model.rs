@@ -220,7 +220,7 @@ fn forward_backward_time_at_a_realistic_size() {
         let grads = masked_cross_entropy(&m.forward(&x, None).unwrap(), &y, &mask).unwrap().backward().unwrap();
         assert!(m.named_params().iter().all(|(_, p)| grads.get(p.as_tensor()).is_some()));
     };
-    let tcfg = TransformerConfig { vocab: v, features: 0, max_len: l, layers: 2, heads: 4, d_model: d, mlp_ratio: 2, out: v };
+    let tcfg = TransformerConfig { vocab: v, features: 0, max_len: l, layers: 2, heads: 4, d_model: d, mlp_ratio: 2, out: v, mixers: vec![interlab::model::mixers::Mixer::Attention; 2] };
     let t = Transformer::new(tcfg, 0).unwrap();
     let t_ms = median_ms(|| step(&t));
     for discretised in [false, true] {

@@ -88,7 +88,7 @@ fn without_token_mixing_mqar_stays_at_chance() {
     let mut best: f64 = 0.0;
     while !t.is_done() {
         let s = t.step().unwrap();
-        if s.step % 500 == 0 {
+        if s.step.is_multiple_of(500) {
             best = best.max(t.evaluate().unwrap().accuracy.unwrap());
         }
     }

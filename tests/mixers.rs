@@ -5,7 +5,7 @@
 
 use candle_core::{Device, Tensor};
 use interlab::model::mixers::Mixer;
-use interlab::model::{SeqModel, Transformer, TransformerConfig};
+use interlab::model::{Transformer, TransformerConfig};
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X]
 //! interlab train        --preset NAME [--out DIR] [--eval-every N]
 //! interlab eval         --checkpoint FILE
-//! interlab bench        [task=NAME] [key=value ...] [--steps N]
+//! interlab bench        [task=NAME] [key=value ...] [--steps N] [--budget-mib N]
 //! interlab tasks list
 //! interlab tasks sample NAME [--seed S] [--set key=value ...] [--text]
 //! interlab tasks bench  [--ms N]
@@ -369,6 +369,10 @@ fn survey(rest: &[String]) -> Result<(), String> {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
+    let budget: u64 = args.flag("budget-mib", 0)?;
+    if budget > 0 {
+        interlab::core::config::set_memory_budget(budget * 1024 * 1024);
+    }
     let cfg = args.config()?;
     let steps: usize = args.flag("steps", 50)?;
     let mut t = Trainer::new(cfg)?;

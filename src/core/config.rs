@@ -11,6 +11,22 @@ use super::error::{ConfigError, FieldError};
 /// estimated by `TrainConfig::estimated_bytes`). Chosen to stay well inside a browser tab.
 pub const MEMORY_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 
+static BUDGET_OVERRIDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Raise (or lower) the memory budget for this process: the native CLI's `--budget-mib`,
+/// for benchmarks at sizes a tab would refuse. The tab never calls this.
+pub fn set_memory_budget(bytes: u64) {
+    BUDGET_OVERRIDE.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The budget in force: `MEMORY_BUDGET_BYTES` unless overridden.
+pub fn memory_budget() -> u64 {
+    match BUDGET_OVERRIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => MEMORY_BUDGET_BYTES,
+        b => b,
+    }
+}
+
 /// Everything that defines a training run: the task (by registry name, with its parameters as
 /// text), the model and the optimiser. Together with the crate version this reproduces a run
 /// exactly. The task's parameters are checked by the task itself (`tasks::build`); this
@@ -374,13 +390,13 @@ impl TrainConfig {
     /// The memory-budget check, reported on `batch` (the knob every task shares).
     pub fn check_budget(&self, dims: ModelDims) -> Result<(), FieldError> {
         let bytes = self.estimated_bytes(dims);
-        if bytes > MEMORY_BUDGET_BYTES {
+        if bytes > memory_budget() {
             return Err(FieldError::new(
                 "batch",
                 format!(
                     "this run needs about {} MiB, over the {} MiB budget (sequence length {}); reduce batch, heads, d_model or the task's length",
                     bytes / (1024 * 1024),
-                    MEMORY_BUDGET_BYTES / (1024 * 1024),
+                    memory_budget() / (1024 * 1024),
                     dims.seq_len
                 ),
             ));
