@@ -150,27 +150,30 @@ test('invalid knobs get inline messages and the run does not start', async () =>
   } finally { await browser.close(); }
 });
 
-test('the tab reproduces the native CLI curve for the same seed', async () => {
+test('the tab reproduces the native CLI curve for the same seed, for every model family', async () => {
   const cli = path.resolve(process.env.CARGO_TARGET_DIR || 'target', 'debug/interlab');
   assert.ok(fs.existsSync(cli), `${cli} missing: the test command builds it with cargo test`);
-  const pairs = QUICK.split('&').map((kv) => kv.replace('steps=400', 'steps=30'));
-  const out = execFileSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
-  const native = Object.fromEntries([...out.matchAll(/^step\s+(\d+)\s+loss ([0-9.e-]+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
-  assert.ok(native[30], `native run printed no step 30:\n${out}`);
   const browser = await launch({ webgpu: false });
   try {
-    const finalLoss = async () => {
-      const { page } = await openPage(browser, `${server.url}/?${pairs.join('&')}&autorun=1`);
-      const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the 30-step run');
-      await page.close();
-      return st.loss;
-    };
-    const [a, b] = [await finalLoss(), await finalLoss()];
-    assert.equal(a, b, 'two runs of the same link in the tab must agree bit for bit');
-    // Native and wasm use different matmul kernels (SIMD widths), so they agree to rounding.
-    const rel = Math.abs(a - native[30]) / native[30];
-    console.log(`# step 30 loss: tab ${a} (twice) vs native ${native[30]} (relative difference ${rel.toExponential(2)})`);
-    assert.ok(rel < TAB_VS_NATIVE_RTOL, `tab loss ${a} vs native ${native[30]}`);
+    for (const extra of ['', 'model=dlr', 'model=gru', 'mixers=l2']) {
+      const pairs = [...QUICK.split('&').map((kv) => kv.replace('steps=400', 'steps=30')), ...(extra ? [extra] : [])];
+      const out = execFileSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
+      const native = Object.fromEntries([...out.matchAll(/^step\s+(\d+)\s+loss ([0-9.e-]+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+      assert.ok(native[30], `native run printed no step 30:\n${out}`);
+      const finalLoss = async () => {
+        const { page } = await openPage(browser, `${server.url}/?${pairs.join('&')}&autorun=1`);
+        const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the 30-step run');
+        await page.close();
+        return st.loss;
+      };
+      const [a, b] = [await finalLoss(), await finalLoss()];
+      assert.equal(a, b, `${extra || 'transformer'}: two runs of the same link in the tab must agree bit for bit`);
+      // Native and wasm use different matmul kernels (SIMD widths) and math libraries, so
+      // they agree to rounding.
+      const rel = Math.abs(a - native[30]) / native[30];
+      console.log(`# ${extra || 'model=transformer'} step 30 loss: tab ${a} (twice) vs native ${native[30]} (relative difference ${rel.toExponential(2)})`);
+      assert.ok(rel < TAB_VS_NATIVE_RTOL, `${extra}: tab loss ${a} vs native ${native[30]}`);
+    }
   } finally { await browser.close(); }
 });
 
