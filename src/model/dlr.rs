@@ -12,6 +12,7 @@ use candle_core::{Tensor, Var};
 
 pub use super::dlr_kernel::{dlr_scan_reference, Modes, C64};
 use super::dlr_kernel::DlrLayer;
+use super::io::{Embed, Head};
 use super::{init, layer_norm, Context, ModelError, Result};
 use crate::core::Rng;
 
@@ -47,11 +48,9 @@ struct Block {
 
 pub struct Dlr {
     pub cfg: DlrConfig,
-    wte: Var,         // [vocab, d]
-    wfe: Option<Var>, // [features, d], only when the task has continuous inputs
+    embed: Embed,
     blocks: Vec<Block>,
-    ln_f: Var,    // [d]
-    lm_head: Var, // [d, out]
+    head: Head,
 }
 
 impl Dlr {
@@ -67,11 +66,7 @@ impl Dlr {
         let d = cfg.d_model;
         let std = 0.02f32;
         let proj_std = std / (2.0 * cfg.layers.max(1) as f32).sqrt();
-        let wte = init::normal(&mut rng, &[cfg.vocab, d], std)?;
-        let wfe = match cfg.features {
-            0 => None,
-            f => Some(init::normal(&mut rng, &[f, d], std)?),
-        };
+        let embed = Embed::new(&mut rng, cfg.vocab, cfg.features, d, std)?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for _ in 0..cfg.layers {
             blocks.push(Block {
@@ -81,9 +76,8 @@ impl Dlr {
                 c_proj: init::normal(&mut rng, &[2 * d, d], proj_std)?,
             });
         }
-        let ln_f = init::constant(&[d], 1.0)?;
-        let lm_head = init::normal(&mut rng, &[d, cfg.out], std)?;
-        Ok(Dlr { cfg, wte, wfe, blocks, ln_f, lm_head })
+        let head = Head::new(&mut rng, d, cfg.out, std)?;
+        Ok(Dlr { cfg, embed, blocks, head })
     }
 
     fn block(&self, layer: usize) -> Result<&Block> {
@@ -101,23 +95,7 @@ impl Dlr {
             return Err(err("dlr.forward", format!("sequence length {l} (tokens {:?}) exceeds the model's max_len {}", tokens.dims(), self.cfg.max_len)));
         }
         let d = self.cfg.d_model;
-        let tok = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("dlr.wte")?; // [b*l, d]
-        let mut x = tok.reshape((b, l, d))?; // [b, l, d]
-        match (&self.wfe, features) {
-            (Some(wfe), Some(f)) => {
-                let nf = self.cfg.features;
-                if f.dims() != [b, l, nf] {
-                    return Err(err("dlr.forward.features", format!("features {:?} must be [batch {b}, seq {l}, features {nf}]", f.dims())));
-                }
-                let f = f.reshape((b * l, nf))?; // [b*l, f]
-                x = (x + f.matmul(wfe.as_tensor()).op("dlr.wfe")?.reshape((b, l, d))?)?; // [b, l, d]
-            }
-            (None, None) => {}
-            (_, f) => {
-                let what = if f.is_some() { "given" } else { "missing" };
-                return Err(err("dlr.forward", format!("model has {} feature channels but features were {what}", self.cfg.features)));
-            }
-        }
+        let mut x = self.embed.forward("dlr", tokens, features)?; // [b, l, d]
         for blk in &self.blocks {
             let u = layer_norm::layer_norm(&x, blk.ln.as_tensor())?; // [b, l, d]
             let y = blk.dlr.forward(&u)?.reshape((b * l, d))?; // [b*l, d]
@@ -125,8 +103,7 @@ impl Dlr {
             let h = h.matmul(blk.c_proj.as_tensor()).op("dlr.mlp.c_proj")?.reshape((b, l, d))?; // [b, l, d]
             x = (x + h)?;
         }
-        let x = layer_norm::layer_norm(&x, self.ln_f.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
-        x.matmul(self.lm_head.as_tensor()).op("dlr.lm_head") // [b*l, out]
+        self.head.forward("dlr", &x) // [b*l, out]
     }
 
     /// The DLR mixing of block `layer` alone: `u [b, l, d]` → `y [b, l, d]` (the training
@@ -165,10 +142,7 @@ impl super::SeqModel for Dlr {
 
     /// Every parameter with its name, in a fixed order (see the module doc).
     fn named_params(&self) -> Vec<(String, &Var)> {
-        let mut out = vec![("wte.weight".to_string(), &self.wte)];
-        if let Some(wfe) = &self.wfe {
-            out.push(("wfe.weight".to_string(), wfe));
-        }
+        let mut out = self.embed.named();
         for (i, b) in self.blocks.iter().enumerate() {
             out.push((format!("h.{i}.ln.weight"), &b.ln));
             for (name, v) in b.dlr.named() {
@@ -177,8 +151,7 @@ impl super::SeqModel for Dlr {
             out.push((format!("h.{i}.mlp.c_fc.weight"), &b.c_fc));
             out.push((format!("h.{i}.mlp.c_proj.weight"), &b.c_proj));
         }
-        out.push(("ln_f.weight".into(), &self.ln_f));
-        out.push(("lm_head.weight".into(), &self.lm_head));
+        out.extend(self.head.named());
         out
     }
 }

@@ -8,6 +8,7 @@ mod cpu_op;
 pub mod dlr;
 pub mod dlr_kernel;
 pub mod init;
+pub mod io;
 pub mod layer_norm;
 pub mod loss;
 pub mod mixers;

@@ -6,7 +6,8 @@
 
 use candle_core::{Tensor, Var};
 
-use super::{init, layer_norm, Context, ModelError, Result};
+use super::io::{Embed, Head};
+use super::{init, layer_norm, Context, Result};
 use crate::core::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +45,9 @@ struct Layer {
 
 pub struct Rnn {
     pub cfg: RnnConfig,
-    wte: Var,         // [vocab, d]
-    wfe: Option<Var>, // [features, d]
+    embed: Embed,
     layers: Vec<Layer>,
-    ln_f: Var,    // [d]
-    lm_head: Var, // [d, out]
+    head: Head,
 }
 
 fn sigmoid(x: &Tensor) -> Result<Tensor> {
@@ -62,11 +61,7 @@ impl Rnn {
         let mut rng = Rng::fork(seed, "rnn.init");
         let (d, g) = (cfg.d_model, cfg.cell.gates());
         let std = 1.0 / (d as f32).sqrt();
-        let wte = init::normal(&mut rng, &[cfg.vocab, d], 0.02)?;
-        let wfe = match cfg.features {
-            0 => None,
-            f => Some(init::normal(&mut rng, &[f, d], 0.02)?),
-        };
+        let embed = Embed::new(&mut rng, cfg.vocab, cfg.features, d, 0.02)?;
         let mut layers = Vec::with_capacity(cfg.layers);
         for _ in 0..cfg.layers {
             let bias: Vec<f32> = (0..g * d).map(|i| if cfg.cell == Cell::Lstm && i / d == 1 { 1.0 } else { 0.0 }).collect();
@@ -77,9 +72,8 @@ impl Rnn {
                 bias: Var::from_tensor(&Tensor::from_vec(bias, g * d, &candle_core::Device::Cpu)?)?,
             });
         }
-        let ln_f = init::constant(&[d], 1.0)?;
-        let lm_head = init::normal(&mut rng, &[d, cfg.out], 0.02)?;
-        Ok(Rnn { cfg, wte, wfe, layers, ln_f, lm_head })
+        let head = Head::new(&mut rng, d, cfg.out, 0.02)?;
+        Ok(Rnn { cfg, embed, layers, head })
     }
 
     /// One recurrent layer over `u`: `[b, l, d]` → `[b, l, d]`.
@@ -118,43 +112,23 @@ impl Rnn {
 
 impl super::SeqModel for Rnn {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
-        let (b, l) = tokens.dims2().op("rnn.tokens")?;
-        let d = self.cfg.d_model;
-        let mut x = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("rnn.wte")?.reshape((b, l, d))?; // [b, l, d]
-        match (&self.wfe, features) {
-            (Some(w), Some(f)) => {
-                let f = f.reshape((b * l, self.cfg.features)).op("rnn.features")?; // [b*l, f]
-                x = (x + f.matmul(w.as_tensor())?.reshape((b, l, d))?)?;
-            }
-            (None, None) => {}
-            (_, f) => {
-                return Err(ModelError {
-                    op: "rnn.forward".into(),
-                    detail: format!("model has {} feature channels but features were {}", self.cfg.features, if f.is_some() { "given" } else { "missing" }),
-                });
-            }
-        }
+        let mut x = self.embed.forward("rnn", tokens, features)?; // [b, l, d]
         for layer in &self.layers {
             let u = layer_norm::layer_norm(&x, layer.ln.as_tensor())?; // [b, l, d]
             x = (&x + self.recur(layer, &u)?)?;
         }
-        let x = layer_norm::layer_norm(&x, self.ln_f.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
-        x.matmul(self.lm_head.as_tensor()).op("rnn.lm_head") // [b*l, out]
+        self.head.forward("rnn", &x) // [b*l, out]
     }
 
     fn named_params(&self) -> Vec<(String, &Var)> {
-        let mut out = vec![("wte.weight".to_string(), &self.wte)];
-        if let Some(w) = &self.wfe {
-            out.push(("wfe.weight".to_string(), w));
-        }
+        let mut out = self.embed.named();
         for (i, layer) in self.layers.iter().enumerate() {
             out.push((format!("h.{i}.ln.weight"), &layer.ln));
             out.push((format!("h.{i}.rnn.w_ih"), &layer.w_ih));
             out.push((format!("h.{i}.rnn.w_hh"), &layer.w_hh));
             out.push((format!("h.{i}.rnn.bias"), &layer.bias));
         }
-        out.push(("ln_f.weight".to_string(), &self.ln_f));
-        out.push(("lm_head.weight".to_string(), &self.lm_head));
+        out.extend(self.head.named());
         out
     }
 }

@@ -11,6 +11,7 @@
 
 use candle_core::{Tensor, Var};
 
+use super::io::{Embed, Head};
 use super::mixers::{self, Mixer};
 use super::{attention, init, layer_norm, Context, Result};
 use crate::core::Rng;
@@ -77,12 +78,10 @@ struct Block {
 
 pub struct Transformer {
     pub cfg: TransformerConfig,
-    wte: Var, // [vocab, d]
-    wfe: Option<Linear>, // [features, d], only when the task has continuous inputs
-    wpe: Var, // [max_len, d]
+    embed: Embed, // wte [vocab, d], wfe [features, d]
+    wpe: Var,     // [max_len, d]
     blocks: Vec<Block>,
-    ln_f: LayerNorm,
-    lm_head: Linear, // [d, out]
+    head: Head, // ln_f [d], lm_head [d, out]
 }
 
 impl Transformer {
@@ -93,13 +92,9 @@ impl Transformer {
         let d = cfg.d_model;
         let std = 0.02f32;
         let proj_std = std / (2.0 * cfg.layers as f32).sqrt();
-        let wte = init::normal(&mut rng, &[cfg.vocab, d], std)?;
+        // Features are O(1) numbers: N(0, std²) weights make each add O(std), like a token.
+        let embed = Embed::new(&mut rng, cfg.vocab, cfg.features, d, std)?;
         let wpe = init::normal(&mut rng, &[cfg.max_len, d], std)?;
-        // Features are O(1) numbers: scale so each adds O(std) to the stream, like a token.
-        let wfe = match cfg.features {
-            0 => None,
-            f => Some(Linear::new(&mut rng, f, d, std)?),
-        };
         if cfg.mixers.len() != cfg.layers {
             return Err(super::ModelError {
                 op: "transformer.new".into(),
@@ -124,9 +119,8 @@ impl Transformer {
                 c_fc_out: Linear::new(&mut rng, cfg.mlp_ratio * d, d, proj_std)?,
             });
         }
-        let ln_f = LayerNorm::new(d)?;
-        let lm_head = Linear::new(&mut rng, d, cfg.out, std)?;
-        Ok(Transformer { cfg, wte, wfe, wpe, blocks, ln_f, lm_head })
+        let head = Head::new(&mut rng, d, cfg.out, std)?;
+        Ok(Transformer { cfg, embed, wpe, blocks, head })
     }
 
 }
@@ -138,10 +132,7 @@ impl super::SeqModel for Transformer {
 
     /// Every parameter with its GPT-2-style name, in a fixed order.
     fn named_params(&self) -> Vec<(String, &Var)> {
-        let mut out = vec![("wte.weight".to_string(), &self.wte)];
-        if let Some(wfe) = &self.wfe {
-            out.push(("wfe.weight".to_string(), &wfe.w));
-        }
+        let mut out = self.embed.named();
         out.push(("wpe.weight".to_string(), &self.wpe));
         for (i, b) in self.blocks.iter().enumerate() {
             let p = |s: &str| format!("h.{i}.{s}");
@@ -155,8 +146,7 @@ impl super::SeqModel for Transformer {
             out.push((p("mlp.c_fc.weight"), &b.c_fc.w));
             out.push((p("mlp.c_proj.weight"), &b.c_fc_out.w));
         }
-        out.push(("ln_f.weight".into(), &self.ln_f.g));
-        out.push(("lm_head.weight".into(), &self.lm_head.w));
+        out.extend(self.head.named());
         out
     }
 }
@@ -173,23 +163,8 @@ impl Transformer {
             });
         }
         let d = self.cfg.d_model;
-        let tok = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op("wte")?; // [b*l, d]
         let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
-        let mut x = tok.reshape((b, l, d))?.broadcast_add(&pos)?; // [b, l, d]
-        match (&self.wfe, features) {
-            (Some(wfe), Some(f)) => {
-                let nf = self.cfg.features;
-                let f = f.reshape((b * l, nf)).op("forward.features")?; // [b*l, f]
-                x = (x + wfe.forward(&f)?.reshape((b, l, d))?)?; // [b, l, d]
-            }
-            (None, None) => {}
-            (_, f) => {
-                return Err(super::ModelError {
-                    op: "forward".into(),
-                    detail: format!("model has {} feature channels but features were {}", self.cfg.features, if f.is_some() { "given" } else { "missing" }),
-                });
-            }
-        }
+        let mut x = self.embed.forward("transformer", tokens, features)?.broadcast_add(&pos)?; // [b, l, d]
 
         let x0 = x.clone(); // [b, l, d] the embeddings, for `qk_embed`
         for blk in &self.blocks {
@@ -200,8 +175,7 @@ impl Transformer {
             let h = blk.c_fc_out.forward(&h)?.reshape((b, l, d))?; // [b, l, d]
             x = (x + h)?;
         }
-        let x = self.ln_f.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
-        self.lm_head.forward(&x) // [b*l, out]
+        self.head.forward("transformer", &x) // [b*l, out]
     }
 
     /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
