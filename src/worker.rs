@@ -70,6 +70,18 @@ fn handle(text: String) {
                 s.running = false;
                 post(FromWorker::state(run, RunState::Paused, None));
             }
+            ToWorker::Export { run } if run == s.run => {
+                let state = if s.running { RunState::Running } else if s.session.as_ref().is_some_and(|x| x.is_done()) { RunState::Done } else { RunState::Paused };
+                match s.session.as_ref().map(|x| x.trainer.checkpoint()) {
+                    Some(Ok(bytes)) => {
+                        let mut m = FromWorker::state(run, state, None);
+                        m.checkpoint = Some(crate::core::base64::encode(&bytes));
+                        post(m);
+                    }
+                    Some(Err(e)) => post(FromWorker::state(run, state, Some(format!("could not save the checkpoint: {e}")))),
+                    None => {}
+                }
+            }
             ToWorker::Reset => {
                 s.session = None;
                 s.running = false;

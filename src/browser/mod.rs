@@ -33,6 +33,25 @@ pub async fn yield_now() {
     gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
+/// Offer `bytes` to the user as a file download named `filename`.
+pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let err = |e: wasm_bindgen::JsValue| format!("download failed: {e:?}");
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(err)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor element")?;
+    a.set_href(&url);
+    a.set_download(filename);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
 /// Whether `navigator.gpu` exists (the browser exposes WebGPU at all; an adapter may still
 /// be refused).
 pub fn has_webgpu_api() -> bool {

@@ -2,6 +2,7 @@
 //! configuration and its URL table. Depends on std and serde only — never on candle,
 //! wgpu, leptos or web-sys.
 
+pub mod base64;
 pub mod config;
 pub mod error;
 pub mod rng;

@@ -15,6 +15,8 @@ pub enum ToWorker {
     Start { run: u64, config: TrainConfig },
     Resume { run: u64 },
     Pause { run: u64 },
+    /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`).
+    Export { run: u64 },
     /// Drop the run.
     Reset,
 }
@@ -57,6 +59,9 @@ pub struct FromWorker {
     /// A finished held-out evaluation: (step, its numbers).
     pub eval: Option<(usize, EvalStats)>,
     pub error: Option<String>,
+    /// A checkpoint (safetensors bytes, base64), in reply to `ToWorker::Export`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 impl ToWorker {
@@ -72,7 +77,7 @@ impl ToWorker {
 impl FromWorker {
     /// A state change with no new numbers.
     pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
-        FromWorker { run, state, steps: Vec::new(), eval: None, error }
+        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None }
     }
 
     /// The update for one chunk of work: its steps, a finished evaluation, and the state the
@@ -91,6 +96,7 @@ impl FromWorker {
             steps: r.steps.iter().map(|s| StepPoint { step: s.step, loss: s.loss, accuracy: s.accuracy }).collect(),
             eval: r.eval,
             error: r.error.clone(),
+            checkpoint: None,
         }
     }
 
@@ -111,7 +117,7 @@ mod tests {
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start { run: 3, config: TrainConfig::default() };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()) };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.

@@ -1,4 +1,4 @@
-//! Images for the gallery as `data:` URLs: a tiny 24-bit BMP encoder and base64, so an image
+//! Images for the gallery as `data:` URLs: a tiny 24-bit BMP encoder (base64 from `core`), so an image
 //! task (PathfinderSegmentation) shows as pixels without a canvas or any web API.
 
 /// A `data:image/bmp;base64,...` URL of a `w x h` image; `pixel(x, y)` gives RGB, with
@@ -27,23 +27,5 @@ pub fn bmp_data_url(w: usize, h: usize, pixel: impl Fn(usize, usize) -> [u8; 3])
         }
         b.resize(b.len() + row - w * 3, 0);
     }
-    format!("data:image/bmp;base64,{}", base64(&b))
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &v)| acc | (v as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    format!("data:image/bmp;base64,{}", crate::core::base64::encode(&b))
 }

@@ -179,6 +179,29 @@ impl Lab {
         self.status.set(RunStatus { runner: self.runner(), ..RunStatus::idle(TRAINING_BACKEND) });
     }
 
+    /// Save the current run's weights as a safetensors file (from the worker, or directly
+    /// from the main-thread session).
+    pub fn download_checkpoint(&self) {
+        let run = self.run_id.get_value();
+        if self.post(ToWorker::Export { run }) {
+            return;
+        }
+        let bytes = self.local.with_value(|s| s.as_ref().map(|s| s.trainer.checkpoint()));
+        match bytes {
+            Some(Ok(b)) => self.save_checkpoint(&b),
+            Some(Err(e)) => self.message.set(Some(format!("Could not save the checkpoint: {e}"))),
+            None => self.message.set(Some("No run to save yet.".into())),
+        }
+    }
+
+    fn save_checkpoint(&self, bytes: &[u8]) {
+        let name = self.config.with_value(|c| c.as_ref().map(|c| format!("interlab-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)));
+        let name = name.unwrap_or_else(|| "interlab.safetensors".into());
+        if let Err(e) = browser::download(&name, bytes, "application/octet-stream") {
+            self.message.set(Some(e));
+        }
+    }
+
     fn on_worker_text(&self, text: &str) {
         // The first message is the worker's "ready": send what was queued before it.
         if let Some(queued) = self.outbox.try_update_value(Option::take).flatten() {
@@ -211,6 +234,12 @@ impl Lab {
     fn apply(&self, m: FromWorker) {
         if m.run != self.run_id.get_value() {
             return; // from a run that was reset or replaced
+        }
+        if let Some(b64) = &m.checkpoint {
+            match crate::core::base64::decode(b64) {
+                Ok(bytes) => self.save_checkpoint(&bytes),
+                Err(e) => self.message.set(Some(format!("Could not read the checkpoint: {e}"))),
+            }
         }
         let now = browser::now_ms();
         let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
@@ -279,6 +308,8 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                 <button data-testid="pause" on:click=move |_| lab.pause()
                     disabled=move || state() != RunState::Running>"Pause"</button>
                 <button data-testid="reset" on:click=move |_| lab.reset()>"Reset"</button>
+                <button data-testid="download-checkpoint" title="weights as safetensors, with the config in the header"
+                    disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.download_checkpoint()>"Download weights"</button>
             </div>
             <dl class="stats">
                 <div><dt>"state"</dt><dd data-testid="state">{move || format!("{:?}", state()).to_lowercase()}</dd></div>

@@ -177,6 +177,27 @@ test('the tab reproduces the native CLI curve for the same seed, for every model
   } finally { await browser.close(); }
 });
 
+test('weights download as a safetensors checkpoint that the native CLI evaluates', async () => {
+  const cli = path.resolve(process.env.CARGO_TARGET_DIR || 'target', 'debug/interlab');
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK.replace('steps=400', 'steps=30')}&autorun=1`);
+    const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the 30-step run');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="download-checkpoint"]').click()]);
+    assert.match(download.suggestedFilename(), /^interlab-mqar-transformer-step30\.safetensors$/);
+    const file = path.join(ARTIFACTS, download.suggestedFilename());
+    await download.saveAs(file);
+    const out = execFileSync(cli, ['eval', '--checkpoint', file], { encoding: 'utf8' });
+    const acc = Number(out.match(/heldout_acc ([0-9.]+)/)[1]);
+    console.log(`# checkpoint from the tab, evaluated natively: ${out.trim()} (tab held-out accuracy ${st.eval_accuracy})`);
+    assert.match(out, /task mqar model transformer step 30/);
+    // Same weights and held-out set; native and wasm arithmetic differ only in rounding.
+    assert.ok(Math.abs(acc - st.eval_accuracy) < 2e-3, `native ${acc} vs tab ${st.eval_accuracy}`);
+    assert.equal((await runStatus(page)).state, 'done', 'saving does not change the run');
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
 test('the default config learns MQAR in the tab (held-out accuracy >= 95%)', async () => {
   const browser = await launch({ webgpu: false });
   try {
