@@ -128,7 +128,8 @@ fn preset(args: &Args, name: &str) -> Result<(), String> {
             (None, Some(m)) => format!("heldout_mse {m:.5}"),
             _ => "-".into(),
         };
-        summary.push(format!("{label:<22} {:<12} {:<14} {metric}  ({:.1}s)", cfg.model, cfg.mixers, start.elapsed().as_secs_f64()));
+        let mixers = if cfg.model == "transformer" { cfg.mixers.as_str() } else { "-" };
+        summary.push(format!("{label:<22} {:<12} {mixers:<14} {metric}  ({:.1}s)", cfg.model, start.elapsed().as_secs_f64()));
     }
     println!("\nsummary of preset {}:", p.name);
     for line in summary {

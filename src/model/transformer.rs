@@ -155,6 +155,24 @@ impl Transformer {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        self.run(tokens, features, |_, _, _| Ok(()))
+    }
+
+    /// Every layer's mixing weights for a batch: `[b, h, l, l]` per layer, row `t` giving how
+    /// much position `t` takes from each position `s ≤ t` (the identity for `none`). For the
+    /// attention-map views; training uses the fused path.
+    pub fn mixing_weights(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Vec<Tensor>> {
+        let mut out = Vec::with_capacity(self.blocks.len());
+        self.run(tokens, features, |blk, x, x0| {
+            out.push(self.weights(blk, x, x0)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The forward pass, calling `visit(block, normalised input, embeddings)` before each
+    /// block's mixer.
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("forward.tokens")?;
         if l > self.cfg.max_len {
             return Err(super::ModelError {
@@ -168,7 +186,9 @@ impl Transformer {
 
         let x0 = x.clone(); // [b, l, d] the embeddings, for `qk_embed`
         for blk in &self.blocks {
-            let a = self.attention(blk, &blk.ln_1.forward(&x)?, &x0)?; // [b, l, d]
+            let xn = blk.ln_1.forward(&x)?; // [b, l, d]
+            visit(blk, &xn, &x0)?;
+            let a = self.attention(blk, &xn, &x0)?; // [b, l, d]
             x = (x + a)?;
             let h = blk.ln_2.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
             let h = blk.c_fc.forward(&h)?.relu().op("mlp.relu")?; // [b*l, r*d]
@@ -178,46 +198,75 @@ impl Transformer {
         self.head.forward("transformer", &x) // [b*l, out]
     }
 
+    /// `input` `[b, l, d]` through the block's `c_attn` → `[b, l, 3d]` (q, k, v).
+    fn project(&self, blk: &Block, input: &Tensor) -> Result<Tensor> {
+        let (b, l, d) = input.dims3()?;
+        Ok(blk.c_attn.forward(&input.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?) // [b, l, 3d]
+    }
+
+    /// Part `i` (0 = q, 1 = k, 2 = v) of a `[b, l, 3d]` projection as heads `[b, h, l, dh]`.
+    fn heads(&self, qkv: &Tensor, i: usize) -> Result<Tensor> {
+        let (b, l, d3) = qkv.dims3()?;
+        let (d, h) = (d3 / 3, self.cfg.heads);
+        Ok(qkv.narrow(2, i * d, d)?.reshape((b, l, h, d / h))?.transpose(1, 2)?.contiguous()?)
+    }
+
+    /// Queries and keys `[b, h, l, dh]` of mixers that have them: from the hidden state, or
+    /// from the embeddings (`qk_embed`) or the positions (`qk_pos`).
+    fn queries_keys(&self, blk: &Block, qkv: &Tensor, x0: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, l, d) = x0.dims3()?;
+        let qk = match blk.mixer {
+            Mixer::QkEmbed => self.project(blk, &blk.ln_1.forward(x0)?)?,
+            Mixer::QkPos => {
+                let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
+                self.project(blk, &blk.ln_1.forward(&pos)?.unsqueeze(0)?.broadcast_as((b, l, d))?.contiguous()?)?
+            }
+            _ => qkv.clone(),
+        };
+        Ok((self.heads(&qk, 0)?, self.heads(&qk, 1)?))
+    }
+
+    fn static_matrix<'a>(&self, blk: &'a Block) -> Result<&'a Var> {
+        blk.static_mix.as_ref().ok_or_else(|| super::ModelError { op: "static mixer".into(), detail: "no mixing matrix".into() })
+    }
+
     /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
     /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`.
     fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
-        let h = self.cfg.heads;
-        let dh = d / h;
-        let project = |input: &Tensor| -> Result<Tensor> {
-            Ok(blk.c_attn.forward(&input.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?) // [b, l, 3d]
-        };
-        let split = |qkv: &Tensor, i: usize| -> Result<Tensor> {
-            // [b, l, d] → [b, h, l, dh]
-            Ok(qkv.narrow(2, i * d, d)?.reshape((b, l, h, dh))?.transpose(1, 2)?.contiguous()?)
-        };
-        let qkv = project(x)?;
-        let v = split(&qkv, 2)?; // [b, h, l, dh]
-        let scale = 1.0 / (dh as f32).sqrt();
+        let qkv = self.project(blk, x)?;
+        let v = self.heads(&qkv, 2)?; // [b, h, l, dh]
+        let scale = 1.0 / ((d / self.cfg.heads) as f32).sqrt();
         let y = match blk.mixer {
-            Mixer::Attention => attention::causal_attention(&split(&qkv, 0)?, &split(&qkv, 1)?, &v, scale)?,
             Mixer::None => v, // position-wise: each position keeps its own value
-            Mixer::Static => {
-                let m = blk.static_mix.as_ref().ok_or_else(|| super::ModelError { op: "static mixer".into(), detail: "no mixing matrix".into() })?;
-                mixers::mix(&mixers::static_weights(m.as_tensor(), l)?, &v)?
+            Mixer::Static => mixers::mix(&mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?, &v)?,
+            Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos => {
+                let (q, k) = self.queries_keys(blk, &qkv, x0)?;
+                attention::causal_attention(&q, &k, &v, scale)?
             }
             Mixer::Linear | Mixer::Relu | Mixer::Sigmoid | Mixer::L2 => {
-                let a = mixers::score_weights(blk.mixer, &split(&qkv, 0)?, &split(&qkv, 1)?, scale)?; // [b, h, l, l]
-                mixers::mix(&a, &v)?
-            }
-            Mixer::QkEmbed | Mixer::QkPos => {
-                let source = if blk.mixer == Mixer::QkEmbed {
-                    blk.ln_1.forward(x0)? // [b, l, d]
-                } else {
-                    let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
-                    blk.ln_1.forward(&pos)?.unsqueeze(0)?.broadcast_as((b, l, d))?.contiguous()? // [b, l, d]
-                };
-                let qk = project(&source)?;
-                attention::causal_attention(&split(&qk, 0)?, &split(&qk, 1)?, &v, scale)?
+                let (q, k) = self.queries_keys(blk, &qkv, x0)?;
+                mixers::mix(&mixers::score_weights(blk.mixer, &q, &k, scale)?, &v)? // [b, h, l, dh]
             }
         };
         let y = y.transpose(1, 2)?.contiguous()?.reshape((b * l, d))?; // [b*l, d]
         Ok(blk.c_proj.forward(&y)?.reshape((b, l, d))?)
+    }
+
+    /// The block's mixing weights `[b, h, l, l]` (see `mixing_weights`).
+    fn weights(&self, blk: &Block, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
+        let (b, l, d) = x.dims3()?;
+        let h = self.cfg.heads;
+        let scale = 1.0 / ((d / h) as f32).sqrt();
+        match blk.mixer {
+            Mixer::None => Ok(Tensor::eye(l, candle_core::DType::F32, x.device())?.broadcast_as((b, h, l, l))?.contiguous()?),
+            Mixer::Static => Ok(mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?.unsqueeze(0)?.broadcast_as((b, h, l, l))?.contiguous()?),
+            kind => {
+                let (q, k) = self.queries_keys(blk, &self.project(blk, x)?, x0)?;
+                let form = if matches!(kind, Mixer::QkEmbed | Mixer::QkPos) { Mixer::Attention } else { kind };
+                mixers::score_weights(form, &q, &k, scale)
+            }
+        }
     }
 }
 
@@ -271,6 +320,27 @@ mod tests {
         let w = |m: &Transformer| m.named_params()[4].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));
+    }
+
+    #[test]
+    fn mixing_weights_are_causal_per_layer_and_match_the_mixer() {
+        let tokens = Tensor::from_vec(vec![1u32, 2, 3, 4, 5, 6], (1, 6), &Device::Cpu).unwrap();
+        for mixer in Mixer::ALL {
+            let m = Transformer::new(TransformerConfig { mixers: vec![mixer; 2], ..tiny() }, 4).unwrap();
+            let ws = m.mixing_weights(&tokens, None).unwrap();
+            assert_eq!(ws.len(), 2);
+            let a: Vec<f32> = ws[1].flatten_all().unwrap().to_vec1().unwrap(); // [1, 2, 6, 6]
+            assert_eq!(ws[1].dims(), &[1, 2, 6, 6], "{mixer:?}");
+            for (i, row) in a.chunks(6).enumerate() {
+                let t = i % 6;
+                assert!(row[t + 1..].iter().all(|&x| x == 0.0), "{mixer:?}: row {t} looks ahead: {row:?}");
+                match mixer {
+                    Mixer::None => assert_eq!(row[t], 1.0),
+                    Mixer::Relu | Mixer::Sigmoid => {}
+                    _ => assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{mixer:?}: row sums to {}", row.iter().sum::<f32>()),
+                }
+            }
+        }
     }
 
     #[test]
