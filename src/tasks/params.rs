@@ -145,6 +145,15 @@ impl Params {
         self.get(key) as usize
     }
 
+    /// Defaults with some values set directly (already in range; for code and tests).
+    pub fn with(specs: &'static [ParamSpec], values: &[(&str, f64)]) -> Self {
+        let mut p = Params::defaults(specs);
+        for &(k, v) in values {
+            p.set(k, v);
+        }
+        p
+    }
+
     /// Set a value directly (already in range; used by tests and property sweeps).
     pub fn set(&mut self, key: &str, v: f64) {
         let i = self.specs.iter().position(|s| s.key == key).unwrap_or_else(|| panic!("task has no parameter '{key}'"));

@@ -97,11 +97,7 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, f64)]) -> Result<Box<dyn Task>, ConfigError> {
-        let mut p = Params::defaults(PARAMS);
-        for &(k, v) in pairs {
-            p.set(k, v);
-        }
-        build(p)
+        build(Params::with(PARAMS, pairs))
     }
 
     #[test]

@@ -50,11 +50,7 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 impl Mqar {
     /// Uniform query placement, other parameters as given (validated).
     pub fn new(vocab: usize, seq_len: usize, kv_pairs: usize) -> Result<Self, ConfigError> {
-        let mut p = Params::defaults(PARAMS);
-        p.set("vocab", vocab as f64);
-        p.set("seq_len", seq_len as f64);
-        p.set("kv_pairs", kv_pairs as f64);
-        Mqar::from_params(p)
+        Mqar::from_params(Params::with(PARAMS, &[("vocab", vocab as f64), ("seq_len", seq_len as f64), ("kv_pairs", kv_pairs as f64)]))
     }
 
     pub fn from_params(params: Params) -> Result<Self, ConfigError> {
@@ -173,12 +169,7 @@ mod tests {
     #[test]
     fn power_law_puts_queries_closer_to_the_pairs() {
         let mean_offset = |a: f64| {
-            let mut p = Params::defaults(PARAMS);
-            p.set("seq_len", 512.0);
-            p.set("kv_pairs", 8.0);
-            p.set("vocab", 64.0);
-            p.set("power_a", a);
-            let t = Mqar::from_params(p).unwrap();
+            let t = Mqar::from_params(Params::with(PARAMS, &[("seq_len", 512.0), ("kv_pairs", 8.0), ("vocab", 64.0), ("power_a", a)])).unwrap();
             let b = t.generate(1, 64);
             let pos: Vec<usize> = (0..b.mask.len()).filter(|&i| b.mask[i] > 0.0).map(|i| i % 512 - 16).collect();
             pos.iter().sum::<usize>() as f64 / pos.len() as f64
@@ -191,11 +182,7 @@ mod tests {
 
     #[test]
     fn dense_power_law_queries_fill_every_slot() {
-        let mut p = Params::defaults(PARAMS);
-        p.set("seq_len", 30.0);
-        p.set("kv_pairs", 10.0);
-        p.set("power_a", 0.001);
-        let b = Mqar::from_params(p).unwrap().generate(5, 4);
+        let b = Mqar::from_params(Params::with(PARAMS, &[("seq_len", 30.0), ("kv_pairs", 10.0), ("power_a", 0.001)])).unwrap().generate(5, 4);
         assert_eq!(b.scored(), 40);
     }
 

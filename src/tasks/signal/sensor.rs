@@ -123,11 +123,7 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, f64)]) -> Result<Sensor, ConfigError> {
-        let mut p = Params::defaults(PARAMS);
-        for &(k, v) in pairs {
-            p.set(k, v);
-        }
-        Sensor::from_params(p)
+        Sensor::from_params(Params::with(PARAMS, pairs))
     }
 
     #[test]
