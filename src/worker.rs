@@ -19,6 +19,19 @@ struct State {
     loop_active: bool,
 }
 
+impl State {
+    /// The state of a run that exists: running, done, or paused.
+    fn state(&self) -> RunState {
+        if self.running {
+            RunState::Running
+        } else if self.session.as_ref().is_some_and(Session::is_done) {
+            RunState::Done
+        } else {
+            RunState::Paused
+        }
+    }
+}
+
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
@@ -71,7 +84,7 @@ fn handle(text: String) {
                 post(FromWorker::state(run, RunState::Paused, None));
             }
             ToWorker::Export { run } if run == s.run => {
-                let state = if s.running { RunState::Running } else if s.session.as_ref().is_some_and(|x| x.is_done()) { RunState::Done } else { RunState::Paused };
+                let state = s.state();
                 match s.session.as_ref().map(|x| x.trainer.checkpoint()) {
                     Some(Ok(bytes)) => {
                         let mut m = FromWorker::state(run, state, None);
@@ -79,6 +92,32 @@ fn handle(text: String) {
                         post(m);
                     }
                     Some(Err(e)) => post(FromWorker::state(run, state, Some(format!("could not save the checkpoint: {e}")))),
+                    None => {}
+                }
+            }
+            ToWorker::Load { run, checkpoint } => {
+                s.run = run;
+                s.running = false;
+                s.session = None;
+                match crate::engine::session::load_checkpoint(&checkpoint) {
+                    Ok((session, eval)) => {
+                        s.session = Some(session);
+                        let mut m = FromWorker::state(run, s.state(), None);
+                        m.eval = Some(eval);
+                        post(m);
+                    }
+                    Err(e) => post(FromWorker::state(run, RunState::Error, Some(e))),
+                }
+            }
+            ToWorker::Inspect { run, seed } if run == s.run => {
+                let state = s.state();
+                match s.session.as_ref().map(|x| crate::engine::inspect::inspect(&x.trainer, seed)) {
+                    Some(Ok(v)) => {
+                        let mut m = FromWorker::state(run, state, None);
+                        m.view = Some(v);
+                        post(m);
+                    }
+                    Some(Err(e)) => post(FromWorker::state(run, state, Some(format!("could not inspect the model: {e}")))),
                     None => {}
                 }
             }

@@ -33,6 +33,17 @@ pub async fn yield_now() {
     gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
+/// The first file chosen in a file `<input>` (from its change event): its name and bytes.
+pub async fn read_chosen_file(ev: &web_sys::Event) -> Result<Option<(String, Vec<u8>)>, String> {
+    use wasm_bindgen::JsCast;
+    let input = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
+    let Some(file) = input.files().and_then(|f| f.get(0)) else { return Ok(None) };
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+    // Let the same file be chosen again later.
+    input.set_value("");
+    Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
+}
+
 /// Offer `bytes` to the user as a file download named `filename`.
 pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     let err = |e: wasm_bindgen::JsValue| format!("download failed: {e:?}");

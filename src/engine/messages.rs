@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::TrainConfig;
 
+use super::inspect::ModelView;
 use super::{ChunkReport, EvalStats, RunState};
 
 /// Page → worker.
@@ -17,6 +18,10 @@ pub enum ToWorker {
     Pause { run: u64 },
     /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`).
     Export { run: u64 },
+    /// Replace any run with one rebuilt from checkpoint bytes (base64), evaluated and paused.
+    Load { run: u64, checkpoint: String },
+    /// Send the model's view of example `seed` back (`FromWorker::view`).
+    Inspect { run: u64, seed: u64 },
     /// Drop the run.
     Reset,
 }
@@ -62,6 +67,12 @@ pub struct FromWorker {
     /// A checkpoint (safetensors bytes, base64), in reply to `ToWorker::Export`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,
+    /// The model's internals on one example, in reply to `ToWorker::Inspect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<ModelView>,
+    /// With an evaluation of a recurrent model: `(min, median, max)` of |λ| per layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectrum: Option<Vec<[f32; 3]>>,
 }
 
 impl ToWorker {
@@ -77,7 +88,7 @@ impl ToWorker {
 impl FromWorker {
     /// A state change with no new numbers.
     pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
-        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None }
+        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None }
     }
 
     /// The update for one chunk of work: its steps, a finished evaluation, and the state the
@@ -97,6 +108,8 @@ impl FromWorker {
             eval: r.eval,
             error: r.error.clone(),
             checkpoint: None,
+            view: None,
+            spectrum: r.spectrum.clone(),
         }
     }
 
@@ -117,7 +130,7 @@ mod tests {
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start { run: 3, config: TrainConfig::default() };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()) };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9]]) };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.

@@ -3,6 +3,7 @@
 
 pub mod gpu_check;
 pub mod history;
+pub mod inspect;
 pub mod messages;
 pub mod metrics;
 pub mod plan;

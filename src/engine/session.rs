@@ -16,6 +16,8 @@ pub struct ChunkReport {
     /// A finished evaluation: (the step it belongs to, its result).
     pub eval: Option<(usize, EvalStats)>,
     pub error: Option<String>,
+    /// With a finished evaluation, for recurrent models: `(min, median, max)` of |λ| per layer.
+    pub spectrum: Option<Vec<[f32; 3]>>,
     /// The schedule's last step and its evaluation are done.
     pub done: bool,
 }
@@ -42,6 +44,8 @@ impl Session {
                 match self.trainer.evaluate_part(progress, EVAL_PART) {
                     Ok(Some(e)) => {
                         r.eval = Some((*step, e));
+                        let s = super::inspect::spectrum_summary(self.trainer.model.as_ref());
+                        r.spectrum = (!s.is_empty()).then_some(s);
                         self.pending_eval = None;
                     }
                     Ok(None) => {}
@@ -82,6 +86,17 @@ impl Session {
     }
 }
 
+/// A session rebuilt from checkpoint bytes (base64, as the page sends them), with the held-out
+/// evaluation of the loaded weights at the saved step. Training it further restarts AdamW's
+/// moments (they are not saved).
+pub fn load_checkpoint(base64: &str) -> Result<(Session, (usize, EvalStats)), String> {
+    let bytes = crate::core::base64::decode(base64).map_err(|e| format!("could not read the checkpoint: {e}"))?;
+    let trainer = Trainer::from_checkpoint(&bytes).map_err(|e| format!("could not load the checkpoint: {e}"))?;
+    let eval = trainer.evaluate().map_err(|e| format!("could not evaluate the loaded weights: {e}"))?;
+    let step = trainer.step_count();
+    Ok((Session::new(trainer), (step, eval)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +121,39 @@ mod tests {
         assert_eq!(steps, (1..=120).collect::<Vec<_>>());
         assert_eq!(evals, vec![50, 100, 120]);
         assert!(s.is_done());
+    }
+
+    #[test]
+    fn evaluations_of_recurrent_models_carry_the_spectrum() {
+        let cfg = TrainConfig { model: "dlr".into(), layers: 2, d_model: 4, state: 2, batch: 2, steps: 50, warmup: 5, ..TrainConfig::default() }
+            .with_task("shift", &[("seq_len", "8"), ("vocab", "4"), ("max_shift", "2"), ("channels", "1")]);
+        let mut s = Session::new(Trainer::new(cfg).unwrap());
+        let mut seen = None;
+        while !s.is_done() {
+            let r = s.run_until(f64::INFINITY, &|| f64::INFINITY);
+            assert_eq!(r.eval.is_some(), r.spectrum.is_some());
+            seen = seen.or(r.spectrum);
+        }
+        let sp = seen.expect("an evaluation at step 50");
+        assert_eq!(sp.len(), 2);
+        assert!(sp.iter().all(|[lo, mid, hi]| lo <= mid && mid <= hi));
+    }
+
+    #[test]
+    fn a_checkpoint_loads_into_a_session_with_its_evaluation_and_bad_bytes_are_refused() {
+        let cfg = TrainConfig { layers: 1, heads: 1, d_model: 8, batch: 2, steps: 20, warmup: 2, ..TrainConfig::default() }
+            .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
+        let mut t = Trainer::new(cfg).unwrap();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        let b64 = crate::core::base64::encode(&t.checkpoint().unwrap());
+        let (loaded, (step, eval)) = load_checkpoint(&b64).unwrap();
+        assert_eq!(step, 3);
+        assert!(!loaded.is_done());
+        assert_eq!(eval, t.evaluate().unwrap());
+        let e = load_checkpoint(&crate::core::base64::encode(b"not a safetensors file")).err().unwrap();
+        assert!(e.starts_with("could not load the checkpoint"), "{e}");
+        assert!(load_checkpoint("%%%").err().unwrap().starts_with("could not read the checkpoint"));
     }
 }

@@ -156,14 +156,20 @@ impl Trainer {
     /// the tensors (checked by name and shape). The optimiser state is not saved, so this is
     /// for evaluation and analysis, not for resuming bit-identically.
     pub fn from_checkpoint(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let (cfg, step) = Self::checkpoint_config(bytes)?;
+        let mut t = Trainer::new(cfg)?;
+        crate::model::checkpoint::load_into(t.model.as_ref(), bytes).map_err(|e| e.to_string())?;
+        t.step = step;
+        Ok(t)
+    }
+
+    /// The config and step saved in a checkpoint's header (cheap: the tensors are not read).
+    pub fn checkpoint_config(bytes: &[u8]) -> std::result::Result<(TrainConfig, usize), String> {
         let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
         let text = meta.get("interlab").ok_or("checkpoint: no 'interlab' entry in the safetensors metadata (not saved by interlab?)")?;
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("checkpoint metadata: {e}"))?;
         let cfg = TrainConfig::from_json(&v["config"].to_string())?;
-        let mut t = Trainer::new(cfg)?;
-        crate::model::checkpoint::load_into(t.model.as_ref(), bytes).map_err(|e| e.to_string())?;
-        t.step = v["step"].as_u64().unwrap_or(0) as usize;
-        Ok(t)
+        Ok((cfg, v["step"].as_u64().unwrap_or(0) as usize))
     }
 
     /// What the task asks the model to output.

@@ -10,7 +10,7 @@
 
 use candle_core::{Tensor, Var};
 
-pub use super::dlr_kernel::{dlr_scan_reference, Modes, C64};
+pub use super::dlr_kernel::{dlr_scan_reference, dlr_scan_states, Modes, C64};
 use super::dlr_kernel::DlrLayer;
 use super::io::{Embed, Head};
 use super::{init, layer_norm, Context, ModelError, Result};
@@ -87,6 +87,12 @@ impl Dlr {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        self.run(tokens, features, |_, _| Ok(()))
+    }
+
+    /// The forward pass, calling `visit(layer, u)` with each block's normalised input
+    /// `u [b, l, d]` (what its recurrence reads).
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("dlr.forward.tokens")?;
         if b == 0 || l == 0 {
             return Err(err("dlr.forward", format!("empty input: tokens {:?}", tokens.dims())));
@@ -96,8 +102,9 @@ impl Dlr {
         }
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("dlr", tokens, features)?; // [b, l, d]
-        for blk in &self.blocks {
+        for (i, blk) in self.blocks.iter().enumerate() {
             let u = layer_norm::layer_norm(&x, blk.ln.as_tensor())?; // [b, l, d]
+            visit(i, &u)?;
             let y = blk.dlr.forward(&u)?.reshape((b * l, d))?; // [b*l, d]
             let h = y.matmul(blk.c_fc.as_tensor()).op("dlr.mlp.c_fc")?.relu()?; // [b*l, 2d]
             let h = h.matmul(blk.c_proj.as_tensor()).op("dlr.mlp.c_proj")?.reshape((b, l, d))?; // [b, l, d]
@@ -141,6 +148,31 @@ impl super::SeqModel for Dlr {
     }
 
     /// Every parameter with its name, in a fixed order (see the module doc).
+    /// Each layer's kernel over the input's length and its state norms, stepped by the f64
+    /// scan on the layer's real input.
+    fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
+        let (b, l) = tokens.dims2().op("dlr.internals.tokens")?;
+        let mut recurrence = Vec::with_capacity(self.blocks.len());
+        self.run(tokens, features, |i, u| {
+            let u: Vec<f64> = u.flatten_all()?.to_vec1::<f32>().op("dlr.internals")?.into_iter().map(f64::from).collect();
+            let (_, norms) = dlr_scan_states(&self.modes(i)?, &u, b, l);
+            let kernel = self.kernel(i)?.into_iter().map(|mut k| {
+                k.truncate(l);
+                k
+            });
+            recurrence.push(super::Recurrence {
+                kernel: kernel.collect(),
+                state_norm: norms.chunks(l).map(|r| r.iter().map(|&x| x as f32).collect()).collect(),
+            });
+            Ok(())
+        })?;
+        Ok(super::Internals { mixing: Vec::new(), recurrence })
+    }
+
+    fn spectrum(&self) -> Vec<Vec<(f32, f32)>> {
+        (0..self.blocks.len()).map(|i| self.eigenvalues(i).into_iter().flatten().collect()).collect()
+    }
+
     fn named_params(&self) -> Vec<(String, &Var)> {
         let mut out = self.embed.named();
         for (i, b) in self.blocks.iter().enumerate() {

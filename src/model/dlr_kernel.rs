@@ -339,9 +339,16 @@ impl DlrLayer {
 /// with `d = modes.lambda.len()` → `y` in the same layout. Per channel `h` and state `n`:
 /// `x_t = Λ x_{t−1} + u_t` (`x_{−1} = 0`), `y_t = Re(Σ_n W_n x_t)`.
 pub fn dlr_scan_reference(modes: &Modes, u: &[f64], batch: usize, len: usize) -> Vec<f64> {
+    dlr_scan_states(modes, u, batch, len).0
+}
+
+/// The same scan, also returning `‖x_t‖` — the 2-norm of the whole complex state (every
+/// channel and state) — per sequence and time, `[batch * len]` (for the state-norm view).
+pub fn dlr_scan_states(modes: &Modes, u: &[f64], batch: usize, len: usize) -> (Vec<f64>, Vec<f64>) {
     let d = modes.lambda.len();
     assert_eq!(u.len(), batch * len * d, "dlr_scan_reference: u has {} values, not batch {batch} x len {len} x d {d}", u.len());
     let mut y = vec![0.0; u.len()];
+    let mut sq = vec![0.0; batch * len]; // Σ |x|² per (b, t)
     for b in 0..batch {
         for h in 0..d {
             let (lam, w) = (&modes.lambda[h], &modes.w[h]);
@@ -353,10 +360,11 @@ pub fn dlr_scan_reference(modes: &Modes, u: &[f64], batch: usize, len: usize) ->
                     let lx = cmul(lam[j], x[j]);
                     x[j] = (lx.0 + u[i], lx.1);
                     acc += cmul(w[j], x[j]).0;
+                    sq[b * len + t] += x[j].0 * x[j].0 + x[j].1 * x[j].1;
                 }
                 y[i] = acc;
             }
         }
     }
-    y
+    (y, sq.into_iter().map(f64::sqrt).collect())
 }

@@ -34,6 +34,35 @@ pub trait SeqModel {
     fn param_count(&self) -> usize {
         self.named_params().iter().map(|(_, v)| v.as_tensor().elem_count()).sum()
     }
+    /// What the views show of the model on one input (see `Internals`); families without
+    /// token-mixing weights or a recurrence leave those parts empty.
+    fn internals(&self, _tokens: &Tensor, _features: Option<&Tensor>) -> Result<Internals> {
+        Ok(Internals::default())
+    }
+    /// Eigenvalues `(|λ|, arg λ)` of every recurrent layer, all channels and states of a layer
+    /// in one list; empty for families without a linear recurrence. Cheap (no forward pass).
+    fn spectrum(&self) -> Vec<Vec<(f32, f32)>> {
+        Vec::new()
+    }
+}
+
+/// A model's internals on one batch, per layer, for the views.
+#[derive(Debug, Default)]
+pub struct Internals {
+    /// Transformers: each layer's mixing weights `[b, h, l, l]` (row `t`: how much position
+    /// `t` takes from each `s <= t`).
+    pub mixing: Vec<Tensor>,
+    /// Linear recurrences (DLR / SSMs): each layer's kernel and state norms.
+    pub recurrence: Vec<Recurrence>,
+}
+
+/// One recurrent layer's view on a batch of length `l`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recurrence {
+    /// Convolution kernel `K[c][t]` of each channel `c`, `t < l`.
+    pub kernel: Vec<Vec<f32>>,
+    /// `‖x_t‖` (2-norm over every channel's complex state) per sequence and time: `[b][l]`.
+    pub state_norm: Vec<Vec<f32>>,
 }
 pub use optim::{AdamW, Schedule};
 pub use transformer::{Transformer, TransformerConfig};

@@ -130,6 +130,10 @@ impl super::SeqModel for Transformer {
         Transformer::forward(self, tokens, features)
     }
 
+    fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
+        Ok(super::Internals { mixing: self.mixing_weights(tokens, features)?, recurrence: Vec::new() })
+    }
+
     /// Every parameter with its GPT-2-style name, in a fixed order.
     fn named_params(&self) -> Vec<(String, &Var)> {
         let mut out = self.embed.named();

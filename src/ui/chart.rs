@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
-    pub name: &'static str,
+    pub name: String,
     pub color: &'static str,
     pub points: Vec<(f64, f64)>,
 }
@@ -94,7 +94,7 @@ pub fn LineChart(
                     .enumerate()
                     .map(|(i, &(x, y))| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, sx(x), sy(y.clamp(y_lo, y_hi))))
                     .collect();
-                view! { <path d=d stroke=s.color class="series" data-series=s.name/> }
+                view! { <path d=d stroke=s.color class="series" data-series=s.name.clone()/> }
             })
             .collect_view();
         let legend = all
@@ -105,7 +105,7 @@ pub fn LineChart(
                 let y = TOP + 12.0 + 16.0 * i as f64;
                 view! {
                     <rect x=x y={y - 8.0} width="10" height="10" fill=s.color/>
-                    <text x={x + 14.0} y={y + 1.0} class="legend">{s.name}</text>
+                    <text x={x + 14.0} y={y + 1.0} class="legend">{s.name.clone()}</text>
                 }
             })
             .collect_view();

@@ -120,11 +120,11 @@ fn signal_view(ex: &Example) -> impl IntoView {
         let (l, f, c) = (b.seq_len, b.features, b.channels);
         let mut out = Vec::new();
         if f > 0 {
-            out.push(Series { name: "input feature 0", color: "#8d99ae", points: (0..l).map(|p| (p as f64, b.features_data[p * f] as f64)).collect() });
+            out.push(Series { name: "input feature 0".into(), color: "#8d99ae", points: (0..l).map(|p| (p as f64, b.features_data[p * f] as f64)).collect() });
         }
         for ch in 0..c.min(4) {
             let pts = (0..l).filter(|&p| b.mask[p * c + ch] > 0.0).map(|p| (p as f64, b.values[p * c + ch] as f64)).collect();
-            out.push(Series { name: ["target 0", "target 1", "target 2", "target 3"][ch], color: COLORS[ch], points: pts });
+            out.push(Series { name: ["target 0", "target 1", "target 2", "target 3"][ch].into(), color: COLORS[ch], points: pts });
         }
         out
     });

@@ -8,6 +8,7 @@ mod gallery;
 mod gpu_panel;
 mod image;
 mod run;
+mod views;
 
 use leptos::prelude::*;
 
@@ -67,19 +68,19 @@ fn App() -> impl IntoView {
     let history = lab.history;
     let loss_series = Signal::derive(move || {
         history.with(|h: &History| {
-            vec![Series { name: "training loss", color: "#d1495b", points: downsample(&h.loss, CHART_POINTS) }]
+            vec![Series { name: "training loss".into(), color: "#d1495b", points: downsample(&h.loss, CHART_POINTS) }]
         })
     });
     let regression = Signal::derive(move || history.with(|h| h.regression));
     let metric_series = Signal::derive(move || {
         history.with(|h: &History| {
             if h.regression {
-                vec![Series { name: "held-out MSE", color: "#00798c", points: downsample(&h.eval_mse, CHART_POINTS) }]
+                vec![Series { name: "held-out MSE".into(), color: "#00798c", points: downsample(&h.eval_mse, CHART_POINTS) }]
             } else {
                 vec![
-                    Series { name: "training batch", color: "#66a182", points: downsample(&h.accuracy, CHART_POINTS) },
-                    Series { name: "held-out", color: "#00798c", points: downsample(&h.eval_accuracy, CHART_POINTS) },
-                    Series { name: "held-out exact match", color: "#edae49", points: downsample(&h.eval_exact, CHART_POINTS) },
+                    Series { name: "training batch".into(), color: "#66a182", points: downsample(&h.accuracy, CHART_POINTS) },
+                    Series { name: "held-out".into(), color: "#00798c", points: downsample(&h.eval_accuracy, CHART_POINTS) },
+                    Series { name: "held-out exact match".into(), color: "#edae49", points: downsample(&h.eval_exact, CHART_POINTS) },
                 ]
             }
         })
@@ -113,6 +114,7 @@ fn App() -> impl IntoView {
                             y_range=(0.0, 1.0) testid="accuracy-chart"/>
                     </Show>
                 </div>
+                <views::Views lab=lab/>
                 <details class="automation">
                     <summary>"Machine-readable status"</summary>
                     <pre data-testid="run-status">{move || status.with(RunStatus::to_json)}</pre>

@@ -11,6 +11,7 @@ use crate::browser;
 use crate::browser::worker::WorkerHandle;
 use crate::core::TrainConfig;
 use crate::engine::history::{History, SpeedMeter};
+use crate::engine::inspect::ModelView;
 use crate::engine::messages::{FromWorker, ToWorker};
 use crate::engine::{RunState, RunStatus, Runner, Session, Trainer};
 
@@ -25,6 +26,11 @@ pub struct Lab {
     pub status: RwSignal<RunStatus>,
     pub history: RwSignal<History>,
     pub message: RwSignal<Option<String>>,
+    /// The model views: the last example seen through the model, which example, and whether
+    /// the views are open (then they refresh at every evaluation).
+    pub view: RwSignal<Option<ModelView>>,
+    pub view_seed: RwSignal<u64>,
+    pub views_open: RwSignal<bool>,
     speed: StoredValue<SpeedMeter, LocalStorage>,
     /// Id of the current run; updates carrying another id are stale and dropped.
     run_id: StoredValue<u64, LocalStorage>,
@@ -45,6 +51,9 @@ impl Lab {
             status: RwSignal::new(RunStatus::idle(TRAINING_BACKEND)),
             history: RwSignal::new(History::default()),
             message: RwSignal::new(None),
+            view: RwSignal::new(None),
+            view_seed: RwSignal::new(1),
+            views_open: RwSignal::new(false),
             speed: StoredValue::new_local(SpeedMeter::default()),
             run_id: StoredValue::new_local(0),
             config: StoredValue::new_local(None),
@@ -125,6 +134,7 @@ impl Lab {
         self.run_id.update_value(|r| *r += 1);
         self.config.set_value(Some(cfg.clone()));
         self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
+        self.view.set(None);
         self.status.set(RunStatus {
             state: RunState::Running,
             task: Some(cfg.task.clone()),
@@ -164,6 +174,11 @@ impl Lab {
         }
     }
 
+    /// Whether there is a model to look at (running, paused or finished).
+    pub fn is_active_or_done(&self) -> bool {
+        matches!(self.status.get_untracked().state, RunState::Running | RunState::Paused | RunState::Done)
+    }
+
     /// Whether a run is under way (running or paused).
     pub fn is_active(&self) -> bool {
         matches!(self.status.get_untracked().state, RunState::Running | RunState::Paused)
@@ -175,8 +190,66 @@ impl Lab {
         self.post(ToWorker::Reset);
         self.local.set_value(None);
         self.history.set(History::default());
+        self.view.set(None);
         self.message.set(None);
         self.status.set(RunStatus { runner: self.runner(), ..RunStatus::idle(TRAINING_BACKEND) });
+    }
+
+    /// Show the current model's internals on example `view_seed` (from the worker, or
+    /// computed here for a main-thread run).
+    pub fn inspect(&self) {
+        if self.status.get_untracked().state == RunState::Idle {
+            return self.message.set(Some("Start or load a run to see the model's internals.".into()));
+        }
+        let (run, seed) = (self.run_id.get_value(), self.view_seed.get_untracked());
+        if self.post(ToWorker::Inspect { run, seed }) {
+            return;
+        }
+        match self.local.with_value(|s| s.as_ref().map(|s| crate::engine::inspect::inspect(&s.trainer, seed))) {
+            Some(Ok(v)) => self.view.set(Some(v)),
+            Some(Err(e)) => self.message.set(Some(format!("Could not inspect the model: {e}"))),
+            None => {}
+        }
+    }
+
+    /// Replace the current run with one loaded from a checkpoint file (weights + config), after
+    /// checking its header here; a bad file leaves the current run untouched.
+    pub fn load_checkpoint(&self, name: &str, bytes: Vec<u8>) {
+        let cfg = match Trainer::checkpoint_config(&bytes).and_then(|(cfg, step)| crate::engine::plan(&cfg).map(|p| (cfg, step, p)).map_err(|e| e.to_string())) {
+            Ok(x) => x,
+            Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
+        };
+        let (cfg, step, plan) = cfg;
+        self.reset();
+        self.form.show(&cfg);
+        let mut pairs = plan.share_pairs(&cfg);
+        pairs.push(("v".into(), crate::VERSION.into()));
+        let _ = browser::url::replace_query(&pairs);
+        self.config.set_value(Some(cfg.clone()));
+        self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
+        self.status.update(|s| {
+            s.state = RunState::Paused;
+            s.step = step;
+            s.task = Some(cfg.task.clone());
+            s.model = Some(cfg.model.clone());
+            s.mixers = Some(cfg.mixers.clone());
+        });
+        self.message.set(Some(format!("Loaded {name} (step {step}); resuming trains on with fresh optimiser moments.")));
+        let run = self.run_id.get_value();
+        let b64 = crate::core::base64::encode(&bytes);
+        if self.post(ToWorker::Load { run, checkpoint: b64.clone() }) {
+            return;
+        }
+        match crate::engine::session::load_checkpoint(&b64) {
+            Ok((session, eval)) => {
+                let done = session.is_done();
+                self.local.set_value(Some(session));
+                let mut m = FromWorker::state(run, if done { RunState::Done } else { RunState::Paused }, None);
+                m.eval = Some(eval);
+                self.apply(m);
+            }
+            Err(e) => self.apply(FromWorker::state(run, RunState::Error, Some(e))),
+        }
     }
 
     /// Save the current run's weights as a safetensors file (from the worker, or directly
@@ -243,7 +316,10 @@ impl Lab {
         }
         let now = browser::now_ms();
         let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
-        self.history.update(|h| h.record(&m.steps, m.eval));
+        self.history.update(|h| h.record(&m.steps, m.eval, m.spectrum.as_ref()));
+        if let Some(v) = m.view {
+            self.view.set(Some(v));
+        }
         self.status.update(|st| {
             if let Some(s) = m.steps.last() {
                 st.step = s.step;
@@ -262,7 +338,10 @@ impl Lab {
             st.runner = self.runner();
         });
         if let Some(e) = m.error {
-            self.message.set(Some(format!("Training stopped: {e}")));
+            self.message.set(Some(if m.state == RunState::Error { format!("Training stopped: {e}") } else { e }));
+        }
+        if m.eval.is_some() && self.views_open.get_untracked() {
+            self.inspect();
         }
     }
 
@@ -310,6 +389,18 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                 <button data-testid="reset" on:click=move |_| lab.reset()>"Reset"</button>
                 <button data-testid="download-checkpoint" title="weights as safetensors, with the config in the header"
                     disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.download_checkpoint()>"Download weights"</button>
+                <label class="button" title="a .safetensors file saved by interlab (tab or CLI): its config and weights replace the current run">
+                    "Load weights"
+                    <input type="file" accept=".safetensors" data-testid="upload-checkpoint" class="hidden-file" on:change=move |ev| {
+                        browser::spawn(async move {
+                            match browser::read_chosen_file(&ev).await {
+                                Ok(Some((name, bytes))) => lab.load_checkpoint(&name, bytes),
+                                Ok(None) => {}
+                                Err(e) => lab.message.set(Some(e)),
+                            }
+                        })
+                    }/>
+                </label>
             </div>
             <dl class="stats">
                 <div><dt>"state"</dt><dd data-testid="state">{move || format!("{:?}", state()).to_lowercase()}</dd></div>
