@@ -75,3 +75,36 @@ fn bad_config_and_checkpoint_files_are_named() {
     assert!(!ok && log.contains("3 mixers listed for 2 layers"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn experiment_files_run_every_arm_and_write_the_results_table() {
+    use interlab::engine::experiment::Experiment;
+    let base = interlab::core::TrainConfig { layers: 1, heads: 1, d_model: 8, batch: 4, steps: 6, warmup: 2, ..Default::default() }
+        .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
+    let exp = Experiment::compare(&base, &["attn", "dlr"]).unwrap();
+    let dir = tmp("experiment");
+    let file = dir.join("exp.json");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&file, exp.to_json()).unwrap();
+    let out_dir = dir.join("out");
+    let (ok, text) = run(&["train", "--experiment", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].contains(",transformer,attn,mqar,") && lines[2].contains(",dlr,,mqar,"), "{csv}");
+    // The arm's final loss is the library's loss for the same config.
+    let mut t = interlab::engine::Trainer::new(exp.arms[1].config.clone()).unwrap();
+    let mut loss = 0.0;
+    while !t.is_done() {
+        loss = t.step().unwrap().loss;
+    }
+    assert_eq!(lines[2].split(',').nth(7).unwrap().parse::<f64>().unwrap(), loss);
+    assert!(out_dir.join("DLR").join("weights.safetensors").exists());
+
+    let mut bad = exp.clone();
+    bad.arms[0].config.mixers = "attn,warp".into();
+    std::fs::write(&file, bad.to_json()).unwrap();
+    let (ok, text) = run(&["train", "--experiment", file.to_str().unwrap()]);
+    assert!(!ok && text.contains("arms[0].config") && text.contains("warp"), "{text}");
+}

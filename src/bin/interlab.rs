@@ -3,6 +3,7 @@
 //! ```text
 //! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X]
 //! interlab train        --preset NAME [--out DIR] [--eval-every N]
+//! interlab train        --experiment FILE [--out DIR] [--eval-every N]   (the tab's Experiment JSON)
 //! interlab eval         --checkpoint FILE
 //! interlab bench        [task=NAME] [key=value ...] [--steps N] [--budget-mib N]
 //! interlab tasks list
@@ -76,7 +77,15 @@ struct Logging {
 
 fn train(args: &Args) -> Result<(), String> {
     if let Some((_, name)) = args.flags.iter().find(|(k, _)| k == "preset") {
-        return preset(args, name);
+        let p = interlab::engine::presets::find(name)?;
+        println!("preset {}: {}\nexpected: {}", p.name, p.title, p.expected);
+        return run_arms(args, &interlab::engine::experiment::Experiment::from_preset(&p));
+    }
+    if let Some((_, file)) = args.flags.iter().find(|(k, _)| k == "experiment") {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+        let exp = interlab::engine::experiment::Experiment::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
+        println!("experiment: {}", exp.title);
+        return run_arms(args, &exp);
     }
     let cfg = args.config()?;
     let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
@@ -104,14 +113,17 @@ fn train(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Run every configuration of a shipped preset and print one summary line per run.
-fn preset(args: &Args, name: &str) -> Result<(), String> {
-    let p = interlab::engine::presets::find(name)?;
+/// Train every arm of an experiment (or preset) in turn, print one summary line per arm, and
+/// with `--out DIR` write each arm's outputs to `DIR/<label>/` and the results table (the
+/// tab's Results CSV format) to `DIR/results.csv`.
+fn run_arms(args: &Args, exp: &interlab::engine::experiment::Experiment) -> Result<(), String> {
+    use interlab::engine::experiment::{results_csv, ArmResult};
     let eval_every: usize = args.flag("eval-every", 250)?;
     let out: Option<String> = args.flags.iter().find(|(k, _)| k == "out").map(|(_, v)| v.clone());
-    println!("preset {}: {}\nexpected: {}", p.name, p.title, p.expected);
     let mut summary = Vec::new();
-    for (label, cfg) in &p.runs {
+    let mut rows = Vec::new();
+    for arm in &exp.arms {
+        let (label, cfg) = (&arm.label, &arm.config);
         let mut t = Trainer::new(cfg.clone()).map_err(|e| format!("{label}: {e}"))?;
         let log = Logging { eval_every, print_every: 0, until: 2.0 };
         let mut csv = String::from(METRICS_HEADER);
@@ -119,9 +131,11 @@ fn preset(args: &Args, name: &str) -> Result<(), String> {
         println!("== {label}: model {} mixers {} task {} ({} steps)", cfg.model, cfg.mixers, cfg.task, cfg.steps);
         let result = train_loop(&mut t, &log, &mut csv, start);
         if let Some(dir) = &out {
-            write_outputs(&format!("{dir}/{label}"), &t, &csv)?;
+            let name: String = label.chars().map(|c| if c.is_ascii_alphanumeric() || "+-_".contains(c) { c } else { '_' }).collect();
+            write_outputs(&format!("{dir}/{name}"), &t, &csv)?;
         }
-        result.map_err(|e| format!("{label}: {e}"))?;
+        let last_loss = result.map_err(|e| format!("{label}: {e}"))?;
+        let secs = start.elapsed().as_secs_f64();
         let e = t.evaluate().map_err(|e| e.to_string())?;
         let metric = match (e.accuracy, e.mse) {
             (Some(a), _) => format!("heldout_acc {a:.4}"),
@@ -129,20 +143,43 @@ fn preset(args: &Args, name: &str) -> Result<(), String> {
             _ => "-".into(),
         };
         let mixers = if cfg.model == "transformer" { cfg.mixers.as_str() } else { "-" };
-        summary.push(format!("{label:<22} {:<12} {mixers:<14} {metric}  ({:.1}s)", cfg.model, start.elapsed().as_secs_f64()));
+        summary.push(format!("{label:<22} {:<12} {mixers:<14} {metric}  ({secs:.1}s)", cfg.model));
+        let dims = interlab::engine::plan(cfg).map_err(|e| e.to_string())?.dims;
+        rows.push(ArmResult {
+            label: label.clone(),
+            model: cfg.model.clone(),
+            mixers: if cfg.model == "transformer" { cfg.mixers.clone() } else { String::new() },
+            task: cfg.task.clone(),
+            seed: cfg.seed,
+            params: cfg.param_count(dims),
+            steps: t.step_count(),
+            loss: last_loss,
+            accuracy: e.accuracy,
+            exact_match: e.exact_match,
+            mse: e.mse,
+            steps_per_sec: Some(t.step_count() as f64 / secs.max(1e-9)),
+            backend: "cpu (native)".into(),
+            state: "done".into(),
+        });
     }
-    println!("\nsummary of preset {}:", p.name);
+    println!("\nsummary of {}:", exp.title);
     for line in summary {
         println!("  {line}");
+    }
+    if let Some(dir) = &out {
+        let path = format!("{dir}/results.csv");
+        std::fs::write(&path, results_csv(&rows)).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
     Ok(())
 }
 
 /// Train to the end of the schedule (or to `until`), evaluating every `eval_every` steps
 /// into `csv`.
-fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) -> Result<(), String> {
+fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) -> Result<Option<f64>, String> {
+    let mut last = None;
     while !t.is_done() {
         let s = t.step().map_err(|e| e.to_string())?;
+        last = Some(s.loss);
         if !s.loss.is_finite() {
             return Err(format!("training diverged at step {}: the loss is {}; lower lr or raise warmup", s.step, s.loss));
         }
@@ -160,11 +197,11 @@ fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) 
             );
             if e.accuracy.is_some_and(|a| a >= log.until) {
                 println!("reached held-out accuracy {} >= {} at step {} after {:.1}s", opt(e.accuracy), log.until, s.step, secs);
-                return Ok(());
+                return Ok(last);
             }
         }
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Columns of `metrics.csv`: one row per evaluation; empty cells for metrics the task does

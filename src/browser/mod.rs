@@ -17,6 +17,11 @@ pub fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Logical processors the browser reports (`navigator.hardwareConcurrency`), at least 1.
+pub fn hardware_concurrency() -> usize {
+    web_sys::window().map(|w| w.navigator().hardware_concurrency() as usize).unwrap_or(1).max(1)
+}
+
 /// Write an error to the browser console (for problems with no better place to show).
 pub fn log_error(msg: &str) {
     web_sys::console::error_1(&wasm_bindgen::JsValue::from_str(msg));

@@ -4,6 +4,7 @@
 
 mod chart;
 mod controls;
+mod experiments;
 mod gallery;
 mod gpu_panel;
 mod image;
@@ -29,6 +30,7 @@ const CHART_POINTS: usize = 400;
 enum Page {
     Lab,
     Gallery,
+    Experiments,
 }
 
 #[component]
@@ -36,13 +38,23 @@ fn App() -> impl IntoView {
     let query = crate::browser::url::query_pairs();
     let autorun = query.iter().any(|(k, v)| k == "autorun" && (v == "1" || v == "true"));
     let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
+    let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
     let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
+    let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
     let lab = run::Lab::new(form);
     let gallery_state = gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
-    let page = RwSignal::new(if on_gallery { Page::Gallery } else { Page::Lab });
+    let page = RwSignal::new(if on_gallery {
+        Page::Gallery
+    } else if on_experiments {
+        Page::Experiments
+    } else {
+        Page::Lab
+    });
     let gpu = gpu_panel::GpuState::detect();
 
-    if autorun && !on_gallery {
+    if autorun && on_experiments {
+        exp_state.start(&form);
+    } else if autorun && !on_gallery {
         lab.start();
     }
     let to_lab = move || {
@@ -94,6 +106,8 @@ fn App() -> impl IntoView {
                 <button data-testid="nav-lab" class:active=move || page.get() == Page::Lab on:click=move |_| to_lab()>"Sequence lab"</button>
                 <button data-testid="nav-gallery" class:active=move || page.get() == Page::Gallery
                     on:click=move |_| { page.set(Page::Gallery); gallery_state.write_url(); }>"Task gallery"</button>
+                <button data-testid="nav-experiments" class:active=move || page.get() == Page::Experiments
+                    on:click=move |_| { page.set(Page::Experiments); exp_state.write_url(&form); }>"Experiments"</button>
             </nav>
             <span class="tagline">{move || format!("{} · {}", task_title(), controls::model_title(&form.model.get()))}</span>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
@@ -123,6 +137,9 @@ fn App() -> impl IntoView {
         </main>
         <main class="gallery-page" style:display=move || if page.get() == Page::Gallery { "block" } else { "none" }>
             <gallery::Gallery lab=lab state=gallery_state on_train=on_train/>
+        </main>
+        <main class="experiments-page" style:display=move || if page.get() == Page::Experiments { "block" } else { "none" }>
+            <experiments::Experiments state=exp_state form=form/>
         </main>
     }
 }

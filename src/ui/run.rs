@@ -3,6 +3,8 @@
 //! same `engine::Session` runs here in chunks of at most `CHUNK_MS` that yield to the browser.
 //! Both paths feed the UI the same `FromWorker` updates.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 
 use super::controls::FormState;
@@ -42,11 +44,39 @@ pub struct Lab {
     /// The fallback: a session trained on this thread, and a counter that retires old loops.
     local: StoredValue<Option<Session>, LocalStorage>,
     local_gen: StoredValue<u64, LocalStorage>,
+    /// Spawn the worker at the first run (experiment arms), not at construction.
+    lazy_worker: StoredValue<bool, LocalStorage>,
+    /// Called (soon after, never inside a worker callback) when a run reaches done or error.
+    on_finish: StoredValue<Option<Rc<dyn Fn()>>, LocalStorage>,
 }
 
 impl Lab {
+    /// The lab's own run, driven by `form`; its worker starts now.
     pub fn new(form: FormState) -> Self {
-        let lab = Lab {
+        let lab = Self::build(form);
+        lab.spawn_worker();
+        lab
+    }
+
+    /// A run driven by `run_config` only (an experiment arm); its worker starts with it.
+    pub fn detached(on_finish: Rc<dyn Fn()>) -> Self {
+        let lab = Self::build(FormState::from_query(&[]));
+        lab.lazy_worker.set_value(true);
+        lab.on_finish.set_value(Some(on_finish));
+        lab
+    }
+
+    fn spawn_worker(&self) {
+        let lab = *self;
+        self.outbox.set_value(Some(Vec::new()));
+        match WorkerHandle::spawn(WORKER_URL, move |text| lab.on_worker_text(&text), move |e| lab.worker_failed(e)) {
+            Ok(w) => self.worker.set_value(Some(w)),
+            Err(e) => self.worker_failed(e),
+        }
+    }
+
+    fn build(form: FormState) -> Self {
+        Lab {
             form,
             status: RwSignal::new(RunStatus::idle(TRAINING_BACKEND)),
             history: RwSignal::new(History::default()),
@@ -61,12 +91,9 @@ impl Lab {
             outbox: StoredValue::new_local(Some(Vec::new())),
             local: StoredValue::new_local(None),
             local_gen: StoredValue::new_local(0),
-        };
-        match WorkerHandle::spawn(WORKER_URL, move |text| lab.on_worker_text(&text), move |e| lab.worker_failed(e)) {
-            Ok(w) => lab.worker.set_value(Some(w)),
-            Err(e) => lab.worker_failed(e),
+            lazy_worker: StoredValue::new_local(false),
+            on_finish: StoredValue::new_local(None),
         }
-        lab
     }
 
     fn runner(&self) -> Runner {
@@ -131,7 +158,20 @@ impl Lab {
         let mut pairs = plan.share_pairs(&cfg);
         pairs.push(("v".into(), crate::VERSION.into()));
         let _ = browser::url::replace_query(&pairs);
+        self.run_config(cfg, &plan);
+    }
+
+    /// Start a new run of `cfg` (already planned), replacing any other; the form and the
+    /// URL are left alone (the experiments page drives its arms this way).
+    pub fn run_config(&self, cfg: TrainConfig, plan: &crate::engine::Plan) {
+        self.message.set(None);
+        self.speed.update_value(|s| s.reset());
+        self.local_gen.update_value(|g| *g += 1);
         self.run_id.update_value(|r| *r += 1);
+        if self.lazy_worker.get_value() {
+            self.lazy_worker.set_value(false);
+            self.spawn_worker();
+        }
         self.config.set_value(Some(cfg.clone()));
         self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
         self.view.set(None);
@@ -172,6 +212,11 @@ impl Lab {
             self.local_gen.update_value(|g| *g += 1);
             self.status.update(|s| s.state = RunState::Paused);
         }
+    }
+
+    /// Stop the worker (a finished experiment arm keeps its numbers, not its worker).
+    pub fn release_worker(&self) {
+        self.worker.set_value(None);
     }
 
     /// Whether there is a model to look at (running, paused or finished).
@@ -234,7 +279,8 @@ impl Lab {
             s.model = Some(cfg.model.clone());
             s.mixers = Some(cfg.mixers.clone());
         });
-        self.message.set(Some(format!("Loaded {name} (step {step}); resuming trains on with fresh optimiser moments.")));
+        let more = if step < cfg.steps { format!("; Resume trains on to step {} with fresh optimiser moments", cfg.steps) } else { String::new() };
+        self.message.set(Some(format!("Loaded {name} (step {step}){more}.")));
         let run = self.run_id.get_value();
         let b64 = crate::core::base64::encode(&bytes);
         if self.post(ToWorker::Load { run, checkpoint: b64.clone() }) {
@@ -292,6 +338,7 @@ impl Lab {
 
     /// The worker could not start or crashed: say so, and carry on on this thread.
     fn worker_failed(&self, detail: String) {
+        self.lazy_worker.set_value(false);
         self.worker.set_value(None);
         self.outbox.set_value(None);
         self.message.set(Some(format!("Training worker unavailable ({detail}); training runs on the page's main thread.")));
@@ -314,6 +361,7 @@ impl Lab {
                 Err(e) => self.message.set(Some(format!("Could not read the checkpoint: {e}"))),
             }
         }
+        let before = self.status.get_untracked().state;
         let now = browser::now_ms();
         let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
         self.history.update(|h| h.record(&m.steps, m.eval, m.spectrum.as_ref()));
@@ -342,6 +390,13 @@ impl Lab {
         }
         if m.eval.is_some() && self.views_open.get_untracked() {
             self.inspect();
+        }
+        let finished = |s: RunState| matches!(s, RunState::Done | RunState::Error);
+        if finished(m.state) && !finished(before) {
+            if let Some(f) = self.on_finish.get_value() {
+                // Not from inside this worker's message handler: the hook may drop the worker.
+                browser::spawn(async move { f() });
+            }
         }
     }
 
