@@ -17,7 +17,7 @@ fn weights(t: &Trainer) -> Vec<(String, Vec<u32>)> {
 
 #[test]
 fn round_trip_is_exact_for_every_model_family() {
-    for model in ["transformer", "lstm", "gru", "dlr", "s4d"] {
+    for model in ["transformer", "lstm", "gru", "dlr", "s4d", "mhssm"] {
         let mut t = Trainer::new(small(model)).unwrap();
         for _ in 0..3 {
             t.step().unwrap();
@@ -65,8 +65,8 @@ fn mismatched_truncated_and_foreign_files_fail_cleanly() {
 }
 
 #[test]
-fn dlr_and_s4d_round_trip_and_match_the_config_parameter_count() {
-    for model in ["dlr", "s4d"] {
+fn ssm_families_round_trip_and_match_the_config_parameter_count() {
+    for model in ["dlr", "s4d", "mhssm"] {
         let mut t = Trainer::new(TrainConfig { state: 4, ..small(model) }).unwrap();
         let dims = interlab::engine::plan::dims_of(&t.task.shape());
         assert_eq!(t.cfg.param_count(dims) as usize, t.model.param_count(), "{model}");

@@ -49,7 +49,7 @@ pub struct TrainConfig {
     /// Transformer token mixer per layer, a comma list of `MIXER_NAMES` (one name applies
     /// to every layer).
     pub mixers: String,
-    /// Complex states per channel of the DLR / S4D recurrence.
+    /// Complex states per channel of the DLR / S4D recurrence (per head for `mhssm`).
     pub state: usize,
     pub layers: usize,
     pub heads: usize,
@@ -93,9 +93,9 @@ mod params_as_object {
 pub const DEFAULT_TASK: &str = "mqar";
 
 /// Model families (`model=`): the causal Transformer (with per-layer mixers), the diagonal
-/// linear RNN without discretisation (DLR), its discretised S4D-style variant, and the LSTM
-/// and GRU baselines.
-pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "lstm", "gru"];
+/// linear RNN without discretisation (DLR), its discretised S4D-style variant, the multi-head
+/// SSM (one recurrence per head, `model::ssm_heads`), and the LSTM and GRU baselines.
+pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm", "gru"];
 
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
@@ -172,9 +172,9 @@ macro_rules! int_field {
 pub const FIELDS: &[Field] = &[
     int_field!("seed", "Seed", "fixes weights, data and the held-out set", 0, u32::MAX as u64, seed),
     int_field!("layers", "Layers", "blocks (attention or recurrence, each with an MLP)", 1, 12, layers),
-    int_field!("heads", "Heads", "attention heads per block; must divide d_model", 1, 16, heads),
+    int_field!("heads", "Heads", "attention or SSM (mhssm) heads per block; must divide d_model", 1, 16, heads),
     int_field!("d_model", "d_model", "width of the residual stream", 4, 512, d_model),
-    int_field!("state", "SSM state", "complex states per channel (dlr and s4d models)", 1, 256, state),
+    int_field!("state", "SSM state", "complex states per channel (dlr, s4d) or per head (mhssm)", 1, 256, state),
     Field {
         key: "lr",
         label: "Learning rate",
@@ -354,6 +354,12 @@ impl TrainConfig {
                 let rec = if self.model == "s4d" { 4 * d * self.state as u64 + d } else { 4 * d * self.state as u64 };
                 return tokens + n * (d + rec + 4 * d * d) + head;
             }
+            // Multi-head SSM: per layer two norm gains, 4 [heads, state] recurrence tensors,
+            // value and output projections [d, d] and a 2x MLP; no position embedding.
+            "mhssm" => {
+                let rec = 4 * self.heads as u64 * self.state as u64;
+                return tokens + n * (2 * d + rec + 2 * d * d + 4 * d * d) + head;
+            }
             _ => {}
         }
         let per_block = 4 * d * d /* attn */ + 8 * d * d /* mlp */ + 2 * d /* norm gains */;
@@ -379,6 +385,9 @@ impl TrainConfig {
         let params = self.param_count(dims) * 4 * 4;
         let per_layer = if self.model == "transformer" {
             b * l * d * 20 + b * h * l * l * 4
+        } else if self.model == "mhssm" {
+            // One [l, l] Toeplitz kernel per head, plus the block's activations.
+            b * l * d * 20 + h * l * l * 2
         } else {
             // The convolution path's [d, l, l] Toeplitz kernels, plus activations.
             b * l * d * 16 + d * l * l * 2
@@ -430,6 +439,9 @@ mod tests {
     fn relations_are_checked() {
         let e = TrainConfig::from_pairs([("d_model", "30"), ("heads", "4")]).unwrap_err();
         assert!(e.for_field("heads").unwrap().contains("not divisible"), "{e}");
+        let e = TrainConfig::from_pairs([("model", "mhssm"), ("d_model", "30"), ("heads", "4")]).unwrap_err();
+        assert_eq!(e.for_field("heads").unwrap(), "d_model 30 is not divisible by 4 heads", "{e}");
+        assert!(e.to_string().contains("heads: d_model 30"), "{e}");
         let e = TrainConfig::from_pairs([("warmup", "10"), ("steps", "10")]).unwrap_err();
         assert!(e.for_field("warmup").is_some(), "{e}");
     }

@@ -12,6 +12,7 @@ use crate::core::{ModelDims, Rng, TrainConfig};
 use crate::model::dlr::{Dlr, DlrConfig};
 use crate::model::mixers::Mixer;
 use crate::model::rnn::{Cell, Rnn, RnnConfig};
+use crate::model::ssm_heads::{MhSsm, MhSsmConfig};
 use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
 use crate::tasks::{check_batch, Batch, Output, Task};
 
@@ -90,6 +91,19 @@ pub fn build_model(cfg: &TrainConfig, dims: ModelDims) -> std::result::Result<Bo
                 discretised: cfg.model == "s4d",
             };
             Box::new(Dlr::new(dcfg, cfg.seed).map_err(err)?)
+        }
+        "mhssm" => {
+            let mcfg = MhSsmConfig {
+                vocab: dims.vocab,
+                features: dims.features,
+                max_len: dims.seq_len,
+                layers: cfg.layers,
+                d_model: cfg.d_model,
+                heads: cfg.heads,
+                state: cfg.state,
+                out: dims.out,
+            };
+            Box::new(MhSsm::new(mcfg, cfg.seed).map_err(err)?)
         }
         other => return Err(format!("model: '{other}' cannot be built in this version")),
     })

@@ -14,6 +14,7 @@ pub mod loss;
 pub mod mixers;
 pub mod optim;
 pub mod rnn;
+pub mod ssm_heads;
 pub mod transformer;
 
 use std::fmt;
@@ -23,7 +24,7 @@ pub use loss::{masked_accuracy, masked_cross_entropy, masked_mse};
 use candle_core::{Tensor, Var};
 
 /// What the trainer needs from any sequence model family (Transformer and its mixer
-/// variants, DLR / SSMs, RNN baselines).
+/// variants, DLR / SSMs, the multi-head SSM, RNN baselines).
 pub trait SeqModel {
     /// `tokens`: `[batch, seq]` u32; `features`: `[batch, seq, features]` f32 when the task
     /// has continuous inputs → head outputs `[batch * seq, out]`. Causal: position `t` sees

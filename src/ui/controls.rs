@@ -194,6 +194,9 @@ pub fn model_title(name: &str) -> &'static str {
         "transformer" => "Transformer",
         "dlr" => "DLR (diagonal linear RNN)",
         "s4d" => "S4D (discretised DLR)",
+        "mhssm" => "Multi-head SSM",
+        "lstm" => "LSTM",
+        "gru" => "GRU",
         _ => "?",
     }
 }
@@ -288,7 +291,7 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
                     on:change=move |ev| { form.model.set(event_target_value(&ev)); form.revalidate(); }>
                     {MODEL_NAMES.iter().map(|m| view! { <option value=*m selected=move || form.model.get() == *m>{model_title(m)}</option> }).collect_view()}
                 </select>
-                <small class="help">"Transformer (per-layer mixers below), diagonal linear RNN, or its discretised S4D variant"</small>
+                <small class="help">"Transformer (per-layer mixers below), diagonal linear RNN, its discretised S4D variant, a multi-head SSM (one recurrence per head), or an LSTM / GRU"</small>
                 <Show when=move || model_err().is_some()>
                     <small class="error" role="alert" data-testid="error-model">{move || model_err().unwrap_or_default()}</small>
                 </Show>
