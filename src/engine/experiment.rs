@@ -46,6 +46,7 @@ pub const ARM_KINDS: &[ArmKind] = &[
     ArmKind { key: "hybrid", label: "attention, then static", model: "transformer", mixers: "attn,{rest}" },
     ArmKind { key: "dlr", label: "DLR", model: "dlr", mixers: "attn" },
     ArmKind { key: "s4d", label: "S4D", model: "s4d", mixers: "attn" },
+    ArmKind { key: "mhssm", label: "multi-head SSM", model: "mhssm", mixers: "attn" },
     ArmKind { key: "lstm", label: "LSTM", model: "lstm", mixers: "attn" },
     ArmKind { key: "gru", label: "GRU", model: "gru", mixers: "attn" },
 ];

@@ -132,6 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn multi_head_ssm_view_has_one_kernel_per_head() {
+        let t = trainer("mhssm", "attn");
+        let v = inspect(&t, 2).unwrap();
+        assert_eq!((v.kernels.len(), v.kernels[0].len(), v.kernels[0][0].len()), (2, 2, 64)); // 2 layers, 2 heads
+        assert_eq!(v.eigenvalues[1].len(), 2 * 3);
+        assert!(v.state_norms.iter().all(|n| n.len() == 64 && n.iter().all(|x| x.is_finite() && *x > 0.0)));
+        assert_eq!(spectrum_summary(t.model.as_ref()).len(), 2);
+    }
+
+    #[test]
     fn state_norms_follow_the_recurrence() {
         use crate::model::dlr::{dlr_scan_states, Modes};
         // One channel, two states: λ = 0.5 and λ = i·0.5; an impulse then silence.

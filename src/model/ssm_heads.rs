@@ -123,15 +123,22 @@ impl MhSsm {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        self.run(tokens, features, |_, _| Ok(()))
+    }
+
+    /// The forward pass, calling `visit(layer, v)` with each block's values `v [b, l, d]`
+    /// (what its heads' recurrences read).
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("mhssm.forward.tokens")?;
         if b == 0 || l == 0 || l > self.cfg.max_len {
             return Err(err("mhssm.forward", format!("tokens {:?} must be [batch, 1..={}] (the model's max_len)", tokens.dims(), self.cfg.max_len)));
         }
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("mhssm", tokens, features)?; // [b, l, d]
-        for blk in &self.blocks {
+        for (i, blk) in self.blocks.iter().enumerate() {
             let u = layer_norm::layer_norm(&x, blk.ln_1.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
             let v = u.matmul(blk.c_v.as_tensor()).op("mhssm.c_v")?.reshape((b, l, d))?; // [b, l, d]
+            visit(i, &v)?;
             let y = self.heads_conv(blk, &v)?.reshape((b * l, d))?; // [b*l, d]
             x = (x + y.matmul(blk.c_proj.as_tensor()).op("mhssm.c_proj")?.reshape((b, l, d))?)?; // [b, l, d]
             let u = layer_norm::layer_norm(&x, blk.ln_2.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
@@ -172,6 +179,35 @@ impl MhSsm {
 impl super::SeqModel for MhSsm {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         MhSsm::forward(self, tokens, features)
+    }
+
+    /// Each layer's per-head kernels over the input's length, and the norm of the whole state
+    /// (every channel's copy of its head's modes), stepped by the f64 scan on the real values.
+    fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
+        let (b, l) = tokens.dims2().op("mhssm.internals.tokens")?;
+        let p = self.cfg.d_model / self.cfg.heads;
+        let mut recurrence = Vec::with_capacity(self.blocks.len());
+        self.run(tokens, features, |i, v| {
+            let v: Vec<f64> = v.flatten_all()?.to_vec1::<f32>().op("mhssm.internals")?.into_iter().map(f64::from).collect();
+            let heads = self.modes(i)?;
+            // One row of modes per channel: channel c runs its head's (c / p) recurrence.
+            let per_channel = Modes {
+                lambda: (0..self.cfg.d_model).map(|c| heads.lambda[c / p].clone()).collect(),
+                w: (0..self.cfg.d_model).map(|c| heads.w[c / p].clone()).collect(),
+            };
+            let (_, norms) = super::dlr_kernel::dlr_scan_states(&per_channel, &v, b, l);
+            let kernel = self.kernel(i)?.into_iter().map(|mut k| {
+                k.truncate(l);
+                k
+            });
+            recurrence.push(super::Recurrence { kernel: kernel.collect(), state_norm: norms.chunks(l).map(|r| r.iter().map(|&x| x as f32).collect()).collect() });
+            Ok(())
+        })?;
+        Ok(super::Internals { mixing: Vec::new(), recurrence })
+    }
+
+    fn spectrum(&self) -> Vec<Vec<(f32, f32)>> {
+        (0..self.blocks.len()).map(|i| self.eigenvalues(i).into_iter().flatten().collect()).collect()
     }
 
     /// Every parameter with its name, in a fixed order (see the module doc).
