@@ -122,7 +122,7 @@ test('every model family trains in the tab: mixers, LSTM, GRU (and a bad mixer l
   const browser = await launch({ webgpu: false });
   try {
     const base = 'task=shift&seq_len=16&vocab=8&channels=2&max_shift=2&layers=2&heads=2&d_model=16&batch=8&steps=20&warmup=2&lr=0.003';
-    for (const m of ['model=transformer&mixers=attn,static', 'model=transformer&mixers=l2', 'model=transformer&mixers=qk_pos', 'model=lstm', 'model=gru', 'model=dlr', 'model=s4d']) {
+    for (const m of ['model=transformer&mixers=attn,static', 'model=transformer&mixers=l2', 'model=transformer&mixers=qk_pos', 'model=lstm', 'model=gru', 'model=dlr', 'model=s4d', 'model=mhssm']) {
       const { page, errors } = await openPage(browser, `${server.url}/?${base}&${m}&autorun=1`);
       const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' || s.state === 'error' ? s : null; }, 120000, m);
       assert.equal(st.state, 'done', `${m}: ${JSON.stringify(st)}`);

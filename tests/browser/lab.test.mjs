@@ -155,7 +155,7 @@ test('the tab reproduces the native CLI curve for the same seed, for every model
   assert.ok(fs.existsSync(cli), `${cli} missing: the test command builds it with cargo test`);
   const browser = await launch({ webgpu: false });
   try {
-    for (const extra of ['', 'model=dlr', 'model=gru', 'mixers=l2']) {
+    for (const extra of ['', 'model=dlr', 'model=gru', 'model=mhssm', 'mixers=l2']) {
       const pairs = [...QUICK.split('&').map((kv) => kv.replace('steps=400', 'steps=30')), ...(extra ? [extra] : [])];
       const out = execFileSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
       const native = Object.fromEntries([...out.matchAll(/^step\s+(\d+)\s+loss ([0-9.e-]+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
