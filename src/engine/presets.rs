@@ -95,4 +95,20 @@ mod tests {
         }
         assert!(find("nope").err().unwrap().contains("dlr-shift"));
     }
+
+    #[test]
+    fn every_run_of_every_preset_trains_a_few_steps() {
+        for p in all() {
+            for (label, cfg) in p.runs {
+                let mut t = crate::engine::Trainer::new(cfg).unwrap_or_else(|e| panic!("{}/{label}: {e}", p.name));
+                let first = t.step().unwrap().loss;
+                let mut last = first;
+                for _ in 0..2 {
+                    last = t.step().unwrap().loss;
+                }
+                assert!(first.is_finite() && last.is_finite(), "{}/{label}: {first} → {last}", p.name);
+                assert_eq!(t.step_count(), 3);
+            }
+        }
+    }
 }
