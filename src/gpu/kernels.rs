@@ -27,14 +27,18 @@ impl Kernel {
         }
     }
 
-    pub fn entry_point(self) -> &'static str {
-        "main"
+    /// The compute entry points the file defines; each gets its own pipeline. A launch must
+    /// bind exactly the bindings its entry point uses (pipelines use automatic layouts).
+    pub fn entry_points(self) -> &'static [&'static str] {
+        match self {
+            Kernel::Matmul => &["main"],
+        }
     }
 }
 
-/// Compiled pipelines, indexed by `Kernel`.
+/// Compiled pipelines, indexed by `(Kernel, entry point)`.
 pub(crate) struct Pipelines {
-    entries: Vec<(Kernel, wgpu::ComputePipeline)>,
+    entries: Vec<((Kernel, &'static str), wgpu::ComputePipeline)>,
 }
 
 impl Pipelines {
@@ -46,24 +50,30 @@ impl Pipelines {
                 label: Some(k.file()),
                 source: wgpu::ShaderSource::Wgsl(k.source().into()),
             });
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(k.file()),
-                layout: None,
-                module: &module,
-                entry_point: Some(k.entry_point()),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-            if let Some(e) = scope.pop().await {
-                return Err(GpuError::Device { op: format!("create pipeline {}", k.file()), detail: e.to_string() });
+            for &entry in k.entry_points() {
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&format!("{}:{entry}", k.file())),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                entries.push(((k, entry), pipeline));
             }
-            entries.push((k, pipeline));
+            if let Some(e) = scope.pop().await {
+                return Err(GpuError::Device { op: format!("create pipelines of {}", k.file()), detail: e.to_string() });
+            }
         }
         Ok(Pipelines { entries })
     }
 
-    pub(crate) fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        // Every variant is built in `build`, so the lookup cannot miss.
-        &self.entries.iter().find(|(kk, _)| *kk == k).expect("pipeline built for every Kernel").1
+    /// The pipeline of `k`'s `entry` (one of `k.entry_points()`).
+    pub(crate) fn get(&self, k: Kernel, entry: &str) -> Result<&wgpu::ComputePipeline> {
+        self.entries
+            .iter()
+            .find(|((kk, e), _)| *kk == k && *e == entry)
+            .map(|(_, p)| p)
+            .ok_or_else(|| GpuError::Shape { op: k.file().into(), detail: format!("no entry point '{entry}' (it has {:?})", k.entry_points()) })
     }
 }

@@ -1,6 +1,6 @@
 //! Binding for `shaders/matmul.wgsl`: C[M, N] = A[M, K] · B[K, N] (row-major f32).
 
-use super::{GpuContext, GpuError, Kernel, Result};
+use super::{GpuContext, GpuError, Kernel, Program, Result};
 
 /// Output tile edge of one workgroup (must match TILE_M / TILE_N in the shader).
 const TILE: u32 = 64;
@@ -14,20 +14,32 @@ struct Params {
     _pad: u32,
 }
 
-/// Multiply on the GPU and read the result back.
-pub async fn matmul(ctx: &GpuContext, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Result<Vec<f32>> {
+/// Record `c[m, n] = a[m, k] · b[k, n]` (buffers of at least those sizes) into `program`.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_matmul(program: &mut Program, ctx: &GpuContext, a: &wgpu::Buffer, b: &wgpu::Buffer, c: &wgpu::Buffer, m: usize, k: usize, n: usize) -> Result<()> {
     let op = "matmul";
     if m == 0 || k == 0 || n == 0 {
         return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape [{m}, {k}] x [{k}, {n}]") });
     }
+    for (name, buf, want) in [("a", a, m * k), ("b", b, k * n), ("c", c, m * n)] {
+        if buf.size() < (want * 4) as u64 {
+            return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, [{m}, {k}] x [{k}, {n}] needs {want}", buf.size() / 4) });
+        }
+    }
+    let groups = [(n as u32).div_ceil(TILE), (m as u32).div_ceil(TILE), 1];
+    let params = Params { m: m as u32, k: k as u32, n: n as u32, _pad: 0 };
+    program.push(ctx, Kernel::Matmul, "main", "matmul", &[(0, a), (1, b), (2, c)], Some((3, bytemuck::bytes_of(&params))), groups).await
+}
+
+/// Multiply on the GPU and read the result back (one-shot: upload, record, submit, read).
+pub async fn matmul(ctx: &GpuContext, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Result<Vec<f32>> {
+    let op = "matmul";
     if a.len() != m * k || b.len() != k * n {
         return Err(GpuError::Shape {
             op: op.into(),
             detail: format!("a has {} values (want {m}x{k}), b has {} (want {k}x{n})", a.len(), b.len()),
         });
     }
-    let groups = [(n as u32).div_ceil(TILE), (m as u32).div_ceil(TILE), 1];
-    ctx.check_dispatch(op, groups)?;
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let a_buf = ctx.upload_f32(op, "matmul.a", a)?; // [m, k]
     let b_buf = ctx.upload_f32(op, "matmul.b", b)?; // [k, n]
@@ -35,26 +47,9 @@ pub async fn matmul(ctx: &GpuContext, a: &[f32], b: &[f32], m: usize, k: usize, 
     if let Some(e) = scope.pop().await {
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
-    let params = ctx.uniform("matmul.params", &Params { m: m as u32, k: k as u32, n: n as u32, _pad: 0 });
-    let pipeline = ctx.pipelines.get(Kernel::Matmul);
-    let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("matmul.bind"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: a_buf.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: b_buf.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 2, resource: c_buf.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 3, resource: params.as_entire_binding() },
-        ],
-    });
-    let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("matmul") });
-    {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("matmul"), timestamp_writes: None });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &bind, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-    }
-    ctx.queue.submit([enc.finish()]);
+    let mut program = Program::new();
+    record_matmul(&mut program, ctx, &a_buf, &b_buf, &c_buf, m, k, n).await?;
+    program.submit(ctx)?;
     ctx.read_f32(&c_buf, m * n).await
 }
 

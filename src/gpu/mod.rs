@@ -7,11 +7,13 @@ pub mod buffers;
 pub mod context;
 pub mod kernels;
 pub mod matmul;
+pub mod program;
 
 use std::fmt;
 
 pub use context::{AdapterSummary, GpuContext};
 pub use kernels::Kernel;
+pub use program::Program;
 
 /// The GPU layer's error; every message names the op and the sizes involved.
 #[derive(Clone, Debug, PartialEq)]
