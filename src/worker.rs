@@ -59,8 +59,11 @@ fn handle(text: String) {
     let start_loop = STATE.with(|s| {
         let mut s = s.borrow_mut();
         match msg {
-            ToWorker::Start { run, config } => {
+            ToWorker::Start { run, config, budget_mib } => {
                 s.run = run;
+                if budget_mib > 0 {
+                    crate::core::config::set_memory_budget(budget_mib << 20);
+                }
                 match Trainer::new(config) {
                     Ok(t) => {
                         s.session = Some(Session::new(t));

@@ -19,6 +19,18 @@ pub fn set_memory_budget(bytes: u64) {
     BUDGET_OVERRIDE.store(bytes, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The largest budget the `budget` URL key may set (a wasm32 tab addresses 4 GiB in all).
+pub const MAX_BUDGET_MIB: u64 = 3584;
+pub const MIN_BUDGET_MIB: u64 = 64;
+
+/// Read the lab's `budget` URL value (MiB), naming the key and the range when it is bad.
+pub fn parse_budget_mib(text: &str) -> Result<u64, FieldError> {
+    match text.trim().parse::<u64>() {
+        Ok(v) if (MIN_BUDGET_MIB..=MAX_BUDGET_MIB).contains(&v) => Ok(v),
+        _ => Err(FieldError::new("budget", format!("'{text}' is not a whole number of MiB from {MIN_BUDGET_MIB} to {MAX_BUDGET_MIB}; the default {} MiB applies", MEMORY_BUDGET_BYTES >> 20))),
+    }
+}
+
 /// The budget in force: `MEMORY_BUDGET_BYTES` unless overridden.
 pub fn memory_budget() -> u64 {
     match BUDGET_OVERRIDE.load(std::sync::atomic::Ordering::Relaxed) {
@@ -101,7 +113,7 @@ pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm",
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
 
 /// URL keys that belong to the app, not to the run (never read as task parameters).
-pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms"];
+pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget"];
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -478,5 +490,18 @@ mod tests {
         let msg = cfg.check_budget(dims).unwrap_err().message;
         assert!(msg.contains("MiB") && msg.contains("4096"), "{msg}");
         assert!(cfg.check_budget(ModelDims { seq_len: 24, ..dims }).is_ok());
+    }
+
+    #[test]
+    fn budget_values_are_checked_and_named() {
+        assert_eq!(parse_budget_mib(" 2048 ").unwrap(), 2048);
+        for bad in ["abc", "0", "63", "4096", "-1", "1.5"] {
+            let e = parse_budget_mib(bad).unwrap_err();
+            assert_eq!(e.field, "budget");
+            assert!(e.message.contains("64 to 3584"), "{}", e.message);
+        }
+        // `budget` is the app's key, never a task parameter.
+        let cfg = TrainConfig::from_pairs([("budget", "2048")]).unwrap();
+        assert!(cfg.task_params.is_empty());
     }
 }

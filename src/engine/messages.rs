@@ -13,7 +13,13 @@ use super::{ChunkReport, EvalStats, RunState};
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum ToWorker {
     /// Build a new run (replacing any other) and train it.
-    Start { run: u64, config: TrainConfig },
+    Start {
+        run: u64,
+        config: TrainConfig,
+        /// The page's memory budget in MiB (0: the default), so both sides check the same.
+        #[serde(default)]
+        budget_mib: u64,
+    },
     Resume { run: u64 },
     Pause { run: u64 },
     /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`).
@@ -128,7 +134,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bad_text_is_an_error() {
-        let m = ToWorker::Start { run: 3, config: TrainConfig::default() };
+        let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048 };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
         let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9]]) };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);

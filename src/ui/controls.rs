@@ -268,7 +268,7 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
             "{} parameters · ~{} MiB of {} MiB budget",
             cfg.param_count(p.dims),
             cfg.estimated_bytes(p.dims).div_ceil(1024 * 1024),
-            crate::core::config::MEMORY_BUDGET_BYTES / (1024 * 1024)
+            crate::core::config::memory_budget() / (1024 * 1024)
         ),
         Err(e) => format!("{} field(s) need attention", e.errors.len()),
     };

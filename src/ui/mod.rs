@@ -39,6 +39,14 @@ fn App() -> impl IntoView {
     let autorun = query.iter().any(|(k, v)| k == "autorun" && (v == "1" || v == "true"));
     let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
     let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
+    // A raised memory budget (`budget=MiB`) must be in force before the form validates.
+    let budget_error = query.iter().rev().find(|(k, _)| k == "budget").and_then(|(_, v)| match crate::core::config::parse_budget_mib(v) {
+        Ok(mib) => {
+            crate::core::config::set_memory_budget(mib << 20);
+            None
+        }
+        Err(e) => Some(format!("budget: {}", e.message)),
+    });
     let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
     let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
     let lab = run::Lab::new(form);
@@ -56,6 +64,10 @@ fn App() -> impl IntoView {
         exp_state.start(&form);
     } else if autorun && !on_gallery {
         lab.start();
+    }
+    // After any autorun start (which clears the notice).
+    if budget_error.is_some() {
+        lab.message.set(budget_error);
     }
     let to_lab = move || {
         page.set(Page::Lab);

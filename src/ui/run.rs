@@ -157,6 +157,9 @@ impl Lab {
         self.form.show(&cfg);
         let mut pairs = plan.share_pairs(&cfg);
         pairs.push(("v".into(), crate::VERSION.into()));
+        if crate::core::config::memory_budget() != crate::core::config::MEMORY_BUDGET_BYTES {
+            pairs.push(("budget".into(), (crate::core::config::memory_budget() >> 20).to_string()));
+        }
         let _ = browser::url::replace_query(&pairs);
         self.run_config(cfg, &plan);
     }
@@ -190,7 +193,8 @@ impl Lab {
     fn launch(&self) {
         let run = self.run_id.get_value();
         let Some(config) = self.config.get_value() else { return };
-        if self.post(ToWorker::Start { run, config: config.clone() }) {
+        let budget_mib = crate::core::config::memory_budget() >> 20;
+        if self.post(ToWorker::Start { run, config: config.clone(), budget_mib }) {
             return;
         }
         match Trainer::new(config) {
