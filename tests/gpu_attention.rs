@@ -200,3 +200,26 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
     shape_err(pollster::block_on(static_mix(&ctx, &[0.0; 4], &x, &x, s, 2)).unwrap_err(), "static_mix", "exceeds the logits' 2");
     shape_err(pollster::block_on(static_mix(&ctx, &[0.0; 8], &x, &x, s, 3)).unwrap_err(), "static_mix", "logits has 8");
 }
+
+/// Long sequences at full head width, beyond what lavapipe's loop cap allows (see above):
+/// run on a real GPU with `--ignored`.
+#[test]
+#[ignore = "needs a real GPU (lavapipe caps loop iterations); run with --ignored"]
+fn long_sequences_on_a_real_gpu() {
+    let Some(ctx) = context() else { return };
+    eprintln!("adapter: {} ({}, {})", ctx.summary.name, ctx.summary.backend, ctx.summary.device_type);
+    for (i, (shape, path)) in [((1, 2, 4096, 64), AttnPath::Tiled), ((2, 2, 1024, 64), AttnPath::Fused)].into_iter().enumerate() {
+        let c = case(20 + i, shape);
+        let (y, grads) = candle_attention(&c);
+        let t = std::time::Instant::now();
+        let (out, _) = pollster::block_on(attention(&ctx, &c.q, &c.k, &c.v, c.s, c.scale, path)).unwrap();
+        let g = pollster::block_on(attention_backward(&ctx, &c.q, &c.k, &c.v, &c.dout, c.s, c.scale, path)).unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let fwd = check(&format!("{shape:?} out"), &out, &y, FWD_ATOL, FWD_RTOL);
+        let mut bwd = 0f32;
+        for (name, gpu, cpu) in [("dq", &g[0], &grads[0]), ("dk", &g[1], &grads[1]), ("dv", &g[2], &grads[2])] {
+            bwd = bwd.max(check(&format!("{shape:?} {name}"), gpu, cpu, BWD_ATOL, BWD_RTOL));
+        }
+        eprintln!("{shape:?} {path:?}: forward {fwd:e}, backward {bwd:e} ({ms:.0} ms one-shot incl. uploads)");
+    }
+}

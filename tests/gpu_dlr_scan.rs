@@ -220,3 +220,22 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
     err(pollster::block_on(dlr_scan_backward(&ctx, &u, &m, &u[2..], s, 4)).unwrap_err(), "dlr_scan_backward", "dy has 28");
     err(pollster::block_on(dlr_scan(&ctx, &[], &[], ScanShape { l: 0, ..s }, 4)).unwrap_err(), "dlr_scan_forward", "empty");
 }
+
+/// A 65536-step scan with many chunks and states, beyond lavapipe's patience: run on a real
+/// GPU with `--ignored`.
+#[test]
+#[ignore = "needs a real GPU; run with --ignored"]
+fn long_sequences_on_a_real_gpu() {
+    let Some(ctx) = context() else { return };
+    eprintln!("adapter: {} ({}, {})", ctx.summary.name, ctx.summary.backend, ctx.summary.device_type);
+    let s = ScanShape { b: 2, l: 65536, d: 16, n: 16 };
+    let (u, m, dy) = (uniform(1, s.len()), random_modes(2, s.d, s.n), uniform(3, s.len()));
+    let t = std::time::Instant::now();
+    let [y, du, grads] = pollster::block_on(dlr_scan_backward(&ctx, &u, &m, &dy, s, 64)).unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let ey = check("l 65536 y", &y, &oracle_y(&u, &m, s), SCAN_TOL);
+    let (du_ref, g_ref) = dlr_scan_backward_reference(&u, &m, &dy, s);
+    let edu = check("l 65536 du", &du, &du_ref, GRAD_TOL);
+    let eg = check("l 65536 grads", &grads, &g_ref, GRAD_TOL);
+    eprintln!("dlr scan {s:?}: relative error y {ey:e}, du {edu:e}, grads {eg:e} ({ms:.0} ms one-shot incl. uploads)");
+}
