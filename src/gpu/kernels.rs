@@ -9,21 +9,30 @@ use super::{GpuError, Result};
 pub enum Kernel {
     /// `shaders/matmul.wgsl` — tiled f32 matmul; binding in `gpu::matmul`.
     Matmul,
+    /// `shaders/attention.wgsl` — causal softmax attention and the static mixer, fwd/bwd;
+    /// binding in `gpu::attention`.
+    Attention,
+    /// `shaders/dlr_scan.wgsl` — chunked DLR scan fwd/bwd; binding in `gpu::dlr_scan`.
+    DlrScan,
 }
 
 impl Kernel {
-    pub const ALL: &'static [Kernel] = &[Kernel::Matmul];
+    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::Attention, Kernel::DlrScan];
 
     /// The file name under `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Matmul => "matmul.wgsl",
+            Kernel::Attention => "attention.wgsl",
+            Kernel::DlrScan => "dlr_scan.wgsl",
         }
     }
 
     pub fn source(self) -> &'static str {
         match self {
             Kernel::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Kernel::Attention => include_str!("../../shaders/attention.wgsl"),
+            Kernel::DlrScan => include_str!("../../shaders/dlr_scan.wgsl"),
         }
     }
 
@@ -32,6 +41,8 @@ impl Kernel {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Kernel::Matmul => &["main"],
+            Kernel::Attention => &["fwd_fused", "fwd_tiled", "bwd_delta", "bwd_dq", "bwd_dkdv", "static_lse", "static_fwd", "static_bwd_dv", "static_bwd_dlogits"],
+            Kernel::DlrScan => &["fwd_local", "fwd_carry", "fwd_fixup", "bwd_local", "bwd_carry", "bwd_fixup", "bwd_reduce"],
         }
     }
 }

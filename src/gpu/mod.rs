@@ -3,8 +3,10 @@
 //! (`matmul`, ...). Depends on `core` only; candle never appears here — parity with the
 //! CPU reference is checked in tests and in `engine::gpu_check`.
 
+pub mod attention;
 pub mod buffers;
 pub mod context;
+pub mod dlr_scan;
 pub mod kernels;
 pub mod matmul;
 pub mod program;
