@@ -9,21 +9,30 @@ use super::{GpuError, Result};
 pub enum Kernel {
     /// `shaders/matmul.wgsl` — tiled f32 matmul; binding in `gpu::matmul`.
     Matmul,
+    /// `shaders/gemm.wgsl` — matmul with transposed operands, accumulate, bias/ReLU epilogue,
+    /// batches; binding in `gpu::gemm`.
+    Gemm,
+    /// `shaders/reduce.wgsl` — fixed-order column sums, sums, sums of squares; `gpu::reduce`.
+    Reduce,
 }
 
 impl Kernel {
-    pub const ALL: &'static [Kernel] = &[Kernel::Matmul];
+    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::Gemm, Kernel::Reduce];
 
     /// The file name under `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Matmul => "matmul.wgsl",
+            Kernel::Gemm => "gemm.wgsl",
+            Kernel::Reduce => "reduce.wgsl",
         }
     }
 
     pub fn source(self) -> &'static str {
         match self {
             Kernel::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Kernel::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Kernel::Reduce => include_str!("../../shaders/reduce.wgsl"),
         }
     }
 
@@ -32,6 +41,8 @@ impl Kernel {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Kernel::Matmul => &["main"],
+            Kernel::Gemm => &["gemm", "gemm_bias"],
+            Kernel::Reduce => &["col_sum_partial", "col_sum_final", "sum_partial", "sum_final"],
         }
     }
 }

@@ -3,11 +3,15 @@
 //! (`matmul`, ...). Depends on `core` only; candle never appears here — parity with the
 //! CPU reference is checked in tests and in `engine::gpu_check`.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod buffers;
 pub mod context;
+pub mod gemm;
 pub mod kernels;
 pub mod matmul;
 pub mod program;
+pub mod reduce;
 
 use std::fmt;
 
