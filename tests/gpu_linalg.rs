@@ -8,8 +8,8 @@
 use candle_core::{Device, Tensor};
 use interlab::engine::gpu_check::random_matrix;
 use interlab::gpu::gemm::{gemm, gemm_reference, Gemm};
-use interlab::gpu::reduce::{col_sum, col_sum_reference, sum, sum_reference, ReduceOpts};
-use interlab::gpu::{GpuContext, GpuError};
+use interlab::gpu::reduce::{col_sum, col_sum_reference, col_sum_scratch_len, record_col_sum, record_sum, sum, sum_reference, sum_scratch_len, ReduceOpts};
+use interlab::gpu::{GpuContext, GpuError, Program};
 
 /// f32 unit roundoff, 2⁻²⁴.
 const U: f64 = 1.0 / 16_777_216.0;
@@ -88,8 +88,8 @@ fn candle_gemm(spec: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c0: Opti
 }
 
 /// Run `spec` on the GPU and check it against candle and the loop oracle; returns the largest
-/// error as a fraction of its tolerance.
-fn check_gemm(ctx: &GpuContext, spec: &Gemm, seed: u64, with_bias: bool) -> f64 {
+/// error as a fraction of its tolerance, and the largest absolute error.
+fn check_gemm(ctx: &GpuContext, spec: &Gemm, seed: u64, with_bias: bool) -> (f64, f64) {
     let (la, lb, lc) = spec.lens();
     let a = random_matrix(seed, la);
     let b = random_matrix(seed + 1, lb);
@@ -99,7 +99,7 @@ fn check_gemm(ctx: &GpuContext, spec: &Gemm, seed: u64, with_bias: bool) -> f64 
     let (abs_a, abs_b) = (abs(Some(&a)).unwrap(), abs(Some(&b)).unwrap());
     let unrelu = Gemm { relu: false, ..*spec };
     let mag = gemm_reference(&unrelu, &abs_a, &abs_b, abs(bias.as_deref()).as_deref(), abs(c0.as_deref()).as_deref());
-    let mut worst = 0f64;
+    let (mut worst, mut max_abs) = (0f64, 0f64);
     for (name, cpu) in [("candle", candle_gemm(spec, &a, &b, bias.as_deref(), c0.as_deref())), ("loop", gemm_reference(spec, &a, &b, bias.as_deref(), c0.as_deref()))] {
         assert_eq!(gpu.len(), cpu.len());
         for (i, ((&g, &c), &mg)) in gpu.iter().zip(&cpu).zip(&mag).enumerate() {
@@ -107,37 +107,42 @@ fn check_gemm(ctx: &GpuContext, spec: &Gemm, seed: u64, with_bias: bool) -> f64 
             let err = (g as f64 - c as f64).abs();
             assert!(err <= tol, "{}: element {i}: gpu {g} vs {name} {c}, err {err:.3e} > tol {tol:.3e}", spec.describe());
             worst = worst.max(err / tol);
+            max_abs = max_abs.max(err);
         }
     }
-    worst
+    (worst, max_abs)
+}
+
+fn fold(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    (a.0.max(b.0), a.1.max(b.1))
 }
 
 #[test]
 fn gemm_all_transposes_match_candle_and_the_loop_oracle() {
     let Some(ctx) = context() else { return };
-    let mut worst = 0f64;
+    let mut worst = (0f64, 0f64);
     for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let spec = Gemm::new(m, k, n).trans_a(ta).trans_b(tb);
-            worst = worst.max(check_gemm(&ctx, &spec, 100 + 10 * i as u64, false));
+            worst = fold(worst, check_gemm(&ctx, &spec, 100 + 10 * i as u64, false));
         }
     }
-    eprintln!("gemm transposes: worst error / tolerance = {worst:.3}");
+    eprintln!("gemm transposes: worst error / tolerance = {:.3}, max |error| = {:.3e}", worst.0, worst.1);
 }
 
 #[test]
 fn gemm_epilogues_accumulate_bias_relu_match() {
     let Some(ctx) = context() else { return };
-    let mut worst = 0f64;
+    let mut worst = (0f64, 0f64);
     for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
         let (ta, tb) = (i % 2 == 1, i % 3 == 2);
         let base = Gemm::new(m, k, n).trans_a(ta).trans_b(tb);
-        worst = worst.max(check_gemm(&ctx, &base.relu(true), 300 + i as u64, true)); // forward: relu(x·W + b)
-        worst = worst.max(check_gemm(&ctx, &base.accumulate(true), 400 + i as u64, false)); // grads: C += ...
-        worst = worst.max(check_gemm(&ctx, &base.accumulate(true).relu(true), 500 + i as u64, true));
-        worst = worst.max(check_gemm(&ctx, &base, 600 + i as u64, true)); // bias, no relu
+        worst = fold(worst, check_gemm(&ctx, &base.relu(true), 300 + i as u64, true)); // forward: relu(x·W + b)
+        worst = fold(worst, check_gemm(&ctx, &base.accumulate(true), 400 + i as u64, false)); // grads: C += ...
+        worst = fold(worst, check_gemm(&ctx, &base.accumulate(true).relu(true), 500 + i as u64, true));
+        worst = fold(worst, check_gemm(&ctx, &base, 600 + i as u64, true)); // bias, no relu
     }
-    eprintln!("gemm epilogues: worst error / tolerance = {worst:.3}");
+    eprintln!("gemm epilogues: worst error / tolerance = {:.3}, max |error| = {:.3e}", worst.0, worst.1);
 }
 
 #[test]
@@ -155,7 +160,7 @@ fn relu_epilogue_clamps_negatives_to_zero() {
 #[test]
 fn batched_gemm_matches_per_head_products() {
     let Some(ctx) = context() else { return };
-    let mut worst = 0f64;
+    let mut worst = (0f64, 0f64);
     // Per-head attention sizes: scores = Q·Kᵀ, then P·V; and a broadcast weight (stride 0).
     let cases = [
         Gemm::new(64, 7, 64).trans_b(true).batched(3, 64 * 7, 64 * 7, 64 * 64),
@@ -164,9 +169,9 @@ fn batched_gemm_matches_per_head_products() {
         Gemm::new(1, 64, 257).batched(5, 64, 0, 257).relu(true),
     ];
     for (i, spec) in cases.iter().enumerate() {
-        worst = worst.max(check_gemm(&ctx, spec, 700 + 10 * i as u64, i == 3));
+        worst = fold(worst, check_gemm(&ctx, spec, 700 + 10 * i as u64, i == 3));
     }
-    eprintln!("batched gemm: worst error / tolerance = {worst:.3}");
+    eprintln!("batched gemm: worst error / tolerance = {:.3}, max |error| = {:.3e}", worst.0, worst.1);
 }
 
 #[test]
@@ -227,6 +232,40 @@ fn sums_and_sums_of_squares_match_the_f64_oracle_and_repeat() {
         }
     }
     eprintln!("sums: worst relative error (of Σ|x|) = {worst:.3e}");
+}
+
+/// The global-norm and bias-gradient pattern: several reductions recorded into one program,
+/// the later ones accumulating into a slot of `out` chosen by index, sharing one scratch.
+#[test]
+fn recorded_reductions_accumulate_into_their_slot() {
+    let Some(ctx) = context() else { return };
+    let (g1, g2) = (random_matrix(41, 5000), random_matrix(42, 257)); // two "gradients"
+    let (rows, cols) = (300, 7);
+    let x = random_matrix(43, rows * cols); // [rows, cols]
+    let up = |label: &str, v: &[f32]| ctx.upload_f32("test", label, v).unwrap();
+    let (b1, b2, bx) = (up("g1", &g1), up("g2", &g2), up("x", &x));
+    let scratch = ctx.output_f32("test", "scratch", sum_scratch_len(5000).max(col_sum_scratch_len(rows, cols))).unwrap();
+    let norms = up("norms", &[9.0, 9.0, 9.0]); // slot 1 must be overwritten, then accumulated
+    let col = up("col", &[0.5; 7]); // column sums accumulate onto 0.5
+    let sq = |accumulate| ReduceOpts { square: true, accumulate };
+    let mut p = Program::new();
+    pollster::block_on(async {
+        record_sum(&mut p, &ctx, &b1, &scratch, &norms, g1.len(), 1, sq(false)).await.unwrap();
+        record_sum(&mut p, &ctx, &b2, &scratch, &norms, g2.len(), 1, sq(true)).await.unwrap();
+        record_col_sum(&mut p, &ctx, &bx, &scratch, &col, rows, cols, ReduceOpts { square: false, accumulate: true }).await.unwrap();
+    });
+    assert_eq!(p.len(), 6, "{:?}", p.labels());
+    p.submit(&ctx).unwrap();
+    let got = pollster::block_on(ctx.read_f32(&norms, 3)).unwrap();
+    assert_eq!((got[0], got[2]), (9.0, 9.0), "other slots untouched: {got:?}");
+    let exact = sum_reference(&g1, true) + sum_reference(&g2, true);
+    check_reduction(got[1], exact, exact, "global sum of squares");
+    let got = pollster::block_on(ctx.read_f32(&col, cols)).unwrap();
+    let absx: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    let (exact, mag) = (col_sum_reference(&x, rows, cols, false), col_sum_reference(&absx, rows, cols, false));
+    for c in 0..cols {
+        check_reduction(got[c], 0.5 + exact[c], 0.5 + mag[c], &format!("accumulated column {c}"));
+    }
 }
 
 #[test]
