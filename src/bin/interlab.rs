@@ -11,6 +11,7 @@
 //! interlab tasks bench  [--ms N]
 //! interlab tasks survey [--steps N] [--only NAME,NAME] [key=value ...]
 //! interlab gpu-check
+//! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
 //! parsed and validated by the same tables.
@@ -438,15 +439,58 @@ fn gpu_check_cmd() -> Result<(), String> {
     }
 }
 
+/// Matmul GFLOP/s on this machine's adapter. A software adapter (lavapipe, SwiftShader) gets
+/// `--quick` by default — a 256³ square, the model shapes at batch 1 instead of 32, 1 rep —
+/// so the command finishes in seconds (lavapipe on 2 cores runs ~0.2 GFLOP/s); `--full`
+/// forces 4096³, batch 32 and 5 reps anywhere. Only --reps and --size take a value.
+fn gpu_bench_cmd(rest: &[String]) -> Result<(), String> {
+    let mut it = rest.iter();
+    let (mut reps, mut size, mut quick) = (None, None, None);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> Result<usize, String> {
+            let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            v.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--{name}: '{v}' is not a positive integer"))
+        };
+        match a.as_str() {
+            "--reps" => reps = Some(value("reps")?),
+            "--size" => size = Some(value("size")?),
+            "--quick" => quick = Some(true),
+            "--full" => quick = Some(false),
+            other => return Err(format!("gpu-bench: unexpected argument '{other}' (--reps N, --size N, --quick, --full)")),
+        }
+    }
+    let ctx = pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?;
+    let s = &ctx.summary;
+    let quick = quick.unwrap_or(s.is_software);
+    let reps = reps.unwrap_or(if quick { 1 } else { 5 });
+    let size = size.unwrap_or(if quick { 256 } else { 4096 });
+    let batch = if quick { 1 } else { 32 };
+    println!("adapter: {} ({}, {}, driver {}){}", s.name, s.backend, s.device_type, s.driver, if quick { "  [quick: batch 1; --full for 4096³, batch 32, 5 reps]" } else { "" });
+    for case in interlab::gpu::bench::default_cases(size, batch) {
+        let r = pollster::block_on(interlab::gpu::bench::bench_case(&ctx, &case, reps)).map_err(|e| e.to_string())?;
+        println!("{}", interlab::gpu::bench::format_line(&r));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let (cmd, rest) = match raw.split_first() {
         Some((c, r)) => (c.as_str(), r),
         None => {
-            eprintln!("usage: interlab <train|eval|bench|tasks|gpu-check> [key=value ...] [--flag value ...]");
+            eprintln!("usage: interlab <train|eval|bench|tasks|gpu-check|gpu-bench> [key=value ...] [--flag value ...]");
             return ExitCode::from(2);
         }
     };
+    if cmd == "gpu-bench" {
+        return match gpu_bench_cmd(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cmd == "tasks" {
         return match tasks_cmd(rest) {
             Ok(()) => ExitCode::SUCCESS,
@@ -461,7 +505,7 @@ fn main() -> ExitCode {
         "bench" => bench(&args),
         "eval" => eval_cmd(&args),
         "gpu-check" => gpu_check_cmd(),
-        other => Err(format!("unknown command '{other}' (train, eval, bench, tasks, gpu-check)")),
+        other => Err(format!("unknown command '{other}' (train, eval, bench, tasks, gpu-check, gpu-bench)")),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

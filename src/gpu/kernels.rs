@@ -9,6 +9,11 @@ use super::{GpuError, Result};
 pub enum Kernel {
     /// `shaders/matmul.wgsl` — tiled f32 matmul; binding in `gpu::matmul`.
     Matmul,
+    /// `shaders/gemm.wgsl` — matmul with transposed operands, accumulate, bias/ReLU epilogue,
+    /// batches; binding in `gpu::gemm`.
+    Gemm,
+    /// `shaders/reduce.wgsl` — fixed-order column sums, sums, sums of squares; `gpu::reduce`.
+    Reduce,
     /// `shaders/attention.wgsl` — causal softmax attention and the static mixer, fwd/bwd;
     /// binding in `gpu::attention`.
     Attention,
@@ -17,7 +22,7 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::Attention, Kernel::DlrScan];
+    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::Gemm, Kernel::Reduce, Kernel::Attention, Kernel::DlrScan];
 
     /// The file name under `shaders/`.
     pub fn file(self) -> &'static str {
@@ -25,6 +30,8 @@ impl Kernel {
             Kernel::Matmul => "matmul.wgsl",
             Kernel::Attention => "attention.wgsl",
             Kernel::DlrScan => "dlr_scan.wgsl",
+            Kernel::Gemm => "gemm.wgsl",
+            Kernel::Reduce => "reduce.wgsl",
         }
     }
 
@@ -33,6 +40,8 @@ impl Kernel {
             Kernel::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Kernel::Attention => include_str!("../../shaders/attention.wgsl"),
             Kernel::DlrScan => include_str!("../../shaders/dlr_scan.wgsl"),
+            Kernel::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Kernel::Reduce => include_str!("../../shaders/reduce.wgsl"),
         }
     }
 
@@ -43,6 +52,8 @@ impl Kernel {
             Kernel::Matmul => &["main"],
             Kernel::Attention => &["fwd_fused", "fwd_tiled", "bwd_delta", "bwd_dq", "bwd_dkdv", "static_lse", "static_fwd", "static_bwd_dv", "static_bwd_dlogits"],
             Kernel::DlrScan => &["fwd_local", "fwd_carry", "fwd_fixup", "bwd_local", "bwd_carry", "bwd_fixup", "bwd_reduce"],
+            Kernel::Gemm => &["gemm", "gemm_bias"],
+            Kernel::Reduce => &["col_sum_partial", "col_sum_final", "sum_partial", "sum_final"],
         }
     }
 }

@@ -4,12 +4,16 @@
 //! CPU reference is checked in tests and in `engine::gpu_check`.
 
 pub mod attention;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod buffers;
 pub mod context;
 pub mod dlr_scan;
+pub mod gemm;
 pub mod kernels;
 pub mod matmul;
 pub mod program;
+pub mod reduce;
 
 use std::fmt;
 
