@@ -9,21 +9,37 @@ use super::{GpuError, Result};
 pub enum Kernel {
     /// `shaders/matmul.wgsl` — tiled f32 matmul; binding in `gpu::matmul`.
     Matmul,
+    /// `shaders/layer_norm.wgsl` — gain-only LayerNorm fwd/bwd; binding in `gpu::layer_norm`.
+    LayerNorm,
+    /// `shaders/embedding.wgsl` — token gather and scatter-add; binding in `gpu::embedding`.
+    Embedding,
+    /// `shaders/cross_entropy.wgsl` — masked CE / MSE with grads; binding in `gpu::cross_entropy`.
+    CrossEntropy,
+    /// `shaders/adamw.wgsl` — fused AdamW with global-norm clipping; binding in `gpu::adamw`.
+    AdamW,
 }
 
 impl Kernel {
-    pub const ALL: &'static [Kernel] = &[Kernel::Matmul];
+    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::LayerNorm, Kernel::Embedding, Kernel::CrossEntropy, Kernel::AdamW];
 
     /// The file name under `shaders/`.
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Matmul => "matmul.wgsl",
+            Kernel::LayerNorm => "layer_norm.wgsl",
+            Kernel::Embedding => "embedding.wgsl",
+            Kernel::CrossEntropy => "cross_entropy.wgsl",
+            Kernel::AdamW => "adamw.wgsl",
         }
     }
 
     pub fn source(self) -> &'static str {
         match self {
             Kernel::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Kernel::LayerNorm => include_str!("../../shaders/layer_norm.wgsl"),
+            Kernel::Embedding => include_str!("../../shaders/embedding.wgsl"),
+            Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
+            Kernel::AdamW => include_str!("../../shaders/adamw.wgsl"),
         }
     }
 
@@ -32,6 +48,10 @@ impl Kernel {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Kernel::Matmul => &["main"],
+            Kernel::LayerNorm => &["forward", "backward", "gain_partial", "gain_reduce"],
+            Kernel::Embedding => &["gather", "scatter"],
+            Kernel::CrossEntropy => &["count", "forward", "reduce", "mse", "reduce_loss"],
+            Kernel::AdamW => &["sumsq_partial", "sumsq_reduce", "update"],
         }
     }
 }

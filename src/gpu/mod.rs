@@ -3,9 +3,14 @@
 //! (`matmul`, ...). Depends on `core` only; candle never appears here — parity with the
 //! CPU reference is checked in tests and in `engine::gpu_check`.
 
+pub mod adamw;
 pub mod buffers;
 pub mod context;
+pub mod cross_entropy;
+pub mod embedding;
+pub mod grid;
 pub mod kernels;
+pub mod layer_norm;
 pub mod matmul;
 pub mod program;
 
