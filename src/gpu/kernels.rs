@@ -19,10 +19,28 @@ pub enum Kernel {
     Attention,
     /// `shaders/dlr_scan.wgsl` — chunked DLR scan fwd/bwd; binding in `gpu::dlr_scan`.
     DlrScan,
+    /// `shaders/layer_norm.wgsl` — gain-only LayerNorm fwd/bwd; binding in `gpu::layer_norm`.
+    LayerNorm,
+    /// `shaders/embedding.wgsl` — token gather and scatter-add; binding in `gpu::embedding`.
+    Embedding,
+    /// `shaders/cross_entropy.wgsl` — masked CE / MSE with grads; binding in `gpu::cross_entropy`.
+    CrossEntropy,
+    /// `shaders/adamw.wgsl` — fused AdamW with global-norm clipping; binding in `gpu::adamw`.
+    AdamW,
 }
 
 impl Kernel {
-    pub const ALL: &'static [Kernel] = &[Kernel::Matmul, Kernel::Gemm, Kernel::Reduce, Kernel::Attention, Kernel::DlrScan];
+    pub const ALL: &'static [Kernel] = &[
+        Kernel::Matmul,
+        Kernel::Gemm,
+        Kernel::Reduce,
+        Kernel::Attention,
+        Kernel::DlrScan,
+        Kernel::LayerNorm,
+        Kernel::Embedding,
+        Kernel::CrossEntropy,
+        Kernel::AdamW,
+    ];
 
     /// The file name under `shaders/`.
     pub fn file(self) -> &'static str {
@@ -32,6 +50,10 @@ impl Kernel {
             Kernel::DlrScan => "dlr_scan.wgsl",
             Kernel::Gemm => "gemm.wgsl",
             Kernel::Reduce => "reduce.wgsl",
+            Kernel::LayerNorm => "layer_norm.wgsl",
+            Kernel::Embedding => "embedding.wgsl",
+            Kernel::CrossEntropy => "cross_entropy.wgsl",
+            Kernel::AdamW => "adamw.wgsl",
         }
     }
 
@@ -42,6 +64,10 @@ impl Kernel {
             Kernel::DlrScan => include_str!("../../shaders/dlr_scan.wgsl"),
             Kernel::Gemm => include_str!("../../shaders/gemm.wgsl"),
             Kernel::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Kernel::LayerNorm => include_str!("../../shaders/layer_norm.wgsl"),
+            Kernel::Embedding => include_str!("../../shaders/embedding.wgsl"),
+            Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
+            Kernel::AdamW => include_str!("../../shaders/adamw.wgsl"),
         }
     }
 
@@ -54,6 +80,10 @@ impl Kernel {
             Kernel::DlrScan => &["fwd_local", "fwd_carry", "fwd_fixup", "bwd_local", "bwd_carry", "bwd_fixup", "bwd_reduce"],
             Kernel::Gemm => &["gemm", "gemm_bias"],
             Kernel::Reduce => &["col_sum_partial", "col_sum_final", "sum_partial", "sum_final"],
+            Kernel::LayerNorm => &["forward", "backward", "gain_partial", "gain_reduce"],
+            Kernel::Embedding => &["gather", "scatter"],
+            Kernel::CrossEntropy => &["count", "forward", "reduce", "mse", "reduce_loss"],
+            Kernel::AdamW => &["sumsq_partial", "sumsq_reduce", "update"],
         }
     }
 }

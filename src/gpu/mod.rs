@@ -3,14 +3,19 @@
 //! (`matmul`, ...). Depends on `core` only; candle never appears here — parity with the
 //! CPU reference is checked in tests and in `engine::gpu_check`.
 
+pub mod adamw;
 pub mod attention;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod buffers;
 pub mod context;
+pub mod cross_entropy;
 pub mod dlr_scan;
+pub mod embedding;
 pub mod gemm;
+pub mod grid;
 pub mod kernels;
+pub mod layer_norm;
 pub mod matmul;
 pub mod program;
 pub mod reduce;
