@@ -38,6 +38,12 @@ pub async fn yield_now() {
     gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
+/// Whether the `<details>` element that fired a `toggle` event is now open.
+pub fn details_open(ev: &web_sys::Event) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlDetailsElement>().ok()).is_some_and(|d| d.open())
+}
+
 /// The first file chosen in a file `<input>` (from its change event): its name and bytes.
 pub async fn read_chosen_file(ev: &web_sys::Event) -> Result<Option<(String, Vec<u8>)>, String> {
     use wasm_bindgen::JsCast;

@@ -90,7 +90,7 @@ pub fn Views(lab: Lab) -> impl IntoView {
         Err(_) => lab.message.set(Some(format!("example seed: '{}' is not a whole number ≥ 0", seed_text.get_untracked()))),
     };
     let on_toggle = move |ev: leptos::ev::Event| {
-        let open = event_target::<web_sys::HtmlDetailsElement>(&ev).open();
+        let open = crate::browser::details_open(&ev);
         lab.views_open.set(open);
         if open && view.get_untracked().is_none() && lab.is_active_or_done() {
             lab.inspect();
