@@ -13,8 +13,12 @@ use interlab::model::{AdamW, Schedule};
 /// |gpu − cpu| on the weights after 5 steps. The CPU forms the update term in f64, the GPU in
 /// f32: ~1e-7 relative of a step of size ≤ lr = 1e-2, plus an ulp of |w| ≤ 3 per step.
 const ADAMW_ATOL: f32 = 2e-6;
-/// Moments: both sides f32 with the same formula; differences come only from the clip scale
-/// (f32 norm on the GPU vs f64 on the CPU), ~1e-6 relative.
+/// Moments: both sides f32 with the same formula, but a GPU compiler may fuse
+/// `β·m + (1 − β)·g` into one FMA (NVIDIA's does), which rounds once instead of twice. Each of
+/// the 5 steps may then differ by ~1.5 ulp of the magnitude of its terms, and earlier
+/// differences are damped by β < 1, so the bound is MOMENT_ULPS ulps of the magnitude
+/// recursion — the same optimiser run on |g| — not of |m|, which cancellation can make tiny.
+const MOMENT_ULPS: f32 = 8.0;
 const MOMENT_RTOL: f32 = 1e-5;
 const MOMENT_ATOL: f32 = 1e-9;
 /// Gradient norm: f32 two-level tree vs f64 sequential sum over ~18 K squares.
@@ -113,7 +117,16 @@ fn five_steps_equal_the_model_optimiser() {
         max_err(&format!("{tag} grad norms"), &got.grad_norms, &norms, 0.0, NORM_RTOL);
         let oracle = adamw_reference(&case.flat, &case.decay, &case.grads, &steps, cfg);
         max_err(&format!("{tag} params vs loops"), &got.param, &oracle.param, ADAMW_ATOL, 0.0);
-        max_err(&format!("{tag} m"), &got.m, &oracle.m, MOMENT_ATOL, MOMENT_RTOL);
+        // |g| has the same global norm as g, so the clip scales and the recursion match.
+        let abs_grads: Vec<Vec<f32>> = case.grads.iter().map(|g| g.iter().map(|x| x.abs()).collect()).collect();
+        let magnitude = adamw_reference(&case.flat, &case.decay, &abs_grads, &steps, cfg).m;
+        let mut worst = 0f32;
+        for (i, ((&g, &c), &mag)) in got.m.iter().zip(&oracle.m).zip(&magnitude).enumerate() {
+            let e = (g - c).abs();
+            assert!(e <= MOMENT_ATOL + MOMENT_ULPS * f32::EPSILON / 2.0 * mag, "{tag} m[{i}]: gpu {g} vs cpu {c} (terms of magnitude {mag})");
+            worst = worst.max(e);
+        }
+        eprintln!("{tag} m: max |err| = {worst:e}");
         max_err(&format!("{tag} v"), &got.v, &oracle.v, MOMENT_ATOL, MOMENT_RTOL);
         // The run must have moved every weight: a no-op kernel cannot pass by accident.
         assert!(got.param.iter().zip(&case.flat).all(|(a, b)| a != b), "{tag}: some weight did not move");
