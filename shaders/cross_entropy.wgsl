@@ -135,7 +135,7 @@ fn forward(
 
     // Max and first arg-max: per-thread over columns tid, tid + 64, …, then a tree that keeps
     // the larger value and, on a tie, the smaller index.
-    var best = -3.4028235e38;
+    var best = -3.4028234e38; // -FLT_MAX: the literal must round to a finite f32 (Chrome's Tint rejects -3.4028235e38)
     var best_i = 0xffffffffu;
     if (live) {
         for (var j = tid; j < c; j += ROW) {
