@@ -43,6 +43,16 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
+/// A legend entry that fits its 136 px column (the full name is the element's tooltip).
+fn legend_label(name: &str) -> String {
+    const MAX: usize = 22;
+    if name.chars().count() <= MAX {
+        name.to_string()
+    } else {
+        format!("{}…", name.chars().take(MAX - 1).collect::<String>())
+    }
+}
+
 /// `y_range`: fixed axis range (e.g. 0..1 for accuracy); `None` fits the data.
 #[component]
 pub fn LineChart(
@@ -94,7 +104,12 @@ pub fn LineChart(
                     .enumerate()
                     .map(|(i, &(x, y))| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, sx(x), sy(y.clamp(y_lo, y_hi))))
                     .collect();
-                view! { <path d=d stroke=s.color class="series" data-series=s.name.clone()/> }
+                // A lone point draws no line: mark it so a single evaluation still shows.
+                let lone = s.points.iter().filter(|p| p.1.is_finite()).count() == 1;
+                let dot = s.points.iter().find(|p| p.1.is_finite()).filter(|_| lone).map(|&(x, y)| {
+                    view! { <circle cx=format!("{:.1}", sx(x)) cy=format!("{:.1}", sy(y.clamp(y_lo, y_hi))) r="3" fill=s.color class="point"/> }
+                });
+                view! { <path d=d stroke=s.color class="series" data-series=s.name.clone()/>{dot} }
             })
             .collect_view();
         let legend = all
@@ -105,7 +120,7 @@ pub fn LineChart(
                 let y = TOP + 12.0 + 16.0 * i as f64;
                 view! {
                     <rect x=x y={y - 8.0} width="10" height="10" fill=s.color/>
-                    <text x={x + 14.0} y={y + 1.0} class="legend">{s.name.clone()}</text>
+                    <text x={x + 14.0} y={y + 1.0} class="legend">{legend_label(&s.name)}<title>{s.name.clone()}</title></text>
                 }
             })
             .collect_view();

@@ -39,6 +39,8 @@ test('a custom comparison trains every arm; arms equal lab runs; CSV and JSON ex
     }
     assert.notEqual(rows[0].params, rows[2].params, 'different families have different sizes');
     assert.equal(await page.locator('[data-testid="exp-loss-chart"] path.series').count(), 3);
+    // One evaluation per arm (at step 30) is a lone point: each is marked, not lost.
+    assert.equal(await page.locator('[data-testid="exp-metric-chart"] circle.point').count(), 3);
     assert.equal(await page.locator('[data-testid="exp-row"]').count(), 3);
     await page.screenshot({ path: path.join(ARTIFACTS, 'experiments.png'), fullPage: true });
 
