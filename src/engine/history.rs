@@ -17,13 +17,14 @@ pub struct History {
     pub eval_exact: Vec<(f64, f64)>,
     /// `(step, held-out mean squared error)` (regression tasks).
     pub eval_mse: Vec<(f64, f64)>,
-    /// `(step, (min, median, max) |λ| per layer)` at each evaluation (recurrent models).
-    pub spectrum: Vec<(f64, Vec<[f32; 3]>)>,
+    /// `(step, per layer [min, median, max |λ|, median, max |arg λ|])` at each evaluation
+    /// (recurrent models).
+    pub spectrum: Vec<(f64, Vec<[f32; 5]>)>,
 }
 
 impl History {
     /// Fold in one chunk's steps and evaluation.
-    pub fn record(&mut self, steps: &[super::messages::StepPoint], eval: Option<(usize, super::EvalStats)>, spectrum: Option<&Vec<[f32; 3]>>) {
+    pub fn record(&mut self, steps: &[super::messages::StepPoint], eval: Option<(usize, super::EvalStats)>, spectrum: Option<&Vec<[f32; 5]>>) {
         for s in steps {
             self.loss.push((s.step as f64, s.loss));
             if let Some(a) = s.accuracy {

@@ -85,16 +85,21 @@ pub fn inspect(trainer: &Trainer, seed: u64) -> Result<ModelView, String> {
     })
 }
 
-/// `(min, median, max)` of `|λ|` per recurrent layer; empty for models without one.
-pub fn spectrum_summary(model: &dyn SeqModel) -> Vec<[f32; 3]> {
+/// Per recurrent layer: min, median and max of `|λ|`, then median and max of `|arg λ|` (how
+/// fast the modes rotate); empty for models without a linear recurrence.
+pub fn spectrum_summary(model: &dyn SeqModel) -> Vec<[f32; 5]> {
+    let sorted = |mut v: Vec<f32>| {
+        v.sort_by(f32::total_cmp);
+        v
+    };
     model
         .spectrum()
         .into_iter()
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let mut m: Vec<f32> = e.iter().map(|&(r, _)| r).collect();
-            m.sort_by(f32::total_cmp);
-            [m[0], m[m.len() / 2], m[m.len() - 1]]
+            let m = sorted(e.iter().map(|&(r, _)| r).collect());
+            let p = sorted(e.iter().map(|&(_, phi)| phi.abs()).collect());
+            [m[0], m[m.len() / 2], m[m.len() - 1], p[p.len() / 2], p[p.len() - 1]]
         })
         .collect()
 }
@@ -164,6 +169,6 @@ mod tests {
         assert_eq!(v.eigenvalues[0].len(), 8 * 3);
         let s = spectrum_summary(t.model.as_ref());
         assert_eq!(s.len(), 2);
-        assert!(s.iter().all(|[lo, mid, hi]| 0.0 < *lo && lo <= mid && mid <= hi && *hi < 1.0), "{s:?}");
+        assert!(s.iter().all(|[lo, mid, hi, pmid, pmax]| 0.0 < *lo && lo <= mid && mid <= hi && *hi < 1.0 && 0.0 <= *pmid && pmid <= pmax), "{s:?}");
     }
 }

@@ -76,9 +76,10 @@ pub struct FromWorker {
     /// The model's internals on one example, in reply to `ToWorker::Inspect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<ModelView>,
-    /// With an evaluation of a recurrent model: `(min, median, max)` of |λ| per layer.
+    /// With an evaluation of a recurrent model, per layer: min, median, max of |λ|, then median
+    /// and max of |arg λ| (`inspect::spectrum_summary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spectrum: Option<Vec<[f32; 3]>>,
+    pub spectrum: Option<Vec<[f32; 5]>>,
 }
 
 impl ToWorker {
@@ -136,7 +137,7 @@ mod tests {
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048 };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9]]) };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]) };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.

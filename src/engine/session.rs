@@ -16,8 +16,8 @@ pub struct ChunkReport {
     /// A finished evaluation: (the step it belongs to, its result).
     pub eval: Option<(usize, EvalStats)>,
     pub error: Option<String>,
-    /// With a finished evaluation, for recurrent models: `(min, median, max)` of |λ| per layer.
-    pub spectrum: Option<Vec<[f32; 3]>>,
+    /// With a finished evaluation, for recurrent models: `inspect::spectrum_summary`.
+    pub spectrum: Option<Vec<[f32; 5]>>,
     /// The schedule's last step and its evaluation are done.
     pub done: bool,
 }
@@ -136,7 +136,7 @@ mod tests {
         }
         let sp = seen.expect("an evaluation at step 50");
         assert_eq!(sp.len(), 2);
-        assert!(sp.iter().all(|[lo, mid, hi]| lo <= mid && mid <= hi));
+        assert!(sp.iter().all(|[lo, mid, hi, pmid, pmax]| lo <= mid && mid <= hi && 0.0 <= *pmid && pmid <= pmax && *pmax <= std::f32::consts::PI));
     }
 
     #[test]

@@ -123,6 +123,19 @@ pub fn Views(lab: Lab) -> impl IntoView {
             out
         })
     });
+    let phases = Signal::derive(move || {
+        history.with(|h| {
+            let layers = h.spectrum.last().map_or(0, |s| s.1.len());
+            let mut out = Vec::new();
+            for l in 0..layers.min(4) {
+                for (q, name) in [(4, "max"), (3, "median")] {
+                    let pts = h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
+                    out.push(Series { name: format!("layer {l} {name}"), color: PALETTE[(l * 2 + q - 3) % 8], points: pts });
+                }
+            }
+            out
+        })
+    });
     let has = move |f: fn(&ModelView) -> bool| view.with(|v| v.as_ref().is_some_and(f));
     view! {
         <details class="panel views" data-testid="views" on:toggle=on_toggle>
@@ -150,6 +163,7 @@ pub fn Views(lab: Lab) -> impl IntoView {
                 <div class="charts">
                     {move || view.with(|v| v.as_ref().map(eigen_plot))}
                     <LineChart title="|λ| over training (min, median, max per layer)" x_label="step" y_label="|λ|" series=spectrum y_range=(0.0, 1.0) testid="spectrum-chart"/>
+                    <LineChart title="|arg λ| over training (median, max per layer)" x_label="step" y_label="|arg λ| (radians)" series=phases testid="phase-chart"/>
                     <LineChart title="Convolution kernels, layer 0" x_label="lag" y_label="K[lag]" series=kernels testid="kernel-chart"/>
                     <LineChart title="State norm over time" x_label="position" y_label="‖x_t‖" series=norms testid="state-norm-chart"/>
                 </div>

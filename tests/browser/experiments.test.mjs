@@ -103,6 +103,7 @@ test('views: attention maps per layer and head; DLR eigenvalues, |λ| over train
     await dlr.locator('[data-testid="views"] summary').click();
     await waitFor(async () => (await runStatus(dlr)).state === 'done', 120000, 'the DLR run');
     await waitFor(async () => (await dlr.locator('[data-testid="spectrum-chart"] path.series').count()) === 6, 20000, '|λ| curves for 2 layers');
+    assert.equal(await dlr.locator('[data-testid="phase-chart"] path.series').count(), 4);
     // Eigenvalues: 2 layers x 16 channels x 4 states, all inside the unit circle.
     const dots = await dlr.locator('[data-testid="eigen-plot"] svg circle[fill-opacity]').evaluateAll((cs) => cs.map((c) => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]));
     assert.equal(dots.length, 2 * 16 * 4);
