@@ -155,12 +155,7 @@ impl Lab {
         };
         self.form.errors.set(Vec::new());
         self.form.show(&cfg);
-        let mut pairs = plan.share_pairs(&cfg);
-        pairs.push(("v".into(), crate::VERSION.into()));
-        if crate::core::config::memory_budget() != crate::core::config::MEMORY_BUDGET_BYTES {
-            pairs.push(("budget".into(), (crate::core::config::memory_budget() >> 20).to_string()));
-        }
-        let _ = browser::url::replace_query(&pairs);
+        write_run_url(&cfg, &plan);
         self.run_config(cfg, &plan);
     }
 
@@ -271,9 +266,7 @@ impl Lab {
         let (cfg, step, plan) = cfg;
         self.reset();
         self.form.show(&cfg);
-        let mut pairs = plan.share_pairs(&cfg);
-        pairs.push(("v".into(), crate::VERSION.into()));
-        let _ = browser::url::replace_query(&pairs);
+        write_run_url(&cfg, &plan);
         self.config.set_value(Some(cfg.clone()));
         self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
         self.status.update(|s| {
@@ -428,6 +421,16 @@ impl Lab {
             }
         }
     }
+}
+
+/// Put a run's link in the address bar: its config, the version, and a non-default budget.
+fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
+    let mut pairs = plan.share_pairs(cfg);
+    pairs.push(("v".into(), crate::VERSION.into()));
+    if crate::core::config::memory_budget() != crate::core::config::MEMORY_BUDGET_BYTES {
+        pairs.push(("budget".into(), (crate::core::config::memory_budget() >> 20).to_string()));
+    }
+    let _ = browser::url::replace_query(&pairs);
 }
 
 #[component]
