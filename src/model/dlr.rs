@@ -137,8 +137,7 @@ impl Dlr {
     /// Block `layer`'s eigenvalues `Λ` as `(magnitude, phase in (−π, π])`, `[d][state]`;
     /// empty when `layer` is out of range.
     pub fn eigenvalues(&self, layer: usize) -> Vec<Vec<(f32, f32)>> {
-        let Ok(m) = self.modes(layer) else { return Vec::new() };
-        m.lambda.iter().map(|row| row.iter().map(|&(re, im)| (re.hypot(im) as f32, im.atan2(re) as f32)).collect()).collect()
+        self.modes(layer).map(|m| m.polar()).unwrap_or_default()
     }
 }
 
@@ -147,23 +146,12 @@ impl super::SeqModel for Dlr {
         Dlr::forward(self, tokens, features)
     }
 
-    /// Every parameter with its name, in a fixed order (see the module doc).
     /// Each layer's kernel over the input's length and its state norms, stepped by the f64
     /// scan on the layer's real input.
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
-        let (b, l) = tokens.dims2().op("dlr.internals.tokens")?;
         let mut recurrence = Vec::with_capacity(self.blocks.len());
         self.run(tokens, features, |i, u| {
-            let u: Vec<f64> = u.flatten_all()?.to_vec1::<f32>().op("dlr.internals")?.into_iter().map(f64::from).collect();
-            let (_, norms) = dlr_scan_states(&self.modes(i)?, &u, b, l);
-            let kernel = self.kernel(i)?.into_iter().map(|mut k| {
-                k.truncate(l);
-                k
-            });
-            recurrence.push(super::Recurrence {
-                kernel: kernel.collect(),
-                state_norm: norms.chunks(l).map(|r| r.iter().map(|&x| x as f32).collect()).collect(),
-            });
+            recurrence.push(super::dlr_kernel::recurrence_view(&self.modes(i)?, u, self.kernel(i)?)?);
             Ok(())
         })?;
         Ok(super::Internals { mixing: Vec::new(), recurrence })
@@ -173,6 +161,7 @@ impl super::SeqModel for Dlr {
         (0..self.blocks.len()).map(|i| self.eigenvalues(i).into_iter().flatten().collect()).collect()
     }
 
+    /// Every parameter with its name, in a fixed order (see the module doc).
     fn named_params(&self) -> Vec<(String, &Var)> {
         let mut out = self.embed.named();
         for (i, b) in self.blocks.iter().enumerate() {

@@ -335,6 +335,25 @@ impl DlrLayer {
     }
 }
 
+impl Modes {
+    /// `Λ` as `(magnitude, phase in (−π, π])` per row and state (for the views).
+    pub fn polar(&self) -> Vec<Vec<(f32, f32)>> {
+        self.lambda.iter().map(|row| row.iter().map(|&(re, im)| (re.hypot(im) as f32, im.atan2(re) as f32)).collect()).collect()
+    }
+}
+
+/// One recurrent layer's view on its input `u [b, l, rows]` (one row of `modes` per channel):
+/// the kernels cut to `l` lags and `‖x_t‖` per sequence, from the f64 scan.
+pub fn recurrence_view(modes: &Modes, u: &Tensor, kernels: Vec<Vec<f32>>) -> Result<super::Recurrence> {
+    let (b, l, _) = u.dims3().op("recurrence_view")?;
+    let u: Vec<f64> = u.flatten_all()?.to_vec1::<f32>().op("recurrence_view")?.into_iter().map(f64::from).collect();
+    let (_, norms) = dlr_scan_states(modes, &u, b, l);
+    Ok(super::Recurrence {
+        kernel: kernels.into_iter().map(|k| k.into_iter().take(l).collect()).collect(),
+        state_norm: norms.chunks(l).map(|r| r.iter().map(|&x| x as f32).collect()).collect(),
+    })
+}
+
 /// The oracle: the recurrence stepped on the host in f64. `u`: `[batch, len, d]` row-major
 /// with `d = modes.lambda.len()` → `y` in the same layout. Per channel `h` and state `n`:
 /// `x_t = Λ x_{t−1} + u_t` (`x_{−1} = 0`), `y_t = Re(Σ_n W_n x_t)`.

@@ -171,8 +171,7 @@ impl MhSsm {
     /// Block `layer`'s eigenvalues `Λ` as `(magnitude, phase in (−π, π])`, `[heads][state]`
     /// (the Dlr's `[d][state]` with one row per head); empty when `layer` is out of range.
     pub fn eigenvalues(&self, layer: usize) -> Vec<Vec<(f32, f32)>> {
-        let Ok(m) = self.modes(layer) else { return Vec::new() };
-        m.lambda.iter().map(|row| row.iter().map(|&(re, im)| (re.hypot(im) as f32, im.atan2(re) as f32)).collect()).collect()
+        self.modes(layer).map(|m| m.polar()).unwrap_or_default()
     }
 }
 
@@ -184,23 +183,16 @@ impl super::SeqModel for MhSsm {
     /// Each layer's per-head kernels over the input's length, and the norm of the whole state
     /// (every channel's copy of its head's modes), stepped by the f64 scan on the real values.
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
-        let (b, l) = tokens.dims2().op("mhssm.internals.tokens")?;
         let p = self.cfg.d_model / self.cfg.heads;
         let mut recurrence = Vec::with_capacity(self.blocks.len());
         self.run(tokens, features, |i, v| {
-            let v: Vec<f64> = v.flatten_all()?.to_vec1::<f32>().op("mhssm.internals")?.into_iter().map(f64::from).collect();
             let heads = self.modes(i)?;
             // One row of modes per channel: channel c runs its head's (c / p) recurrence.
             let per_channel = Modes {
                 lambda: (0..self.cfg.d_model).map(|c| heads.lambda[c / p].clone()).collect(),
                 w: (0..self.cfg.d_model).map(|c| heads.w[c / p].clone()).collect(),
             };
-            let (_, norms) = super::dlr_kernel::dlr_scan_states(&per_channel, &v, b, l);
-            let kernel = self.kernel(i)?.into_iter().map(|mut k| {
-                k.truncate(l);
-                k
-            });
-            recurrence.push(super::Recurrence { kernel: kernel.collect(), state_norm: norms.chunks(l).map(|r| r.iter().map(|&x| x as f32).collect()).collect() });
+            recurrence.push(super::dlr_kernel::recurrence_view(&per_channel, v, self.kernel(i)?)?);
             Ok(())
         })?;
         Ok(super::Internals { mixing: Vec::new(), recurrence })
