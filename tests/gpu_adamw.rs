@@ -4,6 +4,8 @@
 //! 257, 7×257, 64×257 — the sum of squares spans several fixed chunks) with a warmup + cosine
 //! schedule, clipping both active and inactive; bit-identical replays; bad shapes refused.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use interlab::engine::gpu_check::random_matrix;
 use interlab::gpu::adamw::{adamw, adamw_reference, record_adamw, step_buffer, AdamWBuffers, AdamWConfig, AdamWStep};
@@ -30,16 +32,7 @@ const DECAY: &[bool] = &[false, true, false, true, true, false];
 const GRAD_SCALE: &[f32] = &[1.0, 0.001, 2.0, 0.003, 0.02];
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => Some(ctx),
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 fn max_err(what: &str, gpu: &[f32], cpu: &[f32], atol: f32, rtol: f32) -> f32 {

@@ -4,6 +4,8 @@
 //! odd head widths), on a real wgpu device: lavapipe (software Vulkan) on CI. With
 //! INTERLAB_REQUIRE_GPU=1 a missing adapter fails instead of skipping.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use interlab::core::Rng;
 use interlab::gpu::attention::{attention, attention_backward, attention_reference, static_mix, AttnPath, AttnShape};
@@ -26,16 +28,7 @@ const BWD_RTOL: f32 = 1e-4;
 const SHAPES: &[(usize, usize, usize, usize)] = &[(1, 1, 1, 1), (3, 2, 7, 7), (1, 2, 64, 64), (3, 1, 257, 7), (1, 1, 257, 64), (1, 2, 257, 1)];
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => Some(ctx),
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 fn normal(seed: u64, n: usize) -> Vec<f32> {

@@ -5,6 +5,8 @@
 //! longer than the sequence), on lavapipe on CI. INTERLAB_REQUIRE_GPU=1 makes a missing
 //! adapter a failure.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use interlab::core::Rng;
 use interlab::gpu::dlr_scan::{dlr_scan, dlr_scan_backward, dlr_scan_backward_reference, ScanShape};
@@ -32,16 +34,7 @@ const SHAPES: &[(usize, usize, usize, usize, usize)] =
     &[(1, 1, 1, 1, 64), (3, 7, 7, 7, 3), (1, 64, 64, 1, 7), (1, 64, 1, 64, 1), (3, 257, 7, 7, 16), (3, 257, 1, 64, 257), (1, 257, 64, 7, 64), (2, 100, 3, 2, 300)];
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => Some(ctx),
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 fn uniform(seed: u64, n: usize) -> Vec<f32> {

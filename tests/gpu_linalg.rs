@@ -5,6 +5,8 @@
 //! real wgpu device, lavapipe (software Vulkan) on CI. INTERLAB_REQUIRE_GPU=1 turns a missing
 //! adapter into a failure instead of a skip.
 
+mod common;
+
 use candle_core::{Device, Tensor};
 use interlab::engine::gpu_check::random_matrix;
 use interlab::gpu::gemm::{gemm, gemm_reference, Gemm};
@@ -43,19 +45,7 @@ const SHAPES: &[(usize, usize, usize)] = &[
 ];
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => {
-            eprintln!("adapter: {} ({}, {})", ctx.summary.name, ctx.summary.backend, ctx.summary.device_type);
-            Some(ctx)
-        }
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 fn abs(v: Option<&[f32]>) -> Option<Vec<f32>> {

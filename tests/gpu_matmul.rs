@@ -3,24 +3,14 @@
 //! lavapipe (software Vulkan) on CI. With INTERLAB_REQUIRE_GPU=1 (the test command sets
 //! it) a missing adapter fails the test instead of skipping it.
 
+mod common;
+
 use interlab::engine::gpu_check::{self, candle_matmul, compare, random_matrix, MATMUL_SHAPES};
 use interlab::gpu::matmul::{matmul, matmul_reference};
 use interlab::gpu::{GpuContext, GpuError};
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => {
-            eprintln!("adapter: {} ({}, {})", ctx.summary.name, ctx.summary.backend, ctx.summary.device_type);
-            Some(ctx)
-        }
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 #[test]

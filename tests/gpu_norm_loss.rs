@@ -5,6 +5,8 @@
 //! shapes naming the op. Runs on lavapipe on CI; INTERLAB_REQUIRE_GPU=1 makes a missing
 //! adapter a failure instead of a skip.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use interlab::core::Rng;
 use interlab::engine::gpu_check::random_matrix;
@@ -37,16 +39,7 @@ const GRAD_ATOL: f32 = 1e-6;
 const GRAD_RTOL: f32 = 1e-4;
 
 fn context() -> Option<GpuContext> {
-    match pollster::block_on(GpuContext::request()) {
-        Ok(ctx) => Some(ctx),
-        Err(e) => {
-            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
-            }
-            eprintln!("SKIP: {e}");
-            None
-        }
-    }
+    common::gpu_context()
 }
 
 /// Assert |gpu − cpu| ≤ atol + rtol·|cpu| everywhere (NaN fails) and return the max error.

@@ -1,5 +1,5 @@
-//! Shared by the model test files: a central finite-difference gradient check for any
-//! `SeqModel` on a fixed scalar loss.
+//! Shared by the test files: a central finite-difference gradient check for any `SeqModel`
+//! on a fixed scalar loss, and the GPU context the kernel tests run on.
 // Each test file uses some of these helpers, not all.
 #![allow(dead_code)]
 
@@ -98,6 +98,24 @@ pub fn check_gradients_across_kinks(label: &str, m: &dyn SeqModel, x: &Tensor, r
                 }
             }
             assert!(close(numeric, analytic), "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}");
+        }
+    }
+}
+
+/// The wgpu device the kernel tests use (lavapipe on CI). With INTERLAB_REQUIRE_GPU=1 (the
+/// test command sets it) a missing adapter fails the test instead of skipping it.
+pub fn gpu_context() -> Option<interlab::gpu::GpuContext> {
+    match pollster::block_on(interlab::gpu::GpuContext::request()) {
+        Ok(ctx) => {
+            eprintln!("adapter: {} ({}, {})", ctx.summary.name, ctx.summary.backend, ctx.summary.device_type);
+            Some(ctx)
+        }
+        Err(e) => {
+            if std::env::var("INTERLAB_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("INTERLAB_REQUIRE_GPU=1 but {e}; run scripts/setup.sh (installs lavapipe)");
+            }
+            eprintln!("SKIP: {e}");
+            None
         }
     }
 }
