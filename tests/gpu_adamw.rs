@@ -145,7 +145,7 @@ fn adamw_bad_shapes_name_the_op() {
     let small = ctx.output_f32("test", "small", 8).unwrap();
     let step = step_buffer(&ctx);
     let mut p = Program::new();
-    let bufs = AdamWBuffers { param: &big, grad: &big, m: &small, v: &big, decay: &big, partial: &big, norm: &big, step: &step };
+    let bufs = AdamWBuffers { param: big.slice(..), grad: big.slice(..), m: small.slice(..), v: big.slice(..), decay: big.slice(..), partial: big.slice(..), norm: big.slice(..), step: step.slice(..) };
     let e = pollster::block_on(record_adamw(&mut p, &ctx, bufs, 64, AdamWConfig::default())).unwrap_err();
     assert!(matches!(&e, GpuError::Shape { op, detail } if op == "adamw" && detail.contains("buffer m holds 8 values, 64 parameters needs 64")), "{e}");
     assert!(p.is_empty());

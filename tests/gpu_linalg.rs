@@ -240,9 +240,9 @@ fn recorded_reductions_accumulate_into_their_slot() {
     let sq = |accumulate| ReduceOpts { square: true, accumulate };
     let mut p = Program::new();
     pollster::block_on(async {
-        record_sum(&mut p, &ctx, &b1, &scratch, &norms, g1.len(), 1, sq(false)).await.unwrap();
-        record_sum(&mut p, &ctx, &b2, &scratch, &norms, g2.len(), 1, sq(true)).await.unwrap();
-        record_col_sum(&mut p, &ctx, &bx, &scratch, &col, rows, cols, ReduceOpts { square: false, accumulate: true }).await.unwrap();
+        record_sum(&mut p, &ctx, b1.slice(..), scratch.slice(..), norms.slice(..), g1.len(), 1, sq(false)).await.unwrap();
+        record_sum(&mut p, &ctx, b2.slice(..), scratch.slice(..), norms.slice(..), g2.len(), 1, sq(true)).await.unwrap();
+        record_col_sum(&mut p, &ctx, bx.slice(..), scratch.slice(..), col.slice(..), rows, cols, ReduceOpts { square: false, accumulate: true }).await.unwrap();
     });
     assert_eq!(p.len(), 6, "{:?}", p.labels());
     p.submit(&ctx).unwrap();

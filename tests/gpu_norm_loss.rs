@@ -239,11 +239,11 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
     let small = ctx.output_f32("test", "small", 4).unwrap();
     let big = ctx.output_f32("test", "big", 64).unwrap();
     let mut p = Program::new();
-    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, &big, &big, &big, &small, &big, 7, 8)).unwrap_err();
+    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, big.slice(..), big.slice(..), big.slice(..), small.slice(..), big.slice(..), 7, 8)).unwrap_err();
     shape_error(e, "layer_norm", "buffer mean holds 4 values, [rows 7, d 8] needs 7");
-    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, &big, &big, &big, &big, &big, 0, 8)).unwrap_err();
+    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, big.slice(..), big.slice(..), big.slice(..), big.slice(..), big.slice(..), 0, 8)).unwrap_err();
     shape_error(e, "layer_norm", "empty shape");
-    let e = pollster::block_on(record_embedding(&mut p, &ctx, &big, &small, &big, 8, 2, 4)).unwrap_err();
+    let e = pollster::block_on(record_embedding(&mut p, &ctx, big.slice(..), small.slice(..), big.slice(..), 8, 2, 4)).unwrap_err();
     shape_error(e, "embedding", "buffer wte holds 4 values");
     assert!(p.is_empty(), "a refused launch must not be recorded");
 }

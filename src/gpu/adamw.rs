@@ -90,14 +90,14 @@ pub fn write_step(ctx: &GpuContext, buf: &wgpu::Buffer, step: &AdamWStep) {
 
 /// The buffers of one AdamW update over `n` flat parameters.
 pub struct AdamWBuffers<'a> {
-    pub param: &'a wgpu::Buffer,   // [n], updated in place
-    pub grad: &'a wgpu::Buffer,    // [n]
-    pub m: &'a wgpu::Buffer,       // [n], updated in place
-    pub v: &'a wgpu::Buffer,       // [n], updated in place
-    pub decay: &'a wgpu::Buffer,   // [n], 1 = weight decay
-    pub partial: &'a wgpu::Buffer, // [partial_len(n)], scratch
-    pub norm: &'a wgpu::Buffer,    // [NORM_LEN]
-    pub step: &'a wgpu::Buffer,    // from `step_buffer`
+    pub param: wgpu::BufferSlice<'a>,   // [n], updated in place
+    pub grad: wgpu::BufferSlice<'a>,    // [n]
+    pub m: wgpu::BufferSlice<'a>,       // [n], updated in place
+    pub v: wgpu::BufferSlice<'a>,       // [n], updated in place
+    pub decay: wgpu::BufferSlice<'a>,   // [n], 1 = weight decay
+    pub partial: wgpu::BufferSlice<'a>, // [partial_len(n)], scratch
+    pub norm: wgpu::BufferSlice<'a>,    // [NORM_LEN]
+    pub step: wgpu::BufferSlice<'a>,    // from `step_buffer`
 }
 
 /// Record sumsq_partial → sumsq_reduce → update.
@@ -155,7 +155,7 @@ pub async fn adamw(ctx: &GpuContext, param: &[f32], decay: &[f32], grads: &[Vec<
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    let bufs = AdamWBuffers { param: &pb, grad: &gb, m: &mb, v: &vb, decay: &db, partial: &sb, norm: &nb, step: &step_buf };
+    let bufs = AdamWBuffers { param: pb.slice(..), grad: gb.slice(..), m: mb.slice(..), v: vb.slice(..), decay: db.slice(..), partial: sb.slice(..), norm: nb.slice(..), step: step_buf.slice(..) };
     record_adamw(&mut program, ctx, bufs, n, cfg).await?;
     let mut grad_norms = Vec::with_capacity(steps.len());
     for (g, s) in grads.iter().zip(steps) {

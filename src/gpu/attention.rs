@@ -76,7 +76,7 @@ fn params(s: AttnShape, lmax: usize, scale: f32) -> Params {
 }
 
 /// Every `(name, buffer, f32s needed)` must hold at least that many values.
-fn check_buffers(op: &str, s: AttnShape, bufs: &[(&str, &wgpu::Buffer, usize)]) -> Result<()> {
+fn check_buffers(op: &str, s: AttnShape, bufs: &[(&str, wgpu::BufferSlice<'_>, usize)]) -> Result<()> {
     for &(name, buf, want) in bufs {
         if buf.size() < (want * 4) as u64 {
             return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, {s:?} needs {want}", buf.size() / 4) });
@@ -88,7 +88,7 @@ fn check_buffers(op: &str, s: AttnShape, bufs: &[(&str, &wgpu::Buffer, usize)]) 
 /// Record `out = softmax(scale·q kᵀ + causal mask) v` and `lse` (per-row logsumexp of the
 /// scaled scores, `[b, h, l]`) into `program`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_attention_forward(program: &mut Program, ctx: &GpuContext, q: &wgpu::Buffer, k: &wgpu::Buffer, v: &wgpu::Buffer, out: &wgpu::Buffer, lse: &wgpu::Buffer, s: AttnShape, scale: f32, path: AttnPath) -> Result<()> {
+pub async fn record_attention_forward(program: &mut Program, ctx: &GpuContext, q: wgpu::BufferSlice<'_>, k: wgpu::BufferSlice<'_>, v: wgpu::BufferSlice<'_>, out: wgpu::BufferSlice<'_>, lse: wgpu::BufferSlice<'_>, s: AttnShape, scale: f32, path: AttnPath) -> Result<()> {
     let op = "attention_forward";
     s.check(op)?;
     let n = s.len();
@@ -118,8 +118,8 @@ pub async fn record_attention_forward(program: &mut Program, ctx: &GpuContext, q
 pub async fn record_attention_backward(
     program: &mut Program,
     ctx: &GpuContext,
-    [q, k, v, out, dout, lse]: [&wgpu::Buffer; 6],
-    [delta, dq, dk, dv]: [&wgpu::Buffer; 4],
+    [q, k, v, out, dout, lse]: [wgpu::BufferSlice<'_>; 6],
+    [delta, dq, dk, dv]: [wgpu::BufferSlice<'_>; 4],
     s: AttnShape,
     scale: f32,
 ) -> Result<()> {
@@ -148,7 +148,7 @@ fn check_static(op: &str, s: AttnShape, lmax: usize) -> Result<()> {
 /// Record the static mixer: `lse [h, l]` of the causal rows of `logits [h, lmax, lmax]`, then
 /// `out[b, h] = softmax(logits[h, :l, :l]) · v[b, h]`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_static_forward(program: &mut Program, ctx: &GpuContext, logits: &wgpu::Buffer, v: &wgpu::Buffer, out: &wgpu::Buffer, lse: &wgpu::Buffer, s: AttnShape, lmax: usize) -> Result<()> {
+pub async fn record_static_forward(program: &mut Program, ctx: &GpuContext, logits: wgpu::BufferSlice<'_>, v: wgpu::BufferSlice<'_>, out: wgpu::BufferSlice<'_>, lse: wgpu::BufferSlice<'_>, s: AttnShape, lmax: usize) -> Result<()> {
     let op = "static_mix_forward";
     check_static(op, s, lmax)?;
     let n = s.len();
@@ -164,7 +164,7 @@ pub async fn record_static_forward(program: &mut Program, ctx: &GpuContext, logi
 /// (summed over the batch in increasing b; zero outside the causal `l × l` block), from the
 /// forward's `lse`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_static_backward(program: &mut Program, ctx: &GpuContext, [logits, v, dout, lse]: [&wgpu::Buffer; 4], dv: &wgpu::Buffer, dlogits: &wgpu::Buffer, s: AttnShape, lmax: usize) -> Result<()> {
+pub async fn record_static_backward(program: &mut Program, ctx: &GpuContext, [logits, v, dout, lse]: [wgpu::BufferSlice<'_>; 4], dv: wgpu::BufferSlice<'_>, dlogits: wgpu::BufferSlice<'_>, s: AttnShape, lmax: usize) -> Result<()> {
     let op = "static_mix_backward";
     check_static(op, s, lmax)?;
     let (n, m) = (s.len(), s.h * lmax * lmax);
@@ -200,7 +200,7 @@ pub async fn attention(ctx: &GpuContext, q: &[f32], k: &[f32], v: &[f32], s: Att
     let [qb, kb, vb, ob, lb] = [("q", q, 0), ("k", k, 0), ("v", v, 0), ("out", &[][..], s.len()), ("lse", &[][..], r)].map(|(n, d, len)| buf(ctx, op, n, d, len));
     let (qb, kb, vb, ob, lb) = (qb?, kb?, vb?, ob?, lb?);
     let mut program = Program::new();
-    record_attention_forward(&mut program, ctx, &qb, &kb, &vb, &ob, &lb, s, scale, path).await?;
+    record_attention_forward(&mut program, ctx, qb.slice(..), kb.slice(..), vb.slice(..), ob.slice(..), lb.slice(..), s, scale, path).await?;
     program.submit(ctx)?;
     Ok((ctx.read_f32(&ob, s.len()).await?, ctx.read_f32(&lb, r).await?))
 }
@@ -217,8 +217,8 @@ pub async fn attention_backward(ctx: &GpuContext, q: &[f32], k: &[f32], v: &[f32
     let specs = [("q", q, 0), ("k", k, 0), ("v", v, 0), ("dout", dout, 0), ("out", e, n), ("lse", e, r), ("delta", e, r), ("dq", e, n), ("dk", e, n), ("dv", e, n)];
     let b = specs.map(|(name, d, len)| buf(ctx, op, name, d, len)).into_iter().collect::<Result<Vec<_>>>()?;
     let mut program = Program::new();
-    record_attention_forward(&mut program, ctx, &b[0], &b[1], &b[2], &b[4], &b[5], s, scale, path).await?;
-    record_attention_backward(&mut program, ctx, [&b[0], &b[1], &b[2], &b[4], &b[3], &b[5]], [&b[6], &b[7], &b[8], &b[9]], s, scale).await?;
+    record_attention_forward(&mut program, ctx, b[0].slice(..), b[1].slice(..), b[2].slice(..), b[4].slice(..), b[5].slice(..), s, scale, path).await?;
+    record_attention_backward(&mut program, ctx, [b[0].slice(..), b[1].slice(..), b[2].slice(..), b[4].slice(..), b[3].slice(..), b[5].slice(..)], [b[6].slice(..), b[7].slice(..), b[8].slice(..), b[9].slice(..)], s, scale).await?;
     program.submit(ctx)?;
     Ok([ctx.read_f32(&b[7], n).await?, ctx.read_f32(&b[8], n).await?, ctx.read_f32(&b[9], n).await?])
 }
@@ -233,8 +233,8 @@ pub async fn static_mix(ctx: &GpuContext, logits: &[f32], v: &[f32], dout: &[f32
     let specs = [("logits", logits, 0), ("v", v, 0), ("dout", dout, 0), ("out", e, n), ("lse", e, s.h * s.l), ("dv", e, n), ("dlogits", e, m)];
     let b = specs.map(|(name, d, len)| buf(ctx, op, name, d, len)).into_iter().collect::<Result<Vec<_>>>()?;
     let mut program = Program::new();
-    record_static_forward(&mut program, ctx, &b[0], &b[1], &b[3], &b[4], s, lmax).await?;
-    record_static_backward(&mut program, ctx, [&b[0], &b[1], &b[2], &b[4]], &b[5], &b[6], s, lmax).await?;
+    record_static_forward(&mut program, ctx, b[0].slice(..), b[1].slice(..), b[3].slice(..), b[4].slice(..), s, lmax).await?;
+    record_static_backward(&mut program, ctx, [b[0].slice(..), b[1].slice(..), b[2].slice(..), b[4].slice(..)], b[5].slice(..), b[6].slice(..), s, lmax).await?;
     program.submit(ctx)?;
     Ok([ctx.read_f32(&b[3], n).await?, ctx.read_f32(&b[5], n).await?, ctx.read_f32(&b[6], m).await?])
 }

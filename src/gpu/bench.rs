@@ -76,9 +76,9 @@ pub async fn bench_case(ctx: &GpuContext, case: &BenchCase, reps: usize) -> Resu
     let bias = if case.bias { Some(ctx.output_f32(op, "bench.bias", spec.n)?) } else { None };
     let mut program = Program::new();
     if case.legacy {
-        record_matmul(&mut program, ctx, &a, &b, &c, spec.m, spec.k, spec.n).await?;
+        record_matmul(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), spec.m, spec.k, spec.n).await?;
     } else {
-        record_gemm(&mut program, ctx, spec, &a, &b, bias.as_ref(), &c).await?;
+        record_gemm(&mut program, ctx, spec, a.slice(..), b.slice(..), bias.as_ref().map(|b| b.slice(..)), c.slice(..)).await?;
     }
     let wait = || ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device { op: op.into(), detail: e.to_string() });
     program.submit(ctx)?;

@@ -21,13 +21,13 @@ struct Params {
 
 /// The buffers of one cross-entropy launch sequence (n = rows).
 pub struct CrossEntropyBuffers<'a> {
-    pub logits: &'a wgpu::Buffer,   // [n, classes]
-    pub targets: &'a wgpu::Buffer,  // [n] u32
-    pub mask: &'a wgpu::Buffer,     // [n]
-    pub d_logits: &'a wgpu::Buffer, // [n, classes], overwritten
-    pub row_loss: &'a wgpu::Buffer, // [n], mask-weighted nll
-    pub correct: &'a wgpu::Buffer,  // [n], 0 / 1
-    pub stats: &'a wgpu::Buffer,    // [STATS_LEN]
+    pub logits: wgpu::BufferSlice<'a>,   // [n, classes]
+    pub targets: wgpu::BufferSlice<'a>,  // [n] u32
+    pub mask: wgpu::BufferSlice<'a>,     // [n]
+    pub d_logits: wgpu::BufferSlice<'a>, // [n, classes], overwritten
+    pub row_loss: wgpu::BufferSlice<'a>, // [n], mask-weighted nll
+    pub correct: wgpu::BufferSlice<'a>,  // [n], 0 / 1
+    pub stats: wgpu::BufferSlice<'a>,    // [STATS_LEN]
 }
 
 /// Record count → forward → reduce: fills `d_logits`, `row_loss`, `correct`, `stats`.
@@ -59,12 +59,12 @@ pub async fn record_cross_entropy(program: &mut Program, ctx: &GpuContext, b: Cr
 
 /// The buffers of one masked-MSE launch sequence (len = elements).
 pub struct MseBuffers<'a> {
-    pub pred: &'a wgpu::Buffer,      // [len]
-    pub values: &'a wgpu::Buffer,    // [len]
-    pub mask: &'a wgpu::Buffer,      // [len]
-    pub d_pred: &'a wgpu::Buffer,    // [len], overwritten
-    pub elem_loss: &'a wgpu::Buffer, // [len], mask-weighted squared error
-    pub stats: &'a wgpu::Buffer,     // [STATS_LEN]; the correct count is left untouched
+    pub pred: wgpu::BufferSlice<'a>,      // [len]
+    pub values: wgpu::BufferSlice<'a>,    // [len]
+    pub mask: wgpu::BufferSlice<'a>,      // [len]
+    pub d_pred: wgpu::BufferSlice<'a>,    // [len], overwritten
+    pub elem_loss: wgpu::BufferSlice<'a>, // [len], mask-weighted squared error
+    pub stats: wgpu::BufferSlice<'a>,     // [STATS_LEN]; the correct count is left untouched
 }
 
 /// Record count → mse → reduce_loss: fills `d_pred`, `elem_loss`, `stats`.
@@ -118,7 +118,7 @@ pub async fn cross_entropy(ctx: &GpuContext, logits: &[f32], targets: &[u32], ma
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    let bufs = CrossEntropyBuffers { logits: &lb, targets: &tb, mask: &mb, d_logits: &gb, row_loss: &rb, correct: &cb, stats: &sb };
+    let bufs = CrossEntropyBuffers { logits: lb.slice(..), targets: tb.slice(..), mask: mb.slice(..), d_logits: gb.slice(..), row_loss: rb.slice(..), correct: cb.slice(..), stats: sb.slice(..) };
     record_cross_entropy(&mut program, ctx, bufs, n, classes).await?;
     program.submit(ctx)?;
     let stats = ctx.read_f32(&sb, STATS_LEN).await?;
@@ -150,7 +150,7 @@ pub async fn mse(ctx: &GpuContext, pred: &[f32], values: &[f32], mask: &[f32]) -
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_mse(&mut program, ctx, MseBuffers { pred: &pb, values: &vb, mask: &mb, d_pred: &gb, elem_loss: &eb, stats: &sb }, len).await?;
+    record_mse(&mut program, ctx, MseBuffers { pred: pb.slice(..), values: vb.slice(..), mask: mb.slice(..), d_pred: gb.slice(..), elem_loss: eb.slice(..), stats: sb.slice(..) }, len).await?;
     program.submit(ctx)?;
     Ok((ctx.read_f32(&sb, 1).await?[0], ctx.read_f32(&gb, len).await?))
 }

@@ -67,7 +67,7 @@ fn params(s: ScanShape, chunk: usize) -> Params {
     Params { b: s.b as u32, l: s.l as u32, d: s.d as u32, n: s.n as u32, chunk: chunk as u32, chunks: s.chunks(chunk) as u32, _p: [0; 2] }
 }
 
-fn check_buffers(op: &str, s: ScanShape, chunk: usize, bufs: &[(&str, &wgpu::Buffer, usize)]) -> Result<()> {
+fn check_buffers(op: &str, s: ScanShape, chunk: usize, bufs: &[(&str, wgpu::BufferSlice<'_>, usize)]) -> Result<()> {
     for &(name, buf, want) in bufs {
         if buf.size() < (want * 4) as u64 {
             return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, {s:?} with chunk {chunk} needs {want}", buf.size() / 4) });
@@ -84,7 +84,7 @@ fn groups(s: ScanShape, per_b: usize) -> [u32; 3] {
 /// `carry_x` (`s.carry_len(chunk)` f32s) is left holding each chunk's entry state, which
 /// the backward pass reads.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_dlr_scan_forward(program: &mut Program, ctx: &GpuContext, u: &wgpu::Buffer, modes: &wgpu::Buffer, carry_x: &wgpu::Buffer, y: &wgpu::Buffer, s: ScanShape, chunk: usize) -> Result<()> {
+pub async fn record_dlr_scan_forward(program: &mut Program, ctx: &GpuContext, u: wgpu::BufferSlice<'_>, modes: wgpu::BufferSlice<'_>, carry_x: wgpu::BufferSlice<'_>, y: wgpu::BufferSlice<'_>, s: ScanShape, chunk: usize) -> Result<()> {
     let op = "dlr_scan_forward";
     s.check(op, chunk)?;
     check_buffers(op, s, chunk, &[("u", u, s.len()), ("modes", modes, 4 * s.d * s.n), ("carry_x", carry_x, s.carry_len(chunk)), ("y", y, s.len())])?;
@@ -104,9 +104,9 @@ pub async fn record_dlr_scan_forward(program: &mut Program, ctx: &GpuContext, u:
 pub async fn record_dlr_scan_backward(
     program: &mut Program,
     ctx: &GpuContext,
-    [u, modes, dy, carry_x]: [&wgpu::Buffer; 4],
-    [carry_g, scratch, partials]: [&wgpu::Buffer; 3],
-    [du, grads]: [&wgpu::Buffer; 2],
+    [u, modes, dy, carry_x]: [wgpu::BufferSlice<'_>; 4],
+    [carry_g, scratch, partials]: [wgpu::BufferSlice<'_>; 3],
+    [du, grads]: [wgpu::BufferSlice<'_>; 2],
     s: ScanShape,
     chunk: usize,
 ) -> Result<()> {
@@ -143,7 +143,7 @@ pub async fn dlr_scan(ctx: &GpuContext, u: &[f32], modes: &[f32], s: ScanShape, 
     let (ub, mb) = (ctx.upload_f32(op, "dlr_scan.u", u)?, ctx.upload_f32(op, "dlr_scan.modes", modes)?);
     let (cx, yb) = (ctx.output_f32(op, "dlr_scan.carry_x", s.carry_len(chunk))?, ctx.output_f32(op, "dlr_scan.y", s.len())?);
     let mut program = Program::new();
-    record_dlr_scan_forward(&mut program, ctx, &ub, &mb, &cx, &yb, s, chunk).await?;
+    record_dlr_scan_forward(&mut program, ctx, ub.slice(..), mb.slice(..), cx.slice(..), yb.slice(..), s, chunk).await?;
     program.submit(ctx)?;
     ctx.read_f32(&yb, s.len()).await
 }
@@ -160,8 +160,8 @@ pub async fn dlr_scan_backward(ctx: &GpuContext, u: &[f32], modes: &[f32], dy: &
     let outs = [("dlr_scan.carry_x", c), ("dlr_scan.y", n), ("dlr_scan.carry_g", c), ("dlr_scan.scratch", 2 * n), ("dlr_scan.partials", 2 * c), ("dlr_scan.du", n), ("dlr_scan.grads", dn)];
     let o = outs.map(|(l, len)| ctx.output_f32(op, l, len)).into_iter().collect::<Result<Vec<_>>>()?;
     let mut program = Program::new();
-    record_dlr_scan_forward(&mut program, ctx, &ub, &mb, &o[0], &o[1], s, chunk).await?;
-    record_dlr_scan_backward(&mut program, ctx, [&ub, &mb, &dyb, &o[0]], [&o[2], &o[3], &o[4]], [&o[5], &o[6]], s, chunk).await?;
+    record_dlr_scan_forward(&mut program, ctx, ub.slice(..), mb.slice(..), o[0].slice(..), o[1].slice(..), s, chunk).await?;
+    record_dlr_scan_backward(&mut program, ctx, [ub.slice(..), mb.slice(..), dyb.slice(..), o[0].slice(..)], [o[2].slice(..), o[3].slice(..), o[4].slice(..)], [o[5].slice(..), o[6].slice(..)], s, chunk).await?;
     program.submit(ctx)?;
     Ok([ctx.read_f32(&o[1], n).await?, ctx.read_f32(&o[5], n).await?, ctx.read_f32(&o[6], dn).await?])
 }

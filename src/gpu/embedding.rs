@@ -31,7 +31,7 @@ pub fn upload_u32(ctx: &GpuContext, op: &str, label: &str, data: &[u32]) -> Resu
 /// `[n, d]`. Tokens ≥ vocab give zero rows (the shader cannot raise; the one-shot helper
 /// checks them on the host).
 #[allow(clippy::too_many_arguments)]
-pub async fn record_embedding(program: &mut Program, ctx: &GpuContext, tokens: &wgpu::Buffer, wte: &wgpu::Buffer, out: &wgpu::Buffer, n: usize, vocab: usize, d: usize) -> Result<()> {
+pub async fn record_embedding(program: &mut Program, ctx: &GpuContext, tokens: wgpu::BufferSlice<'_>, wte: wgpu::BufferSlice<'_>, out: wgpu::BufferSlice<'_>, n: usize, vocab: usize, d: usize) -> Result<()> {
     let op = "embedding";
     check_shape(op, n, vocab, d)?;
     let shape = format!("{n} tokens into [vocab {vocab}, d {d}]");
@@ -46,7 +46,7 @@ pub async fn record_embedding(program: &mut Program, ctx: &GpuContext, tokens: &
 /// Record `d_wte[v, :] (+)= Σ_{p: tokens[p] = v} d_out[p, :]`: `d_out` `[n, d]`, `d_wte`
 /// `[vocab, d]` (overwritten, or added to when `accumulate`, e.g. for tied weights).
 #[allow(clippy::too_many_arguments)]
-pub async fn record_embedding_backward(program: &mut Program, ctx: &GpuContext, tokens: &wgpu::Buffer, d_out: &wgpu::Buffer, d_wte: &wgpu::Buffer, n: usize, vocab: usize, d: usize, accumulate: bool) -> Result<()> {
+pub async fn record_embedding_backward(program: &mut Program, ctx: &GpuContext, tokens: wgpu::BufferSlice<'_>, d_out: wgpu::BufferSlice<'_>, d_wte: wgpu::BufferSlice<'_>, n: usize, vocab: usize, d: usize, accumulate: bool) -> Result<()> {
     let op = "embedding_backward";
     check_shape(op, n, vocab, d)?;
     let shape = format!("{n} tokens into [vocab {vocab}, d {d}]");
@@ -87,8 +87,8 @@ pub async fn embedding(ctx: &GpuContext, tokens: &[u32], wte: &[f32], d_out: &[f
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_embedding(&mut program, ctx, &tb, &wb, &ob, n, vocab, d).await?;
-    record_embedding_backward(&mut program, ctx, &tb, &gb, &dwb, n, vocab, d, d_wte_init.is_some()).await?;
+    record_embedding(&mut program, ctx, tb.slice(..), wb.slice(..), ob.slice(..), n, vocab, d).await?;
+    record_embedding_backward(&mut program, ctx, tb.slice(..), gb.slice(..), dwb.slice(..), n, vocab, d, d_wte_init.is_some()).await?;
     program.submit(ctx)?;
     Ok((ctx.read_f32(&ob, n * d).await?, ctx.read_f32(&dwb, vocab * d).await?))
 }

@@ -111,7 +111,7 @@ impl Gemm {
 
 /// Record `c (+)= op(a) · op(b) (+ bias)` into `program`. `bias` (f32[N]) selects the
 /// `gemm_bias` entry point. Buffers must hold at least `spec.lens()` f32s.
-pub async fn record_gemm(program: &mut Program, ctx: &GpuContext, spec: &Gemm, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, c: &wgpu::Buffer) -> Result<()> {
+pub async fn record_gemm(program: &mut Program, ctx: &GpuContext, spec: &Gemm, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, bias: Option<wgpu::BufferSlice<'_>>, c: wgpu::BufferSlice<'_>) -> Result<()> {
     let op = "gemm";
     spec.check(op)?;
     let (la, lb, lc) = spec.lens();
@@ -177,7 +177,7 @@ pub async fn gemm(ctx: &GpuContext, spec: &Gemm, a: &[f32], b: &[f32], bias: Opt
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_gemm(&mut program, ctx, spec, &a_buf, &b_buf, bias_buf.as_ref(), &c_buf).await?;
+    record_gemm(&mut program, ctx, spec, a_buf.slice(..), b_buf.slice(..), bias_buf.as_ref().map(|b| b.slice(..)), c_buf.slice(..)).await?;
     program.submit(ctx)?;
     ctx.read_f32(&c_buf, lc).await
 }

@@ -25,7 +25,7 @@ pub fn fold_items(ctx: &GpuContext, op: &str, n_items: usize, per_group: usize) 
 
 /// The error every binding returns for an undersized buffer: names the op, the buffer, its
 /// size and the shape that needs more.
-pub fn check_len(op: &str, name: &str, buf: &wgpu::Buffer, want: usize, shape: &str) -> Result<()> {
+pub fn check_len(op: &str, name: &str, buf: wgpu::BufferSlice<'_>, want: usize, shape: &str) -> Result<()> {
     if buf.size() < (want.max(1) * 4) as u64 {
         return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} values, {shape} needs {want}", buf.size() / 4) });
     }

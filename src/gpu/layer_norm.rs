@@ -44,7 +44,7 @@ pub fn partial_len(rows: usize, d: usize) -> usize {
 /// Record `y = LN(x) · g` for `x`: `[rows, d]`, `g`: `[d]`, writing `y`: `[rows, d]`,
 /// `mean`, `rstd`: `[rows]`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_layer_norm(program: &mut Program, ctx: &GpuContext, x: &wgpu::Buffer, g: &wgpu::Buffer, y: &wgpu::Buffer, mean: &wgpu::Buffer, rstd: &wgpu::Buffer, rows: usize, d: usize) -> Result<()> {
+pub async fn record_layer_norm(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, g: wgpu::BufferSlice<'_>, y: wgpu::BufferSlice<'_>, mean: wgpu::BufferSlice<'_>, rstd: wgpu::BufferSlice<'_>, rows: usize, d: usize) -> Result<()> {
     let op = "layer_norm";
     check_shape(op, rows, d)?;
     let shape = format!("[rows {rows}, d {d}]");
@@ -59,18 +59,18 @@ pub async fn record_layer_norm(program: &mut Program, ctx: &GpuContext, x: &wgpu
 /// The buffers of one LayerNorm backward.
 pub struct LayerNormGrads<'a> {
     /// `[rows, d]`, overwritten.
-    pub dx: &'a wgpu::Buffer,
+    pub dx: wgpu::BufferSlice<'a>,
     /// `[d]`, overwritten.
-    pub dg: &'a wgpu::Buffer,
+    pub dg: wgpu::BufferSlice<'a>,
     /// Scratch `[partial_len(rows, d)]`.
-    pub partial: &'a wgpu::Buffer,
+    pub partial: wgpu::BufferSlice<'a>,
 }
 
 /// Record the backward of `record_layer_norm` given `dy`: `[rows, d]` and the saved `mean`,
 /// `rstd`: `[rows]`. Three launches: dx (one workgroup per row), dgain partials per chunk of
 /// `GAIN_CHUNK_ROWS` rows, dgain over chunks.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_layer_norm_backward(program: &mut Program, ctx: &GpuContext, x: &wgpu::Buffer, g: &wgpu::Buffer, dy: &wgpu::Buffer, mean: &wgpu::Buffer, rstd: &wgpu::Buffer, out: LayerNormGrads<'_>, rows: usize, d: usize) -> Result<()> {
+pub async fn record_layer_norm_backward(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, g: wgpu::BufferSlice<'_>, dy: wgpu::BufferSlice<'_>, mean: wgpu::BufferSlice<'_>, rstd: wgpu::BufferSlice<'_>, out: LayerNormGrads<'_>, rows: usize, d: usize) -> Result<()> {
     let op = "layer_norm_backward";
     check_shape(op, rows, d)?;
     let shape = format!("[rows {rows}, d {d}]");
@@ -130,8 +130,8 @@ pub async fn layer_norm(ctx: &GpuContext, x: &[f32], g: &[f32], dy: &[f32], rows
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_layer_norm(&mut program, ctx, &xb, &gb, &yb, &mb, &rb, rows, d).await?;
-    record_layer_norm_backward(&mut program, ctx, &xb, &gb, &dyb, &mb, &rb, LayerNormGrads { dx: &dxb, dg: &dgb, partial: &pb }, rows, d).await?;
+    record_layer_norm(&mut program, ctx, xb.slice(..), gb.slice(..), yb.slice(..), mb.slice(..), rb.slice(..), rows, d).await?;
+    record_layer_norm_backward(&mut program, ctx, xb.slice(..), gb.slice(..), dyb.slice(..), mb.slice(..), rb.slice(..), LayerNormGrads { dx: dxb.slice(..), dg: dgb.slice(..), partial: pb.slice(..) }, rows, d).await?;
     program.submit(ctx)?;
     Ok(LayerNormOut {
         y: ctx.read_f32(&yb, rows * d).await?,

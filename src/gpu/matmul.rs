@@ -16,7 +16,7 @@ struct Params {
 
 /// Record `c[m, n] = a[m, k] · b[k, n]` (buffers of at least those sizes) into `program`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_matmul(program: &mut Program, ctx: &GpuContext, a: &wgpu::Buffer, b: &wgpu::Buffer, c: &wgpu::Buffer, m: usize, k: usize, n: usize) -> Result<()> {
+pub async fn record_matmul(program: &mut Program, ctx: &GpuContext, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, c: wgpu::BufferSlice<'_>, m: usize, k: usize, n: usize) -> Result<()> {
     let op = "matmul";
     if m == 0 || k == 0 || n == 0 {
         return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape [{m}, {k}] x [{k}, {n}]") });
@@ -48,7 +48,7 @@ pub async fn matmul(ctx: &GpuContext, a: &[f32], b: &[f32], m: usize, k: usize, 
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_matmul(&mut program, ctx, &a_buf, &b_buf, &c_buf, m, k, n).await?;
+    record_matmul(&mut program, ctx, a_buf.slice(..), b_buf.slice(..), c_buf.slice(..), m, k, n).await?;
     program.submit(ctx)?;
     ctx.read_f32(&c_buf, m * n).await
 }

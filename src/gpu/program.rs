@@ -32,7 +32,10 @@ impl Program {
 
     /// Record a launch of `kernel`'s `entry` with `buffers` at their binding numbers and, if
     /// given, `params` (plain old data, a multiple of 16 bytes) as a uniform at binding
-    /// `params_binding`. The buffers must be exactly those the entry point uses.
+    /// `params_binding`. The buffers must be exactly those the entry point uses; each may be
+    /// a whole buffer (`buf.slice(..)`) or a range of one whose offset is a multiple of the
+    /// device's `min_storage_buffer_offset_alignment` (how the engine binds one tensor of its
+    /// flat parameter buffer).
     #[allow(clippy::too_many_arguments)]
     pub async fn push(
         &mut self,
@@ -40,7 +43,7 @@ impl Program {
         kernel: Kernel,
         entry: &'static str,
         label: &str,
-        buffers: &[(u32, &wgpu::Buffer)],
+        buffers: &[(u32, wgpu::BufferSlice<'_>)],
         params: Option<(u32, &[u8])>,
         groups: [u32; 3],
     ) -> Result<()> {
@@ -55,7 +58,16 @@ impl Program {
             });
             (binding, buf)
         });
-        let mut entries: Vec<wgpu::BindGroupEntry> = buffers.iter().map(|(b, buf)| wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() }).collect();
+        let align = ctx.limits.min_storage_buffer_offset_alignment as u64;
+        let mut entries: Vec<wgpu::BindGroupEntry> = Vec::with_capacity(buffers.len() + 1);
+        for &(b, slice) in buffers {
+            if slice.offset() % align != 0 {
+                let detail = format!("binding {b} starts at byte {}, not a multiple of the device's storage offset alignment {align}", slice.offset());
+                return Err(GpuError::Shape { op: label.into(), detail });
+            }
+            let resource = wgpu::BindingResource::try_from(slice).map_err(|_| GpuError::Shape { op: label.into(), detail: format!("binding {b} is an empty buffer range") })?;
+            entries.push(wgpu::BindGroupEntry { binding: b, resource });
+        }
         if let Some((b, buf)) = &uniform {
             entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
         }

@@ -47,7 +47,7 @@ pub fn sum_scratch_len(n: usize) -> usize {
     n.div_ceil(BLOCK)
 }
 
-fn check_len(op: &str, name: &str, buf: &wgpu::Buffer, want: usize, what: &str) -> Result<()> {
+fn check_len(op: &str, name: &str, buf: wgpu::BufferSlice<'_>, want: usize, what: &str) -> Result<()> {
     if buf.size() < (want * 4) as u64 {
         return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, {what} needs {want}", buf.size() / 4) });
     }
@@ -57,7 +57,7 @@ fn check_len(op: &str, name: &str, buf: &wgpu::Buffer, want: usize, what: &str) 
 /// Record `out[c] (+)= Σ_r x[r, c]` (or of x² with `opts.square`) for `x: [rows, cols]`,
 /// `out: [cols]`, `scratch` of `col_sum_scratch_len(rows, cols)`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_col_sum(program: &mut Program, ctx: &GpuContext, x: &wgpu::Buffer, scratch: &wgpu::Buffer, out: &wgpu::Buffer, rows: usize, cols: usize, opts: ReduceOpts) -> Result<()> {
+pub async fn record_col_sum(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, scratch: wgpu::BufferSlice<'_>, out: wgpu::BufferSlice<'_>, rows: usize, cols: usize, opts: ReduceOpts) -> Result<()> {
     let op = "col_sum";
     let what = format!("column sums of [{rows}, {cols}]");
     if rows == 0 || cols == 0 {
@@ -77,7 +77,7 @@ pub async fn record_col_sum(program: &mut Program, ctx: &GpuContext, x: &wgpu::B
 /// Record `out[out_index] (+)= Σ_i x[i]` (or of x² with `opts.square`) for `x: [n]`,
 /// `scratch` of `sum_scratch_len(n)`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_sum(program: &mut Program, ctx: &GpuContext, x: &wgpu::Buffer, scratch: &wgpu::Buffer, out: &wgpu::Buffer, n: usize, out_index: usize, opts: ReduceOpts) -> Result<()> {
+pub async fn record_sum(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, scratch: wgpu::BufferSlice<'_>, out: wgpu::BufferSlice<'_>, n: usize, out_index: usize, opts: ReduceOpts) -> Result<()> {
     let op = if opts.square { "sum_squares" } else { "sum" };
     let what = format!("a sum of [{n}] into out[{out_index}]");
     if n == 0 {
@@ -103,7 +103,7 @@ pub async fn col_sum(ctx: &GpuContext, x: &[f32], rows: usize, cols: usize, opts
     let scratch = ctx.output_f32(op, "col_sum.scratch", col_sum_scratch_len(rows, cols))?; // [parts, cols]
     let out = ctx.output_f32(op, "col_sum.out", cols)?; // [cols]
     let mut program = Program::new();
-    record_col_sum(&mut program, ctx, &x_buf, &scratch, &out, rows, cols, ReduceOpts { accumulate: false, ..opts }).await?;
+    record_col_sum(&mut program, ctx, x_buf.slice(..), scratch.slice(..), out.slice(..), rows, cols, ReduceOpts { accumulate: false, ..opts }).await?;
     program.submit(ctx)?;
     ctx.read_f32(&out, cols).await
 }
@@ -115,7 +115,7 @@ pub async fn sum(ctx: &GpuContext, x: &[f32], opts: ReduceOpts) -> Result<f32> {
     let scratch = ctx.output_f32(op, "sum.scratch", sum_scratch_len(x.len()))?; // [parts]
     let out = ctx.output_f32(op, "sum.out", 1)?; // [1]
     let mut program = Program::new();
-    record_sum(&mut program, ctx, &x_buf, &scratch, &out, x.len(), 0, ReduceOpts { accumulate: false, ..opts }).await?;
+    record_sum(&mut program, ctx, x_buf.slice(..), scratch.slice(..), out.slice(..), x.len(), 0, ReduceOpts { accumulate: false, ..opts }).await?;
     program.submit(ctx)?;
     Ok(ctx.read_f32(&out, 1).await?[0])
 }
