@@ -27,6 +27,9 @@ pub enum Kernel {
     CrossEntropy,
     /// `shaders/adamw.wgsl` — fused AdamW with global-norm clipping; binding in `gpu::adamw`.
     AdamW,
+    /// `shaders/elementwise.wgsl` — fills, copies, adds, ReLU mask, head permutes, the DLR
+    /// parameter map; binding in `gpu::elementwise`.
+    Elementwise,
 }
 
 impl Kernel {
@@ -40,6 +43,7 @@ impl Kernel {
         Kernel::Embedding,
         Kernel::CrossEntropy,
         Kernel::AdamW,
+        Kernel::Elementwise,
     ];
 
     /// The file name under `shaders/`.
@@ -54,6 +58,7 @@ impl Kernel {
             Kernel::Embedding => "embedding.wgsl",
             Kernel::CrossEntropy => "cross_entropy.wgsl",
             Kernel::AdamW => "adamw.wgsl",
+            Kernel::Elementwise => "elementwise.wgsl",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kernel {
             Kernel::Embedding => include_str!("../../shaders/embedding.wgsl"),
             Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
             Kernel::AdamW => include_str!("../../shaders/adamw.wgsl"),
+            Kernel::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
         }
     }
 
@@ -84,6 +90,7 @@ impl Kernel {
             Kernel::Embedding => &["gather", "scatter"],
             Kernel::CrossEntropy => &["count", "forward", "reduce", "mse", "reduce_loss"],
             Kernel::AdamW => &["sumsq_partial", "sumsq_reduce", "update"],
+            Kernel::Elementwise => &["fill_zero", "copy_into", "add_into", "add_cyclic", "relu_mask", "split_heads", "merge_heads", "dlr_modes", "dlr_modes_bwd"],
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod buffers;
 pub mod context;
 pub mod cross_entropy;
 pub mod dlr_scan;
+pub mod elementwise;
 pub mod embedding;
 pub mod gemm;
 pub mod grid;
