@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod gpu_check;
+pub mod gpu_train;
 pub mod history;
 pub mod inspect;
 pub mod messages;

@@ -186,6 +186,23 @@ impl Trainer {
         Ok((cfg, v["step"].as_u64().unwrap_or(0) as usize))
     }
 
+    /// Take over weights and optimiser state trained elsewhere (the GPU engine) at completed
+    /// step `step`: `params`, `m`, `v` per parameter in `named_params()` order. Training on
+    /// from here continues the same run on the CPU.
+    pub fn adopt(&mut self, step: usize, params: &[Vec<f32>], m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+        let named = self.model.named_params();
+        if params.len() != named.len() {
+            return Err(format!("adopt: {} tensors for {} parameters", params.len(), named.len()));
+        }
+        for ((name, var), data) in named.iter().zip(params) {
+            let t = Tensor::from_vec(data.clone(), var.as_tensor().shape(), &Device::Cpu).map_err(|e| format!("adopt {name}: {e}"))?;
+            var.set(&t).map_err(|e| format!("adopt {name}: {e}"))?;
+        }
+        self.opt.set_state(step as u64, m, v)?;
+        self.step = step;
+        Ok(())
+    }
+
     /// What the task asks the model to output.
     pub fn output(&self) -> Output {
         self.output

@@ -67,6 +67,23 @@ impl AdamW {
         AdamW { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay, clip, t: 0, slots }
     }
 
+    /// Replace the moments and step count (state computed elsewhere: the GPU engine), one
+    /// `(m, v)` per parameter in construction order.
+    pub fn set_state(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+        if m.len() != self.slots.len() || v.len() != self.slots.len() {
+            return Err(format!("adamw.set_state: {} / {} moment tensors for {} parameters", m.len(), v.len(), self.slots.len()));
+        }
+        for (i, ((slot, m), v)) in self.slots.iter_mut().zip(m).zip(v).enumerate() {
+            if m.len() != slot.m.len() || v.len() != slot.v.len() {
+                return Err(format!("adamw.set_state: parameter {i} has {} values, the moments {} and {}", slot.m.len(), m.len(), v.len()));
+            }
+            slot.m = m;
+            slot.v = v;
+        }
+        self.t = t;
+        Ok(())
+    }
+
     /// Clip gradients to `clip` global norm, then apply one AdamW update with rate `lr`.
     pub fn step(&mut self, params: &[&Var], grads: &GradStore, lr: f64) -> Result<UpdateStats> {
         let mut gs: Vec<Vec<f32>> = Vec::with_capacity(params.len());
