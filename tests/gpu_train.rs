@@ -98,10 +98,13 @@ fn a_run_handed_from_the_gpu_to_the_cpu_continues_like_the_cpu_run() {
     }
     let synced = g.wait_sync().unwrap();
     assert_eq!(synced.step, 5);
+    // A sync carries the statistics of the steps before it.
+    assert_eq!(synced.stats.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert!(g.wait_stats().unwrap().is_empty(), "delivered once only");
+    let mut all = synced.stats.iter().map(|s| s.loss).collect::<Vec<_>>();
     t.adopt(synced.step, &synced.params, synced.m, synced.v).unwrap();
     assert_eq!(t.step_count(), 5);
     let rest: Vec<f64> = (0..5).map(|_| t.step().unwrap().loss).collect();
-    let mut all = g.wait_stats().unwrap().iter().map(|s| s.loss).collect::<Vec<_>>();
     all.extend(rest);
     assert_close("GPU 5 steps then CPU 5 steps", &all, &cpu);
 }
@@ -117,4 +120,67 @@ fn unsupported_models_and_oversized_runs_are_refused_with_reasons() {
     let t = Trainer::new(config("lstm", "attn")).unwrap();
     let err = pollster::block_on(GpuTrainer::new(Arc::new(ctx), &t)).err().unwrap();
     assert!(err.contains("'lstm' model has no GPU kernels"), "{err}");
+}
+
+/// Every step of a session, in order, with its evaluations: (step losses, eval (step, loss)).
+fn run_session(mut s: interlab::engine::Session) -> (Vec<(usize, f64)>, Vec<(usize, f64)>, Vec<(String, usize)>) {
+    let (mut steps, mut evals, mut switches) = (Vec::<(usize, f64)>::new(), Vec::new(), Vec::new());
+    for _ in 0..100_000 {
+        let r = s.run_blocking(f64::NEG_INFINITY, &|| 0.0); // one unit of work per call
+        assert!(r.error.is_none(), "{:?}", r.error);
+        if let Some((why, from)) = r.fell_back.clone() {
+            steps.retain(|(k, _)| *k <= from);
+            switches.push((why, from));
+        }
+        steps.extend(r.steps.iter().map(|x| (x.step, x.loss)));
+        evals.extend(r.eval.map(|(k, e)| (k, e.loss)));
+        if r.done {
+            return (steps, evals, switches);
+        }
+    }
+    panic!("the session never finished");
+}
+
+/// Held-out losses after 60 steps: the 1e-4 per-step agreement compounds over 6x the steps.
+const EVAL_RTOL: f64 = 1e-3;
+
+#[test]
+fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss() {
+    let Some(ctx) = common::gpu_context() else { return };
+    let cfg = TrainConfig { steps: 60, ..config("transformer", "attn") };
+    let session = |gpu: bool, lose_at: Option<usize>| {
+        let mut s = interlab::engine::Session::new(Trainer::new(cfg.clone()).unwrap());
+        s.eval_every = 20;
+        s.lose_device_at = lose_at;
+        if gpu {
+            // A device of its own: the loss test destroys it.
+            let ctx = Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).unwrap());
+            let g = pollster::block_on(GpuTrainer::new(ctx, &s.trainer)).unwrap();
+            s.attach_gpu(g);
+        }
+        s
+    };
+    drop(ctx);
+    let (cpu_steps, cpu_evals, _) = run_session(session(false, None));
+    let (gpu_steps, gpu_evals, switches) = run_session(session(true, None));
+    assert!(switches.is_empty());
+    let order = |v: &[(usize, f64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    assert_eq!(order(&gpu_steps), (1..=60).collect::<Vec<_>>());
+    assert_eq!(order(&gpu_evals), vec![20, 40, 60]);
+    for ((k, g), (_, c)) in gpu_evals.iter().zip(&cpu_evals) {
+        eprintln!("held-out loss at step {k}: GPU {g:.6} CPU {c:.6} (rel {:.1e})", (g - c).abs() / c);
+        assert!((g - c).abs() <= EVAL_RTOL * c, "held-out loss at step {k}: GPU {g} vs CPU {c}");
+    }
+    // The device dies as step 31 is submitted: the run goes on on the CPU from step 20 (the
+    // last synced weights and moments), and ends like the CPU run.
+    let (lost_steps, lost_evals, switches) = run_session(session(true, Some(30)));
+    assert_eq!(switches.len(), 1, "{switches:?}");
+    assert_eq!(switches[0].1, 20);
+    assert!(switches[0].0.contains("destroyed") && switches[0].0.contains("continues on the CPU from step 20"), "{}", switches[0].0);
+    assert_eq!(order(&lost_steps), (1..=60).collect::<Vec<_>>());
+    assert_eq!(order(&lost_evals), vec![20, 40, 60]);
+    for ((k, g), (_, c)) in lost_steps.iter().zip(&cpu_steps).skip(20) {
+        assert!((g - c).abs() <= EVAL_RTOL * c, "step {k} after the fallback: {g} vs CPU {c}");
+    }
+    assert!((lost_evals[2].1 - cpu_evals[2].1).abs() <= EVAL_RTOL * cpu_evals[2].1);
 }

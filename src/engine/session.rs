@@ -2,6 +2,7 @@
 //! the held-out evaluation, until the chunk's budget is used. The web worker and the
 //! main-thread fallback both drive a `Session`, so the loop logic lives here once.
 
+use super::gpu_train::GpuTrainer;
 use super::trainer::{EvalProgress, EvalStats, StepStats, Trainer};
 
 /// Held-out evaluation every this many steps (and at the last step).
@@ -20,54 +21,79 @@ pub struct ChunkReport {
     pub spectrum: Option<Vec<[f32; 5]>>,
     /// The schedule's last step and its evaluation are done.
     pub done: bool,
+    /// The GPU was lost: (why, the step the CPU continues from). Steps reported after that
+    /// step are trained again on the CPU.
+    pub fell_back: Option<(String, usize)>,
 }
 
 pub struct Session {
     pub trainer: Trainer,
     pending_eval: Option<(usize, EvalProgress)>,
+    /// The GPU engine, when the run trains there.
+    gpu: Option<GpuTrainer>,
+    /// Evaluate every this many steps (and at the last).
+    pub eval_every: usize,
+    /// Test hook: destroy the GPU device once this many steps are submitted.
+    pub lose_device_at: Option<usize>,
 }
 
 impl Session {
     pub fn new(trainer: Trainer) -> Self {
-        Session { trainer, pending_eval: None }
+        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, lose_device_at: None }
+    }
+
+    /// Train on the GPU engine from here (built for this session's trainer).
+    pub fn attach_gpu(&mut self, gpu: GpuTrainer) {
+        self.gpu = Some(gpu);
+    }
+
+    /// The GPU engine, while the run trains there.
+    pub fn gpu(&self) -> Option<&GpuTrainer> {
+        self.gpu.as_ref()
     }
 
     pub fn is_done(&self) -> bool {
-        self.trainer.is_done() && self.pending_eval.is_none()
+        self.trainer.is_done() && self.pending_eval.is_none() && self.gpu.as_ref().is_none_or(|g| !g.sync_pending() && g.steps_read() == g.steps_submitted())
     }
 
     /// Work until `now()` passes `deadline` (at least one unit of work is always done).
+    /// On the GPU a chunk also ends early when it can only wait for the device: natively
+    /// `wait` blocks on it instead (the CLI, tests); the browser returns so its event loop
+    /// can deliver the readbacks.
     pub fn run_until(&mut self, deadline: f64, now: &dyn Fn() -> f64) -> ChunkReport {
+        self.run(deadline, now, false)
+    }
+
+    /// `run_until`, blocking on the GPU instead of returning (native callers).
+    pub fn run_blocking(&mut self, deadline: f64, now: &dyn Fn() -> f64) -> ChunkReport {
+        self.run(deadline, now, true)
+    }
+
+    fn run(&mut self, deadline: f64, now: &dyn Fn() -> f64, wait: bool) -> ChunkReport {
         let mut r = ChunkReport::default();
         loop {
-            if let Some((step, progress)) = self.pending_eval.as_mut() {
-                match self.trainer.evaluate_part(progress, EVAL_PART) {
-                    Ok(Some(e)) => {
-                        r.eval = Some((*step, e));
-                        let s = super::inspect::spectrum_summary(self.trainer.model.as_ref());
-                        r.spectrum = (!s.is_empty()).then_some(s);
-                        self.pending_eval = None;
-                    }
-                    Ok(None) => {}
+            if self.pending_eval.is_some() {
+                self.eval_part(&mut r);
+            } else if self.gpu.is_some() {
+                match self.gpu_work(&mut r, wait) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    // Whatever failed on the GPU (a lost device shows up as failed maps or
+                    // submissions too), the run goes on on the CPU.
                     Err(e) => {
-                        r.error = Some(format!("evaluation failed: {e}"));
-                        break;
+                        let why = self.gpu.as_ref().and_then(GpuTrainer::lost).unwrap_or(e);
+                        self.fall_back(&mut r, why);
                     }
                 }
             } else if self.trainer.is_done() {
                 break;
             } else {
                 match self.trainer.step() {
-                    Ok(s) if !s.loss.is_finite() => {
-                        r.error = Some(format!(
-                            "training diverged at step {}: the loss is {}; lower the learning rate (lr) or raise warmup",
-                            s.step, s.loss
-                        ));
-                        break;
-                    }
                     Ok(s) => {
-                        r.steps.push(s);
-                        if s.step % EVAL_EVERY == 0 || self.trainer.is_done() {
+                        if !self.take_step(&mut r, s) {
+                            break;
+                        }
+                        if s.step % self.eval_every.max(1) == 0 || self.trainer.is_done() {
                             self.pending_eval = Some((s.step, EvalProgress::default()));
                         }
                     }
@@ -77,12 +103,117 @@ impl Session {
                     }
                 }
             }
-            if now() >= deadline {
+            if r.error.is_some() || now() >= deadline {
                 break;
             }
         }
-        r.done = self.is_done();
+        r.done = r.error.is_none() && self.is_done();
         r
+    }
+
+    /// Record a step's numbers; false (with the error set) when the loss diverged.
+    fn take_step(&self, r: &mut ChunkReport, s: StepStats) -> bool {
+        if !s.loss.is_finite() {
+            r.error = Some(format!("training diverged at step {}: the loss is {}; lower the learning rate (lr) or raise warmup", s.step, s.loss));
+            return false;
+        }
+        r.steps.push(s);
+        true
+    }
+
+    fn eval_part(&mut self, r: &mut ChunkReport) {
+        let Some((step, progress)) = self.pending_eval.as_mut() else { return };
+        match self.trainer.evaluate_part(progress, EVAL_PART) {
+            Ok(Some(e)) => {
+                r.eval = Some((*step, e));
+                let s = super::inspect::spectrum_summary(self.trainer.model.as_ref());
+                r.spectrum = (!s.is_empty()).then_some(s);
+                self.pending_eval = None;
+            }
+            Ok(None) => {}
+            Err(e) => r.error = Some(format!("evaluation failed: {e}")),
+        }
+    }
+
+    /// One unit of GPU work: deliver read-back statistics, adopt synced weights (then
+    /// evaluate them on the CPU), or submit a step. Ok(false): nothing to do but wait.
+    fn gpu_work(&mut self, r: &mut ChunkReport, wait: bool) -> Result<bool, String> {
+        let g = self.gpu.as_mut().expect("called with a GPU engine");
+        if let Some(why) = g.lost() {
+            return Ok(self.fall_back(r, why));
+        }
+        let stats = g.poll_stats(false)?;
+        let got = !stats.is_empty();
+        for s in stats {
+            if !self.take_step(r, s) {
+                return Ok(false);
+            }
+        }
+        let g = self.gpu.as_mut().expect("still attached");
+        if let Some(synced) = g.poll_sync(false)? {
+            return self.adopt(r, synced);
+        }
+        let total = self.trainer.cfg.steps;
+        let submitted = g.steps_submitted();
+        if submitted < total && g.can_submit() && !g.sync_pending() {
+            if self.lose_device_at == Some(submitted) {
+                g.force_device_loss();
+                self.lose_device_at = None;
+            }
+            g.submit_step(&self.trainer)?;
+            let s = submitted + 1;
+            if s % self.eval_every.max(1) == 0 || s == total {
+                g.start_sync();
+            } else {
+                g.keep_reading();
+            }
+            return Ok(true);
+        }
+        g.start_readback();
+        if got {
+            return Ok(true);
+        }
+        if submitted >= total && !g.sync_pending() && g.steps_read() == submitted {
+            return Ok(false); // all delivered; the last evaluation runs on the CPU
+        }
+        if wait {
+            let stats = g.poll_stats(true)?;
+            for s in stats {
+                if !self.take_step(r, s) {
+                    return Ok(false);
+                }
+            }
+            let g = self.gpu.as_mut().expect("still attached");
+            if g.sync_pending() {
+                if let Some(synced) = g.poll_sync(true)? {
+                    return self.adopt(r, synced);
+                }
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Weights, moments and statistics read back at a synced step: the CPU trainer takes
+    /// them over (the fallback point) and evaluates them.
+    fn adopt(&mut self, r: &mut ChunkReport, synced: super::gpu_train::Synced) -> Result<bool, String> {
+        for s in synced.stats {
+            if !self.take_step(r, s) {
+                return Ok(false);
+            }
+        }
+        self.trainer.adopt(synced.step, &synced.params, synced.m, synced.v)?;
+        self.pending_eval = Some((synced.step, EvalProgress::default()));
+        Ok(true)
+    }
+
+    /// The device is gone: continue on the CPU from the last synced step.
+    fn fall_back(&mut self, r: &mut ChunkReport, why: String) -> bool {
+        self.gpu = None;
+        let from = self.trainer.step_count();
+        r.steps.retain(|s| s.step <= from);
+        r.fell_back = Some((format!("{why}; training continues on the CPU from step {from}"), from));
+        true
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Synced {
     pub params: Vec<Vec<f32>>,
     pub m: Vec<Vec<f32>>,
     pub v: Vec<Vec<f32>>,
+    /// The statistics of steps up to `step` not delivered before.
+    pub stats: Vec<StepStats>,
 }
 
 pub struct GpuTrainer {
@@ -148,8 +150,14 @@ impl GpuTrainer {
         let lost: Flag<String> = Arc::new(Mutex::new(None));
         let flag = lost.clone();
         ctx.device.set_device_lost_callback(move |reason, msg| {
-            *flag.lock().unwrap() = Some(format!("the GPU device was lost ({reason:?}): {msg}"));
+            flag.lock().unwrap().get_or_insert(format!("the GPU device was lost ({reason:?}): {msg}"));
         });
+        // An error no scope caught (after a device loss, every call fails) must stop the GPU
+        // run, not panic the worker: the session then continues on the CPU.
+        let flag = lost.clone();
+        ctx.device.on_uncaptured_error(Arc::new(move |err: wgpu::Error| {
+            flag.lock().unwrap().get_or_insert(format!("GPU error: {err}"));
+        }));
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let step = trainer.step_count();
         Ok(GpuTrainer { ctx, layout, program, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, schedule, weight_decay: cfg.weight_decay, step, read: step, readback: None, sync: None, lost, bytes })
@@ -164,6 +172,11 @@ impl GpuTrainer {
         self.step
     }
 
+    /// Steps whose statistics have been delivered.
+    pub fn steps_read(&self) -> usize {
+        self.read
+    }
+
     pub fn adapter(&self) -> &crate::gpu::AdapterSummary {
         &self.ctx.summary
     }
@@ -173,8 +186,9 @@ impl GpuTrainer {
         self.lost.lock().unwrap().clone()
     }
 
-    /// Destroy the device (to test the fallback); `lost()` reports it once wgpu notices.
+    /// Destroy the device (to test the fallback); `lost()` reports it from now on.
     pub fn force_device_loss(&self) {
+        self.lost.lock().unwrap().get_or_insert("the GPU device was destroyed (forced by lose_gpu_at, a test hook)".into());
         self.ctx.device.destroy();
     }
 
@@ -238,6 +252,12 @@ impl GpuTrainer {
         self.readback = Some(Pending { staging, done, first: self.read, count: self.step - self.read });
     }
 
+    /// `start_readback` when none is in flight: called after every submission, so the
+    /// browser's charts get each step soon after the GPU ran it.
+    pub fn keep_reading(&mut self) {
+        self.start_readback();
+    }
+
     /// Drive wgpu's callbacks (natively the device must be polled; browsers do it themselves).
     fn pump(&self, wait: bool) -> R<()> {
         #[cfg(not(target_arch = "wasm32"))]
@@ -261,8 +281,13 @@ impl GpuTrainer {
             bytemuck::cast_slice(&view).to_vec()
         };
         p.staging.unmap();
+        Ok(self.deliver(&ring, p.first + p.count))
+    }
+
+    /// The statistics in a copy of the ring for the undelivered steps before `end`.
+    fn deliver(&mut self, ring: &[f32], end: usize) -> Vec<StepStats> {
         let classes = matches!(self.dims.output, Output::Classes { .. });
-        let stats = (p.first..p.first + p.count)
+        let stats = (self.read..end)
             .map(|s| {
                 let x = &ring[(s % RING) * SLOT..][..SLOT];
                 StepStats {
@@ -274,8 +299,8 @@ impl GpuTrainer {
                 }
             })
             .collect();
-        self.read = p.first + p.count;
-        Ok(stats)
+        self.read = self.read.max(end);
+        stats
     }
 
     /// Read back every submitted step's statistics, waiting (native tools and tests).
@@ -288,13 +313,16 @@ impl GpuTrainer {
         Ok(out)
     }
 
-    /// Start copying the weights and Adam moments as they are after the last submitted step.
+    /// Start copying the weights and Adam moments as they are after the last submitted step,
+    /// with the statistics ring, so a completed sync also delivers every step up to it.
     pub fn start_sync(&mut self) {
         if self.sync.is_some() {
             return;
         }
         let len = (self.layout.total * 4) as u64;
-        let (staging, done) = self.map("weights sync", 3 * len, &[(&self.params, 0, len), (&self.m, len, len), (&self.v, 2 * len, len)]);
+        let ring = (RING * SLOT * 4) as u64;
+        let copies = [(&self.params, 0, len), (&self.m, len, len), (&self.v, 2 * len, len), (&self.ring, 3 * len, ring)];
+        let (staging, done) = self.map("weights sync", 3 * len + ring, &copies);
         self.sync = Some(Pending { staging, done, first: self.step, count: 0 });
     }
 
@@ -315,7 +343,8 @@ impl GpuTrainer {
         };
         p.staging.unmap();
         let t = self.layout.total;
-        Ok(Some(Synced { step: p.first, params: self.layout.unpack(&all[..t]), m: self.layout.unpack(&all[t..2 * t]), v: self.layout.unpack(&all[2 * t..]) }))
+        let stats = self.deliver(&all[3 * t..], p.first);
+        Ok(Some(Synced { step: p.first, params: self.layout.unpack(&all[..t]), m: self.layout.unpack(&all[t..2 * t]), v: self.layout.unpack(&all[2 * t..3 * t]), stats }))
     }
 
     /// Weights and moments after the last submitted step, waiting (native tools and tests).
