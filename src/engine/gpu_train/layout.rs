@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn slots_are_aligned_ordered_and_round_trip() {
-        let cfg = TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11, mixers: vec![crate::model::Mixer::Static; 2] };
+        let cfg = TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11, mixers: vec![crate::model::mixers::Mixer::Static; 2] };
         let m = Transformer::new(cfg, 1).unwrap();
         let l = Layout::of(&m);
         assert_eq!(l.slots.len(), m.named_params().len());
