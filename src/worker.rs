@@ -4,8 +4,13 @@
 
 use std::cell::RefCell;
 
+use std::sync::Arc;
+
 use crate::browser;
+use crate::engine::backend::{self, BackendInfo, BackendPref};
+use crate::engine::gpu_train::{self, GpuTrainer};
 use crate::engine::messages::{FromWorker, ToWorker};
+use crate::gpu::GpuContext;
 use crate::engine::{RunState, Session, Trainer};
 
 /// Work per chunk before the worker yields (to read messages) and reports.
@@ -17,6 +22,8 @@ struct State {
     session: Option<Session>,
     running: bool,
     loop_active: bool,
+    /// A `Start` is deciding its backend: training begins when it is done.
+    choosing: bool,
 }
 
 impl State {
@@ -59,16 +66,21 @@ fn handle(text: String) {
     let start_loop = STATE.with(|s| {
         let mut s = s.borrow_mut();
         match msg {
-            ToWorker::Start { run, config, budget_mib } => {
+            ToWorker::Start { run, config, budget_mib, backend, lose_gpu_at } => {
                 s.run = run;
                 if budget_mib > 0 {
                     crate::core::config::set_memory_budget(budget_mib << 20);
                 }
                 match Trainer::new(config) {
                     Ok(t) => {
-                        s.session = Some(Session::new(t));
+                        let mut session = Session::new(t);
+                        session.lose_device_at = lose_gpu_at;
+                        s.session = Some(session);
                         s.running = true;
+                        s.choosing = true;
                         post(FromWorker::state(run, RunState::Running, None));
+                        // The backend is decided (and a GPU engine built) before training starts.
+                        browser::spawn(choose_backend(run, backend));
                     }
                     Err(e) => {
                         s.session = None;
@@ -127,10 +139,11 @@ fn handle(text: String) {
             ToWorker::Reset => {
                 s.session = None;
                 s.running = false;
+                s.run = 0; // a backend choice under way for the old run must not revive it
             }
             _ => {} // a stale run id: ignore
         }
-        let start = s.running && !s.loop_active;
+        let start = s.running && !s.loop_active && !s.choosing;
         if start {
             s.loop_active = true;
         }
@@ -138,6 +151,76 @@ fn handle(text: String) {
     });
     if start_loop {
         browser::spawn(run_loop());
+    }
+}
+
+thread_local! {
+    /// The worker's GPU device, requested at the first GPU run and kept for the next ones
+    /// (dropped after a device loss).
+    static GPU: RefCell<Option<Arc<GpuContext>>> = const { RefCell::new(None) };
+}
+
+async fn gpu_context() -> Result<Arc<GpuContext>, String> {
+    if let Some(ctx) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(ctx);
+    }
+    if !browser::has_webgpu_api() {
+        return Err("this browser exposes no WebGPU to workers".into());
+    }
+    let ctx = Arc::new(GpuContext::request().await.map_err(|e| e.to_string())?);
+    GPU.with(|g| *g.borrow_mut() = Some(ctx.clone()));
+    Ok(ctx)
+}
+
+/// Decide run `run`'s backend (building its GPU engine if the GPU wins), report it, and let
+/// the training loop start.
+async fn choose_backend(run: u64, pref: BackendPref) {
+    // The session leaves the state while the engine is built (that takes awaits).
+    let Some(mut session) = STATE.with(|s| s.borrow_mut().session.take()) else { return };
+    let cfg = session.trainer.cfg.clone();
+    let info = if pref == BackendPref::Cpu || gpu_train::unsupported(&cfg).is_some() {
+        let dims = crate::engine::plan::dims_of(&session.trainer.task.shape());
+        let c = backend::choose(pref, &cfg, dims, None);
+        let reason = gpu_train::unsupported(&cfg).map(|w| format!("CPU: {w}")).unwrap_or(c.reason);
+        BackendInfo { gpu: false, adapter: None, reason }
+    } else {
+        match gpu_context().await {
+            Err(e) => BackendInfo { gpu: false, adapter: None, reason: format!("CPU: no WebGPU device ({e})") },
+            Ok(ctx) => {
+                let dims = crate::engine::plan::dims_of(&session.trainer.task.shape());
+                let c = backend::choose(pref, &cfg, dims, Some(&ctx.summary));
+                if !c.gpu {
+                    BackendInfo { gpu: false, adapter: None, reason: c.reason }
+                } else {
+                    match GpuTrainer::new(ctx.clone(), &session.trainer).await {
+                        Ok(g) => {
+                            session.attach_gpu(g);
+                            BackendInfo { gpu: true, adapter: Some(ctx.summary.name.clone()), reason: c.reason }
+                        }
+                        Err(e) => BackendInfo { gpu: false, adapter: None, reason: format!("CPU: the GPU engine could not be built: {e}") },
+                    }
+                }
+            }
+        }
+    };
+    let start = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.run != run {
+            return false; // replaced meanwhile
+        }
+        s.session = Some(session);
+        s.choosing = false;
+        let mut m = FromWorker::state(run, s.state(), None);
+        m.backend = Some(info);
+        post(m);
+        let start = s.running && !s.loop_active;
+        if start {
+            s.loop_active = true;
+        }
+        start
+    });
+    if start {
+        run_loop().await;
     }
 }
 
@@ -161,6 +244,9 @@ async fn run_loop() {
             }
         });
         let Some((run, report)) = out else { return };
+        if report.fell_back.is_some() {
+            GPU.with(|g| *g.borrow_mut() = None); // a lost device is not reused
+        }
         let update = FromWorker::from_report(run, &report);
         let state = update.state;
         post(update);

@@ -151,6 +151,7 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
     let session = |gpu: bool, lose_at: Option<usize>| {
         let mut s = interlab::engine::Session::new(Trainer::new(cfg.clone()).unwrap());
         s.eval_every = 20;
+        s.sync_every = 10;
         s.lose_device_at = lose_at;
         if gpu {
             // A device of its own: the loss test destroys it.
@@ -171,12 +172,12 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
         eprintln!("held-out loss at step {k}: GPU {g:.6} CPU {c:.6} (rel {:.1e})", (g - c).abs() / c);
         assert!((g - c).abs() <= EVAL_RTOL * c, "held-out loss at step {k}: GPU {g} vs CPU {c}");
     }
-    // The device dies as step 31 is submitted: the run goes on on the CPU from step 20 (the
+    // The device dies as step 36 is submitted: the run goes on on the CPU from step 30 (the
     // last synced weights and moments), and ends like the CPU run.
-    let (lost_steps, lost_evals, switches) = run_session(session(true, Some(30)));
+    let (lost_steps, lost_evals, switches) = run_session(session(true, Some(35)));
     assert_eq!(switches.len(), 1, "{switches:?}");
-    assert_eq!(switches[0].1, 20);
-    assert!(switches[0].0.contains("destroyed") && switches[0].0.contains("continues on the CPU from step 20"), "{}", switches[0].0);
+    assert_eq!(switches[0].1, 30);
+    assert!(switches[0].0.contains("destroyed") && switches[0].0.contains("continues on the CPU from step 30"), "{}", switches[0].0);
     assert_eq!(order(&lost_steps), (1..=60).collect::<Vec<_>>());
     assert_eq!(order(&lost_evals), vec![20, 40, 60]);
     for ((k, g), (_, c)) in lost_steps.iter().zip(&cpu_steps).skip(20) {

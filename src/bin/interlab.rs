@@ -5,7 +5,7 @@
 //! interlab train        --preset NAME [--out DIR] [--eval-every N]
 //! interlab train        --experiment FILE [--out DIR] [--eval-every N]   (the tab's Experiment JSON)
 //! interlab eval         --checkpoint FILE
-//! interlab bench        [task=NAME] [key=value ...] [--steps N] [--budget-mib N]
+//! interlab bench        [task=NAME] [key=value ...] [--steps N] [--budget-mib N] [--backend cpu|gpu]
 //! interlab tasks list
 //! interlab tasks sample NAME [--seed S] [--set key=value ...] [--text]
 //! interlab tasks bench  [--ms N]
@@ -414,7 +414,13 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     let cfg = args.config()?;
     let steps: usize = args.flag("steps", 50)?;
+    let backend: String = args.flag("backend", "cpu".to_string())?;
     let mut t = Trainer::new(cfg)?;
+    match backend.as_str() {
+        "cpu" => {}
+        "gpu" => return bench_gpu(&t, steps),
+        other => return Err(format!("--backend: '{other}' (cpu or gpu)")),
+    }
     t.step().map_err(|e| e.to_string())?; // warm-up
     let start = Instant::now();
     for _ in 0..steps {
@@ -422,6 +428,43 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!("bench native-cpu steps={steps} seconds={secs:.3} steps_per_sec={:.2}", steps as f64 / secs);
+    Ok(())
+}
+
+/// Steps/s of the GPU engine: one warm-up step, then `steps` submissions back to back with
+/// the statistics read back asynchronously, timed until the last step's numbers are home.
+fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
+    let ctx = std::sync::Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?);
+    let built = Instant::now();
+    let mut g = pollster::block_on(interlab::engine::gpu_train::GpuTrainer::new(ctx, t))?;
+    let build_s = built.elapsed().as_secs_f64();
+    g.submit_step(t)?;
+    g.wait_stats()?;
+    let submits0 = g.submits;
+    let start = Instant::now();
+    let mut last = Vec::new();
+    for _ in 0..steps {
+        if !g.can_submit() {
+            last.extend(g.wait_stats()?);
+        }
+        g.submit_step(t)?;
+        g.keep_reading();
+        last.extend(g.poll_stats(false)?);
+    }
+    last.extend(g.wait_stats()?);
+    let secs = start.elapsed().as_secs_f64();
+    let a = g.adapter();
+    println!(
+        "bench gpu adapter=\"{}\" ({}, {}) steps={steps} seconds={secs:.3} steps_per_sec={:.2} dispatches_per_step={} submits_per_step={:.2} gpu_mib={:.1} build_s={build_s:.2} last_loss={:.4}",
+        a.name,
+        a.backend,
+        a.device_type,
+        steps as f64 / secs,
+        g.dispatches(),
+        (g.submits - submits0) as f64 / steps as f64,
+        g.bytes as f64 / (1 << 20) as f64,
+        last.last().map_or(f64::NAN, |s| s.loss)
+    );
     Ok(())
 }
 

@@ -77,8 +77,10 @@ pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> 
 /// Whether `navigator.gpu` exists (the browser exposes WebGPU at all; an adapter may still
 /// be refused).
 pub fn has_webgpu_api() -> bool {
-    let Some(w) = web_sys::window() else { return false };
-    js_sys::Reflect::get(&w.navigator(), &wasm_bindgen::JsValue::from_str("gpu"))
+    // `navigator.gpu` on the page's window or a worker's global scope alike.
+    let global = js_sys::global();
+    let Ok(nav) = js_sys::Reflect::get(&global, &wasm_bindgen::JsValue::from_str("navigator")) else { return false };
+    js_sys::Reflect::get(&nav, &wasm_bindgen::JsValue::from_str("gpu"))
         .map(|v| !v.is_undefined() && !v.is_null())
         .unwrap_or(false)
 }

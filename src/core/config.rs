@@ -117,7 +117,7 @@ pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm",
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
 
 /// URL keys that belong to the app, not to the run (never read as task parameters).
-pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget"];
+pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget", "backend", "lose_gpu_at"];
 
 impl Default for TrainConfig {
     fn default() -> Self {

@@ -23,6 +23,16 @@ pub struct History {
 }
 
 impl History {
+    /// Forget everything after `step` (the steps a lost GPU ran past its last sync, which
+    /// the CPU trains again).
+    pub fn truncate(&mut self, step: usize) {
+        let x = step as f64;
+        for v in [&mut self.loss, &mut self.accuracy, &mut self.eval_accuracy, &mut self.eval_exact, &mut self.eval_mse] {
+            v.retain(|p| p.0 <= x);
+        }
+        self.spectrum.retain(|p| p.0 <= x);
+    }
+
     /// Fold in one chunk's steps and evaluation.
     pub fn record(&mut self, steps: &[super::messages::StepPoint], eval: Option<(usize, super::EvalStats)>, spectrum: Option<&Vec<[f32; 5]>>) {
         for s in steps {

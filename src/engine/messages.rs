@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::TrainConfig;
 
+use super::backend::{BackendInfo, BackendPref};
 use super::inspect::ModelView;
 use super::{ChunkReport, EvalStats, RunState};
 
@@ -19,6 +20,12 @@ pub enum ToWorker {
         /// The page's memory budget in MiB (0: the default), so both sides check the same.
         #[serde(default)]
         budget_mib: u64,
+        /// Where to train (the rule in `engine::backend` decides `auto`).
+        #[serde(default)]
+        backend: BackendPref,
+        /// Diagnostic: destroy the GPU device when this step is submitted.
+        #[serde(default)]
+        lose_gpu_at: Option<usize>,
     },
     Resume { run: u64 },
     Pause { run: u64 },
@@ -80,6 +87,12 @@ pub struct FromWorker {
     /// and max of |arg λ| (`inspect::spectrum_summary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spectrum: Option<Vec<[f32; 5]>>,
+    /// Where the run trains (sent once it is decided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendInfo>,
+    /// The GPU was lost: (why, the step the CPU continues from); later steps are redone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fell_back: Option<(String, usize)>,
 }
 
 impl ToWorker {
@@ -95,7 +108,7 @@ impl ToWorker {
 impl FromWorker {
     /// A state change with no new numbers.
     pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
-        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None }
+        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None, backend: None, fell_back: None }
     }
 
     /// The update for one chunk of work: its steps, a finished evaluation, and the state the
@@ -117,6 +130,8 @@ impl FromWorker {
             checkpoint: None,
             view: None,
             spectrum: r.spectrum.clone(),
+            backend: None,
+            fell_back: r.fell_back.clone(),
         }
     }
 
@@ -135,9 +150,9 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bad_text_is_an_error() {
-        let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048 };
+        let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048, backend: BackendPref::Gpu, lose_gpu_at: Some(7) };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]) };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]), backend: Some(BackendInfo { gpu: true, adapter: Some("SwiftShader".into()), reason: "backend=gpu".into() }), fell_back: Some(("lost".into(), 50)) };
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.

@@ -7,6 +7,9 @@ use super::trainer::{EvalProgress, EvalStats, StepStats, Trainer};
 
 /// Held-out evaluation every this many steps (and at the last step).
 pub const EVAL_EVERY: usize = 50;
+/// On the GPU, weights and Adam moments are read back every this many steps (and at each
+/// evaluation): the point a run continues from on the CPU if the device is lost.
+pub const SYNC_EVERY: usize = 25;
 /// Held-out sequences evaluated per slice of an evaluation.
 pub const EVAL_PART: usize = 16;
 
@@ -33,13 +36,15 @@ pub struct Session {
     gpu: Option<GpuTrainer>,
     /// Evaluate every this many steps (and at the last).
     pub eval_every: usize,
+    /// GPU runs: sync weights back every this many steps (see `SYNC_EVERY`).
+    pub sync_every: usize,
     /// Test hook: destroy the GPU device once this many steps are submitted.
     pub lose_device_at: Option<usize>,
 }
 
 impl Session {
     pub fn new(trainer: Trainer) -> Self {
-        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, lose_device_at: None }
+        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, sync_every: SYNC_EVERY, lose_device_at: None }
     }
 
     /// Train on the GPU engine from here (built for this session's trainer).
@@ -162,7 +167,7 @@ impl Session {
             }
             g.submit_step(&self.trainer)?;
             let s = submitted + 1;
-            if s % self.eval_every.max(1) == 0 || s == total {
+            if s % self.eval_every.max(1) == 0 || s == total || s % self.sync_every.max(1) == 0 {
                 g.start_sync();
             } else {
                 g.keep_reading();
@@ -202,8 +207,11 @@ impl Session {
                 return Ok(false);
             }
         }
-        self.trainer.adopt(synced.step, &synced.params, synced.m, synced.v)?;
-        self.pending_eval = Some((synced.step, EvalProgress::default()));
+        let step = synced.step;
+        self.trainer.adopt(step, &synced.params, synced.m, synced.v)?;
+        if step % self.eval_every.max(1) == 0 || step == self.trainer.cfg.steps {
+            self.pending_eval = Some((step, EvalProgress::default()));
+        }
         Ok(true)
     }
 

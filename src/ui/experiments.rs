@@ -198,7 +198,10 @@ impl ExperimentState {
                         exact_match: st.eval_exact_match,
                         mse: st.eval_mse,
                         steps_per_sec: sps,
-                        backend: format!("{:?} ({:?})", st.backend, st.runner).to_lowercase(),
+                        backend: {
+                            let adapter = s.lab.backend.with(|b| b.as_ref().and_then(|b| b.adapter.clone())).map(|a| format!(", {a}")).unwrap_or_default();
+                            format!("{} ({}{adapter})", format!("{:?}", st.backend).to_lowercase(), format!("{:?}", st.runner).to_lowercase())
+                        },
                         state: format!("{:?}", if s.started.get_value().is_none() { RunState::Idle } else { st.state }).to_lowercase(),
                     }
                 })

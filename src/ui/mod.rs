@@ -47,6 +47,19 @@ fn App() -> impl IntoView {
         }
         Err(e) => Some(format!("budget: {}", e.message)),
     });
+    let mut option_errors: Vec<String> = budget_error.into_iter().collect();
+    if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "backend") {
+        match crate::engine::backend::BackendPref::parse(v) {
+            Ok(p) => crate::engine::backend::set_preference(p),
+            Err(e) => option_errors.push(format!("backend: {e}")),
+        }
+    }
+    if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "lose_gpu_at") {
+        match v.parse::<usize>() {
+            Ok(n) => crate::engine::backend::set_lose_gpu_at(n),
+            Err(_) => option_errors.push(format!("lose_gpu_at: '{v}' is not a step number")),
+        }
+    }
     let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
     let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
     let lab = run::Lab::new(form);
@@ -66,8 +79,8 @@ fn App() -> impl IntoView {
         lab.start();
     }
     // After any autorun start (which clears the notice).
-    if budget_error.is_some() {
-        lab.message.set(budget_error);
+    if !option_errors.is_empty() {
+        lab.message.set(Some(option_errors.join("; ")));
     }
     let to_lab = move || {
         page.set(Page::Lab);
@@ -156,6 +169,5 @@ fn App() -> impl IntoView {
     }
 }
 
-/// Backend the training loop uses in this build: the CPU (candle in wasm). The GPU training
-/// engine is separate work; the panel shows the adapter and the kernel self-check.
+/// The backend a run shows until its worker has decided (`engine::backend::choose`).
 pub(crate) const TRAINING_BACKEND: Backend = Backend::Cpu;

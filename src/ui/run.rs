@@ -14,8 +14,9 @@ use crate::browser::worker::WorkerHandle;
 use crate::core::TrainConfig;
 use crate::engine::history::{History, SpeedMeter};
 use crate::engine::inspect::ModelView;
+use crate::engine::backend::{self, BackendInfo, BackendPref};
 use crate::engine::messages::{FromWorker, ToWorker};
-use crate::engine::{RunState, RunStatus, Runner, Session, Trainer};
+use crate::engine::{Backend, RunState, RunStatus, Runner, Session, Trainer};
 
 /// The worker script Trunk emits for `src/bin/worker.rs` (unhashed, next to index.html).
 const WORKER_URL: &str = "./interlab-worker_loader.js";
@@ -46,6 +47,8 @@ pub struct Lab {
     local_gen: StoredValue<u64, LocalStorage>,
     /// Spawn the worker at the first run (experiment arms), not at construction.
     lazy_worker: StoredValue<bool, LocalStorage>,
+    /// Where the current run trains, once the worker has decided.
+    pub backend: RwSignal<Option<BackendInfo>>,
     /// Called (soon after, never inside a worker callback) when a run reaches done or error.
     on_finish: StoredValue<Option<Rc<dyn Fn()>>, LocalStorage>,
 }
@@ -81,6 +84,7 @@ impl Lab {
             status: RwSignal::new(RunStatus::idle(TRAINING_BACKEND)),
             history: RwSignal::new(History::default()),
             message: RwSignal::new(None),
+            backend: RwSignal::new(None),
             view: RwSignal::new(None),
             view_seed: RwSignal::new(1),
             views_open: RwSignal::new(false),
@@ -173,6 +177,7 @@ impl Lab {
         self.config.set_value(Some(cfg.clone()));
         self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
         self.view.set(None);
+        self.backend.set(None);
         self.status.set(RunStatus {
             state: RunState::Running,
             task: Some(cfg.task.clone()),
@@ -189,9 +194,12 @@ impl Lab {
         let run = self.run_id.get_value();
         let Some(config) = self.config.get_value() else { return };
         let budget_mib = crate::core::config::memory_budget() >> 20;
-        if self.post(ToWorker::Start { run, config: config.clone(), budget_mib }) {
+        let (backend, lose_gpu_at) = (backend::preference(), backend::lose_gpu_at());
+        if self.post(ToWorker::Start { run, config: config.clone(), budget_mib, backend, lose_gpu_at }) {
             return;
         }
+        let reason = "CPU: the training worker is unavailable, and the page's own thread trains on the CPU only".to_string();
+        self.backend.set(Some(BackendInfo { gpu: false, adapter: None, reason }));
         match Trainer::new(config) {
             Ok(t) => {
                 self.local.set_value(Some(Session::new(t)));
@@ -359,6 +367,17 @@ impl Lab {
             }
         }
         let before = self.status.get_untracked().state;
+        if let Some((why, step)) = &m.fell_back {
+            self.history.update(|h| h.truncate(*step));
+            self.speed.update_value(|s| s.reset());
+            self.message.set(Some(format!("GPU lost: {why}.")));
+            self.backend.set(Some(BackendInfo { gpu: false, adapter: None, reason: format!("CPU after a GPU loss at step {step}: {why}") }));
+            self.status.update(|st| st.backend = Backend::Cpu);
+        }
+        if let Some(info) = &m.backend {
+            self.status.update(|st| st.backend = if info.gpu { Backend::Webgpu } else { Backend::Cpu });
+            self.backend.set(Some(info.clone()));
+        }
         let now = browser::now_ms();
         let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
         self.history.update(|h| h.record(&m.steps, m.eval, m.spectrum.as_ref()));
@@ -423,12 +442,16 @@ impl Lab {
     }
 }
 
-/// Put a run's link in the address bar: its config, the version, and a non-default budget.
+/// Put a run's link in the address bar: its config, the version, a non-default budget and
+/// backend preference.
 fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
     let mut pairs = plan.share_pairs(cfg);
     pairs.push(("v".into(), crate::VERSION.into()));
     if crate::core::config::memory_budget() != crate::core::config::MEMORY_BUDGET_BYTES {
         pairs.push(("budget".into(), (crate::core::config::memory_budget() >> 20).to_string()));
+    }
+    if backend::preference() != BackendPref::Auto {
+        pairs.push(("backend".into(), backend::preference().name().into()));
     }
     let _ = browser::url::replace_query(&pairs);
 }
@@ -478,8 +501,26 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                     })}</dd></div>
                 <div><dt>"exact match"</dt><dd>{move || status.with(|s| fmt(s.eval_exact_match.map(|a| a * 100.0), 1))}" %"</dd></div>
                 <div><dt>"steps/s"</dt><dd data-testid="steps-per-sec">{move || status.with(|s| fmt(s.steps_per_sec, 1))}</dd></div>
-                <div><dt>"backend"</dt><dd>{move || status.with(|s| format!("{:?} · {}", s.backend, if s.runner == Runner::Worker { "web worker" } else { "main thread" }).to_lowercase())}</dd></div>
+                <div><dt>"backend"</dt><dd data-testid="backend" data-backend=move || status.with(|s| format!("{:?}", s.backend).to_lowercase())
+                    title=move || lab.backend.with(|b| b.as_ref().map(|b| b.reason.clone()).unwrap_or_default())>
+                    {move || status.with(|s| {
+                        let adapter = lab.backend.with(|b| b.as_ref().and_then(|b| b.adapter.clone()));
+                        let on = adapter.map(|a| format!(" ({a})")).unwrap_or_default();
+                        format!("{}{on} · {}", format!("{:?}", s.backend).to_lowercase(), if s.runner == Runner::Worker { "web worker" } else { "main thread" })
+                    })}
+                    </dd></div>
+                <div><dt>"next run on"</dt><dd>
+                    <select data-testid="backend-select" title="auto: the GPU when it is a hardware adapter and the model is big enough (see the README)"
+                        on:change=move |ev| {
+                            if let Ok(p) = BackendPref::parse(&event_target_value(&ev)) {
+                                backend::set_preference(p);
+                            }
+                        }>
+                        {BackendPref::NAMES.iter().map(|n| view! { <option value=*n selected=backend::preference().name() == *n>{*n}</option> }).collect_view()}
+                    </select>
+                </dd></div>
             </dl>
+            <p class="backend-note" data-testid="backend-note">{move || lab.backend.with(|b| b.as_ref().map(|b| b.reason.clone()).unwrap_or_default())}</p>
             <Show when=move || message.get().is_some()>
                 <p class="notice" role="status" data-testid="message">{move || message.get().unwrap_or_default()}</p>
             </Show>

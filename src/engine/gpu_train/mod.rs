@@ -89,6 +89,8 @@ pub struct GpuTrainer {
     lost: Flag<String>,
     /// GPU memory the engine allocated, in bytes.
     pub bytes: u64,
+    /// Queue submissions so far (steps, readbacks, syncs), for the benchmark.
+    pub submits: usize,
 }
 
 fn e(err: crate::gpu::GpuError) -> String {
@@ -160,7 +162,7 @@ impl GpuTrainer {
         }));
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let step = trainer.step_count();
-        Ok(GpuTrainer { ctx, layout, program, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, schedule, weight_decay: cfg.weight_decay, step, read: step, readback: None, sync: None, lost, bytes })
+        Ok(GpuTrainer { ctx, layout, program, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, schedule, weight_decay: cfg.weight_decay, step, read: step, readback: None, sync: None, lost, bytes, submits: 0 })
     }
 
     /// Dispatches per step (one submission holds them all).
@@ -224,6 +226,7 @@ impl GpuTrainer {
         enc.copy_buffer_to_buffer(&self.stats, 0, &self.ring, slot, (STATS_LEN * 4) as u64);
         enc.copy_buffer_to_buffer(&self.norm, 0, &self.ring, slot + (STATS_LEN * 4) as u64, (NORM_LEN * 4) as u64);
         q.submit([enc.finish()]);
+        self.submits += 1;
         self.step += 1;
         Ok(())
     }
@@ -249,6 +252,7 @@ impl GpuTrainer {
         }
         let bytes = (RING * SLOT * 4) as u64;
         let (staging, done) = self.map("stats readback", bytes, &[(&self.ring, 0, bytes)]);
+        self.submits += 1;
         self.readback = Some(Pending { staging, done, first: self.read, count: self.step - self.read });
     }
 
@@ -323,6 +327,7 @@ impl GpuTrainer {
         let ring = (RING * SLOT * 4) as u64;
         let copies = [(&self.params, 0, len), (&self.m, len, len), (&self.v, 2 * len, len), (&self.ring, 3 * len, ring)];
         let (staging, done) = self.map("weights sync", 3 * len + ring, &copies);
+        self.submits += 1;
         self.sync = Some(Pending { staging, done, first: self.step, count: 0 });
     }
 
