@@ -1,13 +1,20 @@
 //! Which backend trains a run: the user's preference (`backend=auto|cpu|gpu` in the URL, the
 //! run bar's selector, the CLI's `--backend`) and, for `auto`, a rule from measured speeds.
 //!
-//! Measured (native, this repo's `interlab bench --backend cpu|gpu`, 2-core CI machine):
-//! lavapipe — a software Vulkan adapter like Chrome's SwiftShader — runs the default
-//! Transformer (d64, 2 layers, batch 32) at 0.83 steps/s against the CPU's 32.6, and d128 /
-//! seq 256 at 0.02 against 0.54: a software adapter is 30–40× slower than the CPU path, so
-//! `auto` never picks it. On a hardware adapter a step costs its ~60–100 dispatches
-//! (tens of µs each) plus FLOPs at hundreds of GFLOP/s, against the CPU's ~1–3 GFLOP/s in
-//! WASM: `auto` picks the GPU once the CPU would need more than `GPU_MIN_CPU_MS` per step.
+//! `auto` compares estimated step times from a cost model fitted to measurements (native,
+//! `interlab bench --backend cpu|gpu`, 2-core CI machine, lavapipe as the software adapter):
+//!
+//! | run | CPU | lavapipe |
+//! | --- | --- | --- |
+//! | Transformer d64, 2 layers, batch 32 (default) | 32.6 steps/s | 0.83 |
+//! | Transformer d128, seq 256, batch 32 | 0.54 | 0.02 |
+//! | DLR d64, N 16, seq 4096, batch 4 | 0.03 (18 GB peak) | 0.09 (116 MiB) |
+//!
+//! The CPU path runs dense work at ~6 GFLOP/s in a tab (~14 natively), but the DLR's
+//! O(d·l²) Toeplitz matmuls, skinny in the batch, at ~1.5; a software adapter runs
+//! ~0.4 GFLOP/s plus its dispatch overhead, but the DLR scan there is O(l·d·N). So a software adapter loses on Transformers and wins on long DLRs; a hardware
+//! adapter (hundreds of GFLOP/s measured on an H200, ~30 µs per dispatch assumed) wins once a
+//! step is more than a few ms of CPU work.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -77,22 +84,46 @@ pub struct BackendInfo {
     pub reason: String,
 }
 
-/// CPU time per step above which `auto` prefers a hardware GPU.
-pub const GPU_MIN_CPU_MS: f64 = 5.0;
-/// Training FLOP/s the CPU path reaches in a tab (measured: d128 Transformer at 0.25 steps/s
-/// in the tab ≈ 1.4 GFLOP/s; natively about twice that).
-pub const CPU_FLOPS: f64 = 1.5e9;
+/// Dense training FLOP/s of the CPU path in a tab (the d128 Transformer, 2.6e10 FLOPs per
+/// step by `step_flops`, at 0.25 steps/s).
+pub const CPU_FLOPS: f64 = 6e9;
+/// FLOP/s of the CPU DLR's Toeplitz matmuls (seq 4096, d 64, batch 4: 35 s per step natively).
+pub const CPU_TOEPLITZ_FLOPS: f64 = 1.5e9;
+/// Effective FLOP/s of the engine on a software adapter (lavapipe: 0.38–0.5e9 measured).
+pub const SOFTWARE_GPU_FLOPS: f64 = 0.4e9;
+/// A conservative figure for hardware adapters (the H200 ran the model's matmuls at 420–470
+/// GFLOP/s; small kernels reach far less).
+pub const HARDWARE_GPU_FLOPS: f64 = 50e9;
+/// Milliseconds per dispatch: software (lavapipe's fixed cost per launch), hardware.
+pub const SOFTWARE_DISPATCH_MS: f64 = 0.5;
+pub const HARDWARE_DISPATCH_MS: f64 = 0.03;
+/// Dispatches per step, roughly (59 for a 2-layer DLR, up to 95 for a 2-layer Transformer).
+fn dispatches(cfg: &TrainConfig) -> f64 {
+    20.0 + 40.0 * cfg.layers as f64
+}
 
-/// Training FLOPs of one step, roughly: 6 per parameter per token (forward + backward) plus
-/// the token mixing (attention's l² products, or the scan's per-state updates).
-pub fn step_flops(cfg: &TrainConfig, dims: ModelDims) -> f64 {
-    let tokens = (cfg.batch * dims.seq_len) as f64;
-    let params = cfg.param_count(dims) as f64;
-    let mixing = match cfg.model.as_str() {
-        "transformer" => 12.0 * cfg.layers as f64 * tokens * dims.seq_len as f64 * cfg.d_model as f64,
-        _ => 24.0 * cfg.layers as f64 * tokens * (cfg.d_model * cfg.state.max(1)) as f64,
-    };
-    6.0 * params * tokens + mixing
+/// Training FLOPs of one step, roughly: `(dense, mixing on the CPU, mixing on the GPU)`.
+/// Dense: 6 per parameter per token (forward + backward). Mixing: attention's l² products on
+/// both; the DLR's Toeplitz matmuls (2·b·d·l², three times) on the CPU but a scan (~24 per
+/// state per token) on the GPU.
+pub fn step_flops(cfg: &TrainConfig, dims: ModelDims) -> (f64, f64, f64) {
+    let (b, l, d, layers) = (cfg.batch as f64, dims.seq_len as f64, cfg.d_model as f64, cfg.layers as f64);
+    let dense = 6.0 * cfg.param_count(dims) as f64 * b * l;
+    match cfg.model.as_str() {
+        "transformer" => {
+            let attn = 12.0 * layers * b * l * l * d;
+            (dense, attn, attn)
+        }
+        _ => (dense, 6.0 * layers * b * d * l * l, 24.0 * layers * b * l * d * cfg.state.max(1) as f64),
+    }
+}
+
+/// Estimated milliseconds per step: (CPU, GPU on this adapter).
+pub fn step_ms(cfg: &TrainConfig, dims: ModelDims, software: bool) -> (f64, f64) {
+    let (dense, cpu_mix, gpu_mix) = step_flops(cfg, dims);
+    let cpu_mix_rate = if cfg.model == "transformer" { CPU_FLOPS } else { CPU_TOEPLITZ_FLOPS };
+    let (rate, per) = if software { (SOFTWARE_GPU_FLOPS, SOFTWARE_DISPATCH_MS) } else { (HARDWARE_GPU_FLOPS, HARDWARE_DISPATCH_MS) };
+    ((dense / CPU_FLOPS + cpu_mix / cpu_mix_rate) * 1e3, (dense + gpu_mix) / rate * 1e3 + dispatches(cfg) * per)
 }
 
 /// Where a run trains, and why.
@@ -117,14 +148,14 @@ pub fn choose(pref: BackendPref, cfg: &TrainConfig, dims: ModelDims, adapter: Op
     if pref == BackendPref::Gpu {
         return Choice { gpu: true, reason: format!("WebGPU chosen (backend=gpu) on {}", a.name) };
     }
-    if a.is_software {
-        return cpu(format!("CPU: {} is a software adapter, measured 30-40x slower than the CPU path (backend=gpu forces it)", a.name));
+    let (cpu_ms, gpu_ms) = step_ms(cfg, dims, a.is_software);
+    let kind = if a.is_software { "software adapter " } else { "" };
+    let est = format!("estimated {cpu_ms:.0} ms per step on the CPU, {gpu_ms:.0} ms on {kind}{}", a.name);
+    if gpu_ms < cpu_ms {
+        Choice { gpu: true, reason: format!("WebGPU: {est}") }
+    } else {
+        cpu(format!("CPU: {est} (backend=gpu forces the GPU)"))
     }
-    let ms = step_flops(cfg, dims) / CPU_FLOPS * 1e3;
-    if ms < GPU_MIN_CPU_MS {
-        return cpu(format!("CPU: a step is ~{ms:.1} ms of CPU work, too small to repay the GPU's per-step overhead"));
-    }
-    Choice { gpu: true, reason: format!("WebGPU on {}: a step is ~{ms:.0} ms of CPU work", a.name) }
 }
 
 #[cfg(test)]
@@ -155,7 +186,15 @@ mod tests {
         let hw = adapter(false);
         assert!(choose(BackendPref::Auto, &big, dims, Some(&hw)).gpu);
         assert!(!choose(BackendPref::Auto, &tiny, tiny_dims, Some(&hw)).gpu);
-        assert!(!choose(BackendPref::Auto, &big, dims, Some(&adapter(true))).gpu);
+        let soft = choose(BackendPref::Auto, &big, dims, Some(&adapter(true)));
+        assert!(!soft.gpu && soft.reason.contains("software adapter SwiftShader"), "{}", soft.reason);
+        // The measured cases: a long DLR wins on a software adapter, the default Transformer
+        // does not (lavapipe 0.09 vs CPU 0.03 steps/s; 0.83 vs 32.6).
+        let dlr = TrainConfig { model: "dlr".into(), d_model: 64, state: 16, batch: 4, ..TrainConfig::default() };
+        let long = ModelDims { seq_len: 4096, vocab: 16, features: 0, out: 16 };
+        assert!(choose(BackendPref::Auto, &dlr, long, Some(&adapter(true))).gpu);
+        let default_dims = ModelDims { seq_len: 64, vocab: 64, features: 0, out: 64 };
+        assert!(!choose(BackendPref::Auto, &TrainConfig::default(), default_dims, Some(&adapter(true))).gpu);
         assert!(choose(BackendPref::Gpu, &big, dims, Some(&adapter(true))).gpu);
         assert!(!choose(BackendPref::Cpu, &big, dims, Some(&hw)).gpu);
         assert!(choose(BackendPref::Gpu, &big, dims, None).reason.contains("no WebGPU"));
