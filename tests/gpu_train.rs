@@ -185,3 +185,37 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
     }
     assert!((lost_evals[2].1 - cpu_evals[2].1).abs() <= EVAL_RTOL * cpu_evals[2].1);
 }
+
+#[test]
+fn the_gpu_evaluation_matches_the_cpu_evaluation_of_the_same_weights() {
+    let Some(ctx) = common::gpu_context() else { return };
+    let ctx = Arc::new(ctx);
+    // mqar's held-out set (256 sequences) is not a multiple of the batch (6): the last chunk
+    // is padded with unscored rows. cumsum is a regression task with features.
+    let cases = [TrainConfig { batch: 6, ..config("transformer", "attn") }, config("dlr", "attn").with_task("cumsum", &[("seq_len", "9")])];
+    for cfg in cases {
+        let mut t = Trainer::new(cfg.clone()).unwrap();
+        let mut g = pollster::block_on(GpuTrainer::new(ctx.clone(), &t)).unwrap();
+        for _ in 0..5 {
+            g.submit_step(&t).unwrap();
+        }
+        g.start_eval(t.eval_set()).unwrap();
+        let synced = g.wait_sync().unwrap();
+        let (step, gpu) = loop {
+            if let Some(e) = g.poll_eval(true).unwrap() {
+                break e;
+            }
+        };
+        assert_eq!(step, 5);
+        t.adopt(synced.step, &synced.params, synced.m, synced.v).unwrap();
+        let cpu = t.evaluate().unwrap();
+        eprintln!("{} on {}: GPU {gpu:?}\n  CPU {cpu:?}", cfg.model, cfg.task);
+        assert!((gpu.loss - cpu.loss).abs() <= LOSS_RTOL * cpu.loss, "loss {} vs {}", gpu.loss, cpu.loss);
+        assert_eq!(gpu.accuracy, cpu.accuracy);
+        assert_eq!(gpu.exact_match, cpu.exact_match);
+        match (gpu.mse, cpu.mse) {
+            (Some(a), Some(b)) => assert!((a - b).abs() <= LOSS_RTOL * b, "mse {a} vs {b}"),
+            (a, b) => assert_eq!(a.is_some(), b.is_some()),
+        }
+    }
+}

@@ -40,11 +40,13 @@ pub struct Session {
     pub sync_every: usize,
     /// Test hook: destroy the GPU device once this many steps are submitted.
     pub lose_device_at: Option<usize>,
+    /// A GPU evaluation waiting for the sync of its step.
+    held_eval: Option<(usize, EvalStats)>,
 }
 
 impl Session {
     pub fn new(trainer: Trainer) -> Self {
-        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, sync_every: SYNC_EVERY, lose_device_at: None }
+        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, sync_every: SYNC_EVERY, lose_device_at: None, held_eval: None }
     }
 
     /// Train on the GPU engine from here (built for this session's trainer).
@@ -58,7 +60,7 @@ impl Session {
     }
 
     pub fn is_done(&self) -> bool {
-        self.trainer.is_done() && self.pending_eval.is_none() && self.gpu.as_ref().is_none_or(|g| !g.sync_pending() && g.steps_read() == g.steps_submitted())
+        self.trainer.is_done() && self.pending_eval.is_none() && self.gpu_idle()
     }
 
     /// Work until `now()` passes `deadline` (at least one unit of work is always done).
@@ -140,34 +142,39 @@ impl Session {
         }
     }
 
-    /// One unit of GPU work: deliver read-back statistics, adopt synced weights (then
-    /// evaluate them on the CPU), or submit a step. Ok(false): nothing to do but wait.
+    /// One unit of GPU work: deliver read-back statistics and evaluations, adopt synced
+    /// weights, or submit a step (with, at evaluation steps, the held-out evaluation, also on
+    /// the GPU). Ok(false): nothing to do but wait.
     fn gpu_work(&mut self, r: &mut ChunkReport, wait: bool) -> Result<bool, String> {
         let g = self.gpu.as_mut().expect("called with a GPU engine");
         if let Some(why) = g.lost() {
             return Ok(self.fall_back(r, why));
         }
         let stats = g.poll_stats(false)?;
-        let got = !stats.is_empty();
+        let mut progressed = !stats.is_empty();
         for s in stats {
             if !self.take_step(r, s) {
                 return Ok(false);
             }
         }
-        let g = self.gpu.as_mut().expect("still attached");
-        if let Some(synced) = g.poll_sync(false)? {
-            return self.adopt(r, synced);
+        if self.poll_gpu(r, false)? {
+            return Ok(true);
         }
+        let g = self.gpu.as_mut().expect("still attached");
         let total = self.trainer.cfg.steps;
         let submitted = g.steps_submitted();
-        if submitted < total && g.can_submit() && !g.sync_pending() {
+        if submitted < total && g.can_submit() && !g.sync_pending() && !g.eval_pending() {
             if self.lose_device_at == Some(submitted) {
                 g.force_device_loss();
                 self.lose_device_at = None;
             }
             g.submit_step(&self.trainer)?;
             let s = submitted + 1;
-            if s % self.eval_every.max(1) == 0 || s == total || s % self.sync_every.max(1) == 0 {
+            let evaluate = s % self.eval_every.max(1) == 0 || s == total;
+            if evaluate {
+                g.start_eval(self.trainer.eval_set())?;
+            }
+            if evaluate || s % self.sync_every.max(1) == 0 {
                 g.start_sync();
             } else {
                 g.keep_reading();
@@ -175,50 +182,75 @@ impl Session {
             return Ok(true);
         }
         g.start_readback();
-        if got {
-            return Ok(true);
-        }
-        if submitted >= total && !g.sync_pending() && g.steps_read() == submitted {
-            return Ok(false); // all delivered; the last evaluation runs on the CPU
+        if self.gpu_idle() {
+            return Ok(false); // everything submitted has been delivered
         }
         if wait {
+            let g = self.gpu.as_mut().expect("still attached");
             let stats = g.poll_stats(true)?;
+            progressed |= !stats.is_empty();
             for s in stats {
                 if !self.take_step(r, s) {
                     return Ok(false);
                 }
             }
-            let g = self.gpu.as_mut().expect("still attached");
-            if g.sync_pending() {
-                if let Some(synced) = g.poll_sync(true)? {
-                    return self.adopt(r, synced);
-                }
-            }
-            return Ok(true);
+            progressed |= self.poll_gpu(r, true)?;
+            return Ok(progressed || !self.gpu_idle());
         }
-        Ok(false)
+        Ok(progressed)
     }
 
-    /// Weights, moments and statistics read back at a synced step: the CPU trainer takes
-    /// them over (the fallback point) and evaluates them.
-    fn adopt(&mut self, r: &mut ChunkReport, synced: super::gpu_train::Synced) -> Result<bool, String> {
-        for s in synced.stats {
-            if !self.take_step(r, s) {
-                return Ok(false);
+    /// All submitted work delivered (or no GPU).
+    fn gpu_idle(&self) -> bool {
+        self.gpu.as_ref().is_none_or(|g| !g.sync_pending() && !g.eval_pending() && g.steps_read() == g.steps_submitted()) && self.held_eval.is_none()
+    }
+
+    /// Take a finished sync or evaluation; report an evaluation once the weights it scored
+    /// are synced too (for the spectrum views). True if anything arrived.
+    fn poll_gpu(&mut self, r: &mut ChunkReport, wait: bool) -> Result<bool, String> {
+        let g = self.gpu.as_mut().expect("called with a GPU engine");
+        let mut got = false;
+        if g.eval_pending() {
+            if let Some(e) = g.poll_eval(wait)? {
+                self.held_eval = Some(e);
+                got = true;
             }
         }
-        let step = synced.step;
-        self.trainer.adopt(step, &synced.params, synced.m, synced.v)?;
-        if step % self.eval_every.max(1) == 0 || step == self.trainer.cfg.steps {
-            self.pending_eval = Some((step, EvalProgress::default()));
+        let g = self.gpu.as_mut().expect("still attached");
+        if g.sync_pending() {
+            if let Some(synced) = g.poll_sync(wait)? {
+                for s in &synced.stats {
+                    if !self.take_step(r, *s) {
+                        return Ok(false);
+                    }
+                }
+                self.trainer.adopt(synced.step, &synced.params, synced.m, synced.v)?;
+                got = true;
+            }
         }
-        Ok(true)
+        if let Some((step, e)) = self.held_eval {
+            if step <= self.trainer.step_count() {
+                r.eval = Some((step, e));
+                if step == self.trainer.step_count() {
+                    let s = super::inspect::spectrum_summary(self.trainer.model.as_ref());
+                    r.spectrum = (!s.is_empty()).then_some(s);
+                }
+                self.held_eval = None;
+            }
+        }
+        Ok(got)
     }
 
     /// The device is gone: continue on the CPU from the last synced step.
     fn fall_back(&mut self, r: &mut ChunkReport, why: String) -> bool {
+        let lost_eval = self.gpu.as_ref().is_some_and(GpuTrainer::eval_pending);
         self.gpu = None;
         let from = self.trainer.step_count();
+        // An evaluation of the synced step lost with the device is redone on the CPU.
+        if (lost_eval || self.held_eval.is_some()) && (from % self.eval_every.max(1) == 0 || from == self.trainer.cfg.steps) && r.eval.is_none_or(|e| e.0 != from) {
+            self.pending_eval = Some((from, EvalProgress::default()));
+        }
+        self.held_eval = None;
         r.steps.retain(|s| s.step <= from);
         r.fell_back = Some((format!("{why}; training continues on the CPU from step {from}"), from));
         true

@@ -208,6 +208,11 @@ impl Trainer {
         self.output
     }
 
+    /// The held-out set.
+    pub fn eval_set(&self) -> &Batch {
+        &self.eval_set
+    }
+
     /// Held-out sequences in the evaluation set.
     pub fn eval_sequences(&self) -> usize {
         self.eval_set.batch

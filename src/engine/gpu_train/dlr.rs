@@ -40,7 +40,7 @@ fn mode_params(r: &Recorder<'_>, i: usize) -> R<(std::ops::Range<u64>, usize)> {
     Ok(((slots[0].offset * 4) as u64..((slots[3].offset + slots[3].len) * 4) as u64, stride))
 }
 
-pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, state: usize, stats: &wgpu::Buffer) -> R<()> {
+pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, state: usize, stats: &wgpu::Buffer, train: bool) -> R<Option<wgpu::Buffer>> {
     let (n, d) = (dm.n(), dm.d);
     let s = ScanShape { b: dm.b, l: dm.l, d, n: state };
     let chunk = chunk_for(dm.l);
@@ -60,7 +60,8 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, 
         saved.push(Saved { x_in: x, ln, modes, carry, y, hidden });
         x = x_out;
     }
-    let dres = head_and_loss(r, io, dm, &x, stats).await?;
+    let head = head_and_loss(r, io, dm, &x, stats, train).await?;
+    let Some(dres) = head.dx else { return Ok(head.correct) };
     let dtmp = r.buf("dtmp", n * d)?;
     let carry_g = r.buf("carry_g", s.carry_len(chunk))?;
     let scratch = r.buf("scan.scratch", 2 * n * d)?;
@@ -78,5 +79,6 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, 
         r.layer_norm_backward(&sv.x_in, &format!("{p}.ln.weight"), &du, &sv.ln, &dtmp, n, d).await?;
         r.ew(Op::Add, Some(dtmp.slice(..)), dres.slice(..), n * d, "dres += ln'").await?;
     }
-    embed_backward(r, io, dm, &dres, false).await
+    embed_backward(r, io, dm, &dres, false).await?;
+    Ok(head.correct)
 }

@@ -143,10 +143,17 @@ pub async fn embed_backward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, dx0: &w
     Ok(())
 }
 
-/// The final LayerNorm, the head and the loss, then their backward: returns `dx [n, d]`,
-/// the gradient reaching the residual stream's last value `x`. The loss statistics land in
-/// `stats` (`[mean loss, correct, Σ mask, max(Σ mask, 1)]`).
-pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu::Buffer, stats: &wgpu::Buffer) -> R<wgpu::Buffer> {
+/// What `head_and_loss` leaves: the gradient reaching the residual stream (training only)
+/// and the per-entry correct flags `[n·c]` (classification only; for exact match).
+pub struct HeadOut {
+    pub dx: Option<wgpu::Buffer>,
+    pub correct: Option<wgpu::Buffer>,
+}
+
+/// The final LayerNorm, the head and the loss, then (when `train`) their backward into
+/// `dx [n, d]`, the gradient reaching the residual stream's last value `x`. The loss
+/// statistics land in `stats` (`[mean loss, correct, Σ mask, max(Σ mask, 1)]`).
+pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu::Buffer, stats: &wgpu::Buffer, train: bool) -> R<HeadOut> {
     let (n, d, out) = (dm.n(), dm.d, dm.out);
     let ln = r.layer_norm("ln_f", x, "ln_f.weight", n, d).await?;
     let logits = r.buf("logits", n * out)?;
@@ -155,9 +162,11 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
     let dlogits = r.buf("dlogits", n * out)?;
     let rows = dm.scored();
     let row_loss = r.buf("row_loss", rows)?;
+    let mut flags = None;
     match dm.output {
         Output::Classes { classes, .. } => {
             let correct = r.buf("correct", rows)?;
+            flags = Some(correct.clone());
             let b = CrossEntropyBuffers {
                 logits: logits.slice(..),
                 targets: io.targets.slice(..),
@@ -175,13 +184,16 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
             record_mse(&mut r.program, r.ctx, b, rows).await.map_err(e)?;
         }
     }
+    if !train {
+        return Ok(HeadOut { dx: None, correct: flags });
+    }
     let (dw, w) = (r.g("lm_head.weight")?, r.p("lm_head.weight")?);
     r.gemm(Gemm::new(d, n, out).trans_a(true), ln[0].slice(..), dlogits.slice(..), dw).await?; // [d, out] = xfᵀ·dlogits
     let dxf = r.buf("dxf", n * d)?;
     r.gemm(Gemm::new(n, out, d).trans_b(true), dlogits.slice(..), w, dxf.slice(..)).await?; // [n, d] = dlogits·Wᵀ
     let dx = r.buf("dres", n * d)?;
     r.layer_norm_backward(x, "ln_f.weight", &dxf, &ln, &dx, n, d).await?;
-    Ok(dx)
+    Ok(HeadOut { dx: Some(dx), correct: flags })
 }
 
 /// `x_out = x_in + h · w` (`h [n, k]`, `w [k, d]`): the residual add of a branch.

@@ -22,7 +22,8 @@ use crate::model::mixers::Mixer;
 use crate::model::Schedule;
 use crate::tasks::Output;
 
-use super::trainer::{StepStats, Trainer};
+use super::trainer::{EvalStats, StepStats, Trainer};
+use crate::tasks::Batch;
 use graph::{Dims, Inputs, Recorder, R};
 use layout::Layout;
 
@@ -64,10 +65,29 @@ pub struct Synced {
     pub stats: Vec<StepStats>,
 }
 
+/// The forward-and-loss program that evaluates held-out batches on the GPU.
+struct EvalProgram {
+    program: Program,
+    stats: wgpu::Buffer,
+    /// Per-entry correct flags `[n·c]` (classification).
+    correct: Option<wgpu::Buffer>,
+}
+
+/// A held-out evaluation in flight: every chunk's results copied into one buffer, mapped.
+struct EvalPending {
+    map: Pending,
+    /// Each chunk's real rows and mask (the host needs them for exact match).
+    chunks: Vec<(usize, Vec<f32>)>,
+    /// Floats per chunk in the results: 4 statistics, then `n·c` correct flags.
+    stride: usize,
+}
+
 pub struct GpuTrainer {
     ctx: Arc<GpuContext>,
     pub layout: Layout,
     program: Program,
+    eval: EvalProgram,
+    pending_eval: Option<EvalPending>,
     keep: Vec<wgpu::Buffer>,
     inputs: Inputs,
     params: wgpu::Buffer,
@@ -126,11 +146,20 @@ impl GpuTrainer {
             mask: alloc("mask", dm.scored())?,
         };
         let step_uniform = step_buffer(&ctx);
+        let mixers = if cfg.model == "transformer" { Mixer::parse_list(&cfg.mixers, cfg.layers)? } else { Vec::new() };
+        // The evaluation program: forward and loss only, on the same inputs and weights.
         let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: Vec::new(), bytes: 0 };
+        let eval_stats = alloc("eval.stats", STATS_LEN)?;
+        let eval_correct = match cfg.model.as_str() {
+            "transformer" => transformer::record(&mut r, &inputs, dm, &mixers, cfg.heads, &eval_stats, false).await?,
+            _ => dlr::record(&mut r, &inputs, dm, cfg.layers, cfg.state, &eval_stats, false).await?,
+        };
+        let (eval_program, eval_keep, eval_bytes) = (r.program, r.keep, r.bytes);
+        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: eval_keep, bytes: eval_bytes };
         match cfg.model.as_str() {
-            "transformer" => transformer::record(&mut r, &inputs, dm, &Mixer::parse_list(&cfg.mixers, cfg.layers)?, cfg.heads, &stats).await?,
-            _ => dlr::record(&mut r, &inputs, dm, cfg.layers, cfg.state, &stats).await?,
-        }
+            "transformer" => transformer::record(&mut r, &inputs, dm, &mixers, cfg.heads, &stats, true).await?,
+            _ => dlr::record(&mut r, &inputs, dm, cfg.layers, cfg.state, &stats, true).await?,
+        };
         let ab = AdamWBuffers {
             param: params.slice(..),
             grad: grads.slice(..),
@@ -162,7 +191,8 @@ impl GpuTrainer {
         }));
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let step = trainer.step_count();
-        Ok(GpuTrainer { ctx, layout, program, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, schedule, weight_decay: cfg.weight_decay, step, read: step, readback: None, sync: None, lost, bytes, submits: 0 })
+        let eval = EvalProgram { program: eval_program, stats: eval_stats, correct: eval_correct };
+        Ok(GpuTrainer { ctx, layout, program, eval, pending_eval: None, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, schedule, weight_decay: cfg.weight_decay, step, read: step, readback: None, sync: None, lost, bytes, submits: 0 })
     }
 
     /// Dispatches per step (one submission holds them all).
@@ -208,16 +238,8 @@ impl GpuTrainer {
             return Err(why);
         }
         let b = trainer.train_batch(self.step);
+        self.write_inputs(&b);
         let q = &self.ctx.queue;
-        q.write_buffer(&self.inputs.tokens, 0, bytemuck::cast_slice(&b.inputs));
-        if let Some(f) = &self.inputs.features {
-            q.write_buffer(f, 0, bytemuck::cast_slice(&b.features_data));
-        }
-        match self.dims.output {
-            Output::Classes { .. } => q.write_buffer(&self.inputs.targets, 0, bytemuck::cast_slice(&b.targets)),
-            Output::Regression { .. } => q.write_buffer(&self.inputs.targets, 0, bytemuck::cast_slice(&b.values)),
-        }
-        q.write_buffer(&self.inputs.mask, 0, bytemuck::cast_slice(&b.mask));
         let lr = self.schedule.lr(self.step);
         write_step(&self.ctx, &self.step_uniform, &AdamWStep::new(self.step as u64 + 1, lr, 0.9, 0.95, self.weight_decay));
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
@@ -362,10 +384,112 @@ impl GpuTrainer {
         }
     }
 
+    fn write_inputs(&self, b: &Batch) {
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.inputs.tokens, 0, bytemuck::cast_slice(&b.inputs));
+        if let Some(f) = &self.inputs.features {
+            q.write_buffer(f, 0, bytemuck::cast_slice(&b.features_data));
+        }
+        match self.dims.output {
+            Output::Classes { .. } => q.write_buffer(&self.inputs.targets, 0, bytemuck::cast_slice(&b.targets)),
+            Output::Regression { .. } => q.write_buffer(&self.inputs.targets, 0, bytemuck::cast_slice(&b.values)),
+        }
+        q.write_buffer(&self.inputs.mask, 0, bytemuck::cast_slice(&b.mask));
+    }
+
+    /// Evaluate `set` (the held-out sequences) with the weights as they are after the last
+    /// submitted step: one submission per batch-sized chunk (the last padded with unscored
+    /// rows), every chunk's statistics and correct flags gathered on the GPU and mapped once.
+    pub fn start_eval(&mut self, set: &Batch) -> R<()> {
+        if self.pending_eval.is_some() {
+            return Err("GPU engine: an evaluation is already under way".into());
+        }
+        let b = self.dims.b;
+        let flags = if self.eval.correct.is_some() { self.dims.scored() } else { 0 };
+        let stride = STATS_LEN + flags;
+        let n_chunks = set.batch.div_ceil(b).max(1);
+        let results = self.ctx.output_f32("GPU engine", "eval.results", n_chunks * stride).map_err(e)?;
+        let mut chunks = Vec::with_capacity(n_chunks);
+        for k in 0..n_chunks {
+            let (lo, hi) = (k * b, ((k + 1) * b).min(set.batch));
+            let mut part = set.slice(lo, hi);
+            pad_rows(&mut part, b);
+            self.write_inputs(&part);
+            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval chunk") });
+            self.eval.program.encode(&self.ctx, &mut enc).map_err(e)?;
+            let at = (k * stride * 4) as u64;
+            enc.copy_buffer_to_buffer(&self.eval.stats, 0, &results, at, (STATS_LEN * 4) as u64);
+            if let Some(c) = &self.eval.correct {
+                enc.copy_buffer_to_buffer(c, 0, &results, at + (STATS_LEN * 4) as u64, (flags * 4) as u64);
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            self.submits += 1;
+            chunks.push((hi - lo, part.mask));
+        }
+        let bytes = (n_chunks * stride * 4) as u64;
+        let (staging, done) = self.map("eval readback", bytes, &[(&results, 0, bytes)]);
+        self.submits += 1;
+        self.pending_eval = Some(EvalPending { map: Pending { staging, done, first: self.step, count: 0 }, chunks, stride });
+        Ok(())
+    }
+
+    pub fn eval_pending(&self) -> bool {
+        self.pending_eval.is_some()
+    }
+
+    /// A finished evaluation: (the step whose weights it scored, the numbers), as
+    /// `Trainer::evaluate` computes them on the CPU.
+    pub fn poll_eval(&mut self, wait: bool) -> R<Option<(usize, EvalStats)>> {
+        let Some(p) = &self.pending_eval else { return Ok(None) };
+        self.pump(wait)?;
+        let Some(res) = p.map.done.lock().unwrap().take() else { return Ok(None) };
+        let p = self.pending_eval.take().expect("checked above");
+        res.map_err(|err| format!("GPU engine: reading the evaluation back: {err}"))?;
+        let all: Vec<f32> = {
+            let view = p.map.staging.slice(..).get_mapped_range().map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
+            bytemuck::cast_slice(&view).to_vec()
+        };
+        p.map.staging.unmap();
+        let per_row = self.dims.l * self.dims.output.channels();
+        let (mut loss_sum, mut scored, mut correct, mut exact, mut rows) = (0f64, 0f64, 0f64, 0usize, 0usize);
+        for (k, (real, mask)) in p.chunks.iter().enumerate() {
+            let x = &all[k * p.stride..(k + 1) * p.stride];
+            loss_sum += x[0] as f64 * x[2] as f64;
+            scored += x[2] as f64;
+            correct += x[1] as f64;
+            rows += real;
+            if p.stride > STATS_LEN {
+                let flags = &x[STATS_LEN..];
+                exact += (0..*real).filter(|&r| (r * per_row..(r + 1) * per_row).all(|i| mask[i] <= 0.0 || flags[i] > 0.5)).count();
+            }
+        }
+        let loss = loss_sum / scored.max(1.0);
+        let classes = matches!(self.dims.output, Output::Classes { .. });
+        let stats = EvalStats {
+            loss,
+            accuracy: classes.then(|| correct / scored.max(1.0)),
+            exact_match: classes.then(|| exact as f64 / rows.max(1) as f64),
+            mse: (!classes).then_some(loss),
+        };
+        Ok(Some((p.map.first, stats)))
+    }
+
     /// The buffers the engine keeps (for its memory report).
     pub fn buffers(&self) -> usize {
         self.keep.len() + 12
     }
+}
+
+/// Pad a batch with unscored rows (token 0, zero features, mask 0) up to `rows`.
+fn pad_rows(b: &mut Batch, rows: usize) {
+    let extra = rows.saturating_sub(b.batch);
+    let (l, f, c) = (b.seq_len, b.features, b.channels);
+    b.inputs.extend(std::iter::repeat_n(0, extra * l));
+    b.features_data.extend(std::iter::repeat_n(0.0, extra * l * f));
+    b.targets.extend(std::iter::repeat_n(0, extra * l * c));
+    b.values.extend(std::iter::repeat_n(0.0, extra * l * c));
+    b.mask.extend(std::iter::repeat_n(0.0, extra * l * c));
+    b.batch += extra;
 }
 
 /// Refuse, before allocating, a run whose largest activation passes the device's per-buffer

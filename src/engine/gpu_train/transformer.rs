@@ -40,7 +40,7 @@ struct Saved {
     hidden: wgpu::Buffer,
 }
 
-pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer], heads: usize, stats: &wgpu::Buffer) -> R<()> {
+pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer], heads: usize, stats: &wgpu::Buffer, train: bool) -> R<Option<wgpu::Buffer>> {
     let (n, d, l) = (dm.n(), dm.d, dm.l);
     let dh = d / heads;
     let hs = Heads { b: dm.b, l, h: heads, dh, parts: 3 };
@@ -89,7 +89,8 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer
         saved.push(Saved { x_in: x, ln1, heads: hb, y, x_mid, ln2, hidden });
         x = x_out;
     }
-    let dres = head_and_loss(r, io, dm, &x, stats).await?;
+    let head = head_and_loss(r, io, dm, &x, stats, train).await?;
+    let Some(dres) = head.dx else { return Ok(head.correct) };
     let dtmp = r.buf("dtmp", n * d)?;
     for (i, s) in saved.iter().enumerate().rev() {
         let p = format!("h.{i}");
@@ -130,5 +131,6 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer
         r.layer_norm_backward(&s.x_in, &format!("{p}.ln_1.weight"), &dxn1, &s.ln1, &dtmp, n, d).await?;
         r.ew(Op::Add, Some(dtmp.slice(..)), dres.slice(..), n * d, "dres += ln_1'").await?;
     }
-    embed_backward(r, io, dm, &dres, true).await
+    embed_backward(r, io, dm, &dres, true).await?;
+    Ok(head.correct)
 }
