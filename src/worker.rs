@@ -71,6 +71,8 @@ fn handle(text: String) {
                 if budget_mib > 0 {
                     crate::core::config::set_memory_budget(budget_mib << 20);
                 }
+                // The page's preference also decides whether the CPU budget applies (plan).
+                backend::set_preference(backend);
                 match Trainer::new(config) {
                     Ok(t) => {
                         let mut session = Session::new(t);
@@ -98,17 +100,11 @@ fn handle(text: String) {
                 s.running = false;
                 post(FromWorker::state(run, RunState::Paused, None));
             }
-            ToWorker::Export { run } if run == s.run => {
-                let state = s.state();
-                match s.session.as_ref().map(|x| x.trainer.checkpoint()) {
-                    Some(Ok(bytes)) => {
-                        let mut m = FromWorker::state(run, state, None);
-                        m.checkpoint = Some(crate::core::base64::encode(&bytes));
-                        post(m);
-                    }
-                    Some(Err(e)) => post(FromWorker::state(run, state, Some(format!("could not save the checkpoint: {e}")))),
-                    None => {}
-                }
+            ToWorker::Export { run } if run == s.run && s.session.is_some() => {
+                browser::spawn(after_catch_up(run, |m, session| match session.trainer.checkpoint() {
+                    Ok(bytes) => m.checkpoint = Some(crate::core::base64::encode(&bytes)),
+                    Err(e) => m.error = Some(format!("could not save the checkpoint: {e}")),
+                }));
             }
             ToWorker::Load { run, checkpoint } => {
                 s.run = run;
@@ -124,17 +120,11 @@ fn handle(text: String) {
                     Err(e) => post(FromWorker::state(run, RunState::Error, Some(e))),
                 }
             }
-            ToWorker::Inspect { run, seed } if run == s.run => {
-                let state = s.state();
-                match s.session.as_ref().map(|x| crate::engine::inspect::inspect(&x.trainer, seed)) {
-                    Some(Ok(v)) => {
-                        let mut m = FromWorker::state(run, state, None);
-                        m.view = Some(v);
-                        post(m);
-                    }
-                    Some(Err(e)) => post(FromWorker::state(run, state, Some(format!("could not inspect the model: {e}")))),
-                    None => {}
-                }
+            ToWorker::Inspect { run, seed } if run == s.run && s.session.is_some() => {
+                browser::spawn(after_catch_up(run, move |m, session| match crate::engine::inspect::inspect(&session.trainer, seed) {
+                    Ok(v) => m.view = Some(v),
+                    Err(e) => m.error = Some(format!("could not inspect the model: {e}")),
+                }));
             }
             ToWorker::Reset => {
                 s.session = None;
@@ -152,6 +142,45 @@ fn handle(text: String) {
     if start_loop {
         browser::spawn(run_loop());
     }
+}
+
+/// Once the CPU copy of the weights is current (a paused GPU run syncs them back first,
+/// yielding meanwhile), let `fill` answer with them and post the reply, with any steps the sync
+/// delivered.
+async fn after_catch_up(run: u64, fill: impl FnOnce(&mut FromWorker, &Session) + 'static) {
+    let mut report = crate::engine::ChunkReport::default();
+    loop {
+        let ready = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.run != run {
+                return None;
+            }
+            // While training, the last synced weights (at most `SYNC_EVERY` steps old) serve.
+            let running = s.running;
+            let session = s.session.as_mut()?;
+            Some(if running { Ok(true) } else { session.catch_up(&mut report) })
+        });
+        match ready {
+            None => return, // the run was replaced or is deciding its backend
+            Some(Ok(true)) => break,
+            Some(Ok(false)) => browser::yield_now().await,
+            Some(Err(e)) => report.error = Some(e),
+        }
+        if report.error.is_some() {
+            break;
+        }
+    }
+    STATE.with(|s| {
+        let s = s.borrow();
+        let Some(session) = s.session.as_ref() else { return };
+        let mut m = FromWorker::from_report(run, &report);
+        m.state = s.state();
+        m.error = report.error.clone();
+        if m.error.is_none() {
+            fill(&mut m, session);
+        }
+        post(m);
+    });
 }
 
 thread_local! {

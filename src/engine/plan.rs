@@ -20,6 +20,7 @@ pub fn dims_of(shape: &Shape) -> ModelDims {
 }
 
 /// Check everything about `cfg` and build its task.
+/// (The memory budget is the CPU path's; see `backend::preference`.)
 pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
     let mut errors: Vec<FieldError> = cfg.validate().err().map(|e| e.errors).unwrap_or_default();
     let info = match tasks::find(&cfg.task) {
@@ -44,8 +45,13 @@ pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
         }
     };
     let dims = dims_of(&task.shape());
-    if let Err(e) = cfg.check_budget(dims) {
-        errors.push(e);
+    // A run the user sends to the GPU (`backend=gpu`) is not held to the CPU path's memory
+    // budget: the GPU engine checks the device's own limits when it allocates.
+    let gpu_run = super::backend::preference() == super::backend::BackendPref::Gpu && super::gpu_train::unsupported(cfg).is_none();
+    if !gpu_run {
+        if let Err(e) = cfg.check_budget(dims) {
+            errors.push(e);
+        }
     }
     if errors.is_empty() {
         Ok(Plan { task, dims })

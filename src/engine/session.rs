@@ -241,17 +241,41 @@ impl Session {
         Ok(got)
     }
 
+    /// Bring the CPU trainer's weights up to the last submitted GPU step (before a
+    /// checkpoint or an inspection of a paused GPU run): starts a sync if needed and takes it
+    /// when it lands. True once the trainer is current; call again until then (yielding).
+    pub fn catch_up(&mut self, r: &mut ChunkReport) -> Result<bool, String> {
+        let Some(g) = self.gpu.as_mut() else { return Ok(true) };
+        if self.trainer.step_count() == g.steps_submitted() && !g.sync_pending() {
+            return Ok(true);
+        }
+        if !g.sync_pending() {
+            g.start_sync();
+        }
+        self.poll_gpu(r, false)?;
+        Ok(self.gpu.as_ref().is_none_or(|g| self.trainer.step_count() == g.steps_submitted() && !g.sync_pending()))
+    }
+
     /// The device is gone: continue on the CPU from the last synced step.
     fn fall_back(&mut self, r: &mut ChunkReport, why: String) -> bool {
         let lost_eval = self.gpu.as_ref().is_some_and(GpuTrainer::eval_pending);
         self.gpu = None;
         let from = self.trainer.step_count();
+        r.steps.retain(|s| s.step <= from);
+        let dims = super::plan::dims_of(&self.trainer.task.shape());
+        if let Err(e) = self.trainer.cfg.check_budget(dims) {
+            self.held_eval = None;
+            r.error = Some(format!(
+                "{why}; this run cannot continue on the CPU ({}: {}); the weights of step {from} are kept (Download weights)",
+                e.field, e.message
+            ));
+            return false;
+        }
         // An evaluation of the synced step lost with the device is redone on the CPU.
         if (lost_eval || self.held_eval.is_some()) && (from % self.eval_every.max(1) == 0 || from == self.trainer.cfg.steps) && r.eval.is_none_or(|e| e.0 != from) {
             self.pending_eval = Some((from, EvalProgress::default()));
         }
         self.held_eval = None;
-        r.steps.retain(|s| s.step <= from);
         r.fell_back = Some((format!("{why}; training continues on the CPU from step {from}"), from));
         true
     }
