@@ -49,6 +49,10 @@ fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
     let mut r = Default::default();
     assert!(s.catch_up(&mut r).unwrap(), "the CPU copy is current after the last sync");
     assert_eq!(s.trainer.step_count(), 4);
+    // The checkpoint records where the weights were trained.
+    let meta = interlab::model::checkpoint::metadata(&s.trainer.checkpoint().unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&meta["interlab"]).unwrap();
+    assert!(v["backend"].as_str().unwrap().starts_with("gpu (Vulkan"), "{v}");
     // A lost device: the run stops, naming why, instead of training on a CPU that cannot hold it.
     let mut s = build(Some(3));
     let err = loop {

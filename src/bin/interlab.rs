@@ -1,7 +1,7 @@
 //! The native command-line tool, a thin shell over the library.
 //!
 //! ```text
-//! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X]
+//! interlab train        [--config FILE] [task=NAME] [key=value ...] [--out DIR] [--eval-every N] [--print-every N] [--until-acc X] [--backend cpu|gpu|auto]
 //! interlab train        --preset NAME [--out DIR] [--eval-every N]
 //! interlab train        --experiment FILE [--out DIR] [--eval-every N]   (the tab's Experiment JSON)
 //! interlab eval         --checkpoint FILE
@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use interlab::core::TrainConfig;
+use interlab::engine::backend::{set_preference, BackendPref};
 use interlab::engine::{gpu_check, Trainer};
 use interlab::tasks::{self, bench as tbench, Example, ParamKind};
 
@@ -88,21 +89,37 @@ fn train(args: &Args) -> Result<(), String> {
         println!("experiment: {}", exp.title);
         return run_arms(args, &exp);
     }
+    let pref = BackendPref::parse(&args.flag("backend", "cpu".to_string())?).map_err(|e| format!("--backend: {e}"))?;
+    set_preference(pref); // before planning: a GPU run is not held to the CPU budget
     let cfg = args.config()?;
     let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
     println!("config: {}", serde_json::to_string(&cfg).unwrap_or_default());
-    let mut t = Trainer::new(cfg)?;
+    let t = Trainer::new(cfg)?;
     println!("task: {} ({} held-out sequences), params: {}", t.task.info().name, t.eval_sequences(), t.model.param_count());
     let mut csv = String::from(METRICS_HEADER);
     let start = Instant::now();
-    let result = train_loop(&mut t, &log, &mut csv, start);
+    let mut session = interlab::engine::Session::new(t);
+    let mut gpu_eval = None;
+    let result = match gpu_engine(pref, &session.trainer)? {
+        Some(g) => {
+            session.attach_gpu(g);
+            session.eval_every = log.eval_every.max(1);
+            gpu_train_loop(&mut session, &log, &mut csv, start, &mut gpu_eval)
+        }
+        None => train_loop(&mut session.trainer, &log, &mut csv, start),
+    };
+    let t = session.trainer;
     // Whatever happened, keep what was measured.
     if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
         write_outputs(dir, &t, &csv)?;
         println!("wrote {dir}/metrics.csv, {dir}/weights.safetensors, {dir}/config.json");
     }
     result?;
-    let e = t.evaluate().map_err(|e| e.to_string())?;
+    // A GPU run's last evaluation ran on the GPU (the CPU may not hold the model).
+    let e = match gpu_eval {
+        Some(e) => e,
+        None => t.evaluate().map_err(|e| e.to_string())?,
+    };
     println!(
         "done: {} steps, held-out accuracy {}, exact match {}, mse {}, {:.1}s",
         t.step_count(),
@@ -198,6 +215,61 @@ fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) 
             );
             if e.accuracy.is_some_and(|a| a >= log.until) {
                 println!("reached held-out accuracy {} >= {} at step {} after {:.1}s", opt(e.accuracy), log.until, s.step, secs);
+                return Ok(last);
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// The GPU engine for `t` if `pref` and the rule in `engine::backend` choose it (printing
+/// the choice), or None for the CPU.
+fn gpu_engine(pref: BackendPref, t: &Trainer) -> Result<Option<interlab::engine::gpu_train::GpuTrainer>, String> {
+    if pref == BackendPref::Cpu {
+        return Ok(None);
+    }
+    let dims = interlab::engine::plan::dims_of(&t.task.shape());
+    let ctx = pollster::block_on(interlab::gpu::GpuContext::request()).ok().map(std::sync::Arc::new);
+    let choice = interlab::engine::backend::choose(pref, &t.cfg, dims, ctx.as_ref().map(|c| &c.summary));
+    println!("backend: {}", choice.reason);
+    match (choice.gpu, ctx) {
+        (true, Some(ctx)) => Ok(Some(pollster::block_on(interlab::engine::gpu_train::GpuTrainer::new(ctx, t))?)),
+        _ if pref == BackendPref::Gpu => Err(format!("--backend gpu: {}", choice.reason)),
+        _ => Ok(None),
+    }
+}
+
+/// `train_loop` on the GPU engine: steps and evaluations come back asynchronously through
+/// the session; held-out evaluation runs on the GPU too.
+fn gpu_train_loop(s: &mut interlab::engine::Session, log: &Logging, csv: &mut String, start: Instant, last_eval: &mut Option<interlab::engine::EvalStats>) -> Result<Option<f64>, String> {
+    let (mut last, mut last_step) = (None, None);
+    while !s.is_done() {
+        let r = s.run_blocking(f64::NEG_INFINITY, &|| 0.0);
+        if let Some((why, from)) = &r.fell_back {
+            println!("GPU lost at step {from}: {why}");
+        }
+        if let Some(e) = r.error {
+            return Err(e);
+        }
+        for st in &r.steps {
+            last = Some(st.loss);
+            last_step = Some(*st);
+            if log.print_every > 0 && st.step % log.print_every == 0 {
+                println!("step {:>6}  loss {}  train_acc {}  lr {:.2e}", st.step, st.loss, opt(st.accuracy), st.lr);
+            }
+        }
+        if let (Some((step, e)), Some(st)) = (r.eval, last_step) {
+            *last_eval = Some(e);
+            let st = interlab::engine::StepStats { step, ..st };
+            csv.push_str(&metrics_row(&st, &e));
+            println!(
+                "step {:>6}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  {:.1}s",
+                step, e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), start.elapsed().as_secs_f64()
+            );
+            if e.accuracy.is_some_and(|a| a >= log.until) {
+                println!("reached held-out accuracy {} >= {} at step {step}", opt(e.accuracy), log.until);
+                let mut r = Default::default();
+                while !s.catch_up(&mut r)? {}
                 return Ok(last);
             }
         }
@@ -412,9 +484,12 @@ fn bench(args: &Args) -> Result<(), String> {
     if budget > 0 {
         interlab::core::config::set_memory_budget(budget * 1024 * 1024);
     }
+    let backend: String = args.flag("backend", "cpu".to_string())?;
+    if backend == "gpu" {
+        set_preference(BackendPref::Gpu); // not held to the CPU budget
+    }
     let cfg = args.config()?;
     let steps: usize = args.flag("steps", 50)?;
-    let backend: String = args.flag("backend", "cpu".to_string())?;
     let mut t = Trainer::new(cfg)?;
     match backend.as_str() {
         "cpu" => {}

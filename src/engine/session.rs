@@ -51,6 +51,8 @@ impl Session {
 
     /// Train on the GPU engine from here (built for this session's trainer).
     pub fn attach_gpu(&mut self, gpu: GpuTrainer) {
+        let a = gpu.adapter();
+        self.trainer.trained_on = Some(format!("gpu ({}, {}): {}", a.backend, a.device_type, a.name));
         self.gpu = Some(gpu);
     }
 
@@ -276,6 +278,8 @@ impl Session {
             self.pending_eval = Some((from, EvalProgress::default()));
         }
         self.held_eval = None;
+        let on = self.trainer.trained_on.take().unwrap_or_default();
+        self.trainer.trained_on = Some(format!("{on} to step {from}, then cpu"));
         r.fell_back = Some((format!("{why}; training continues on the CPU from step {from}"), from));
         true
     }

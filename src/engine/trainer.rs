@@ -54,6 +54,9 @@ pub struct Trainer {
     schedule: Schedule,
     step: usize,
     eval_set: Batch,
+    /// Where the weights were trained, if not (only) on this CPU (stamped in checkpoints):
+    /// e.g. "webgpu: NVIDIA H200".
+    pub trained_on: Option<String>,
 }
 
 /// The model family `cfg.model` names, sized for a task of `dims`.
@@ -155,14 +158,17 @@ impl Trainer {
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let eval_seed = Rng::fork(cfg.seed, &format!("{}.eval", task.info().name)).next_u64();
         let eval_set = task.generate(eval_seed, eval_n);
-        Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set })
+        Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set, trained_on: None })
     }
 
     /// The weights as safetensors bytes, with the config, version and step in the header.
     pub fn checkpoint(&self) -> Result<Vec<u8>> {
         // One metadata entry (safetensors keeps metadata in a HashMap, whose order would
         // make the file's bytes differ run to run).
-        let meta = serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
+        let mut meta = serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
+        if let Some(b) = &self.trained_on {
+            meta["backend"] = serde_json::Value::String(b.clone());
+        }
         crate::model::checkpoint::to_bytes(self.model.as_ref(), &[("interlab", meta.to_string())])
     }
 
