@@ -281,3 +281,38 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
     let e = pollster::block_on(sum(&ctx, &[], ReduceOpts { square: true, accumulate: false })).unwrap_err();
     shape_err(e, "sum_squares", "empty input");
 }
+
+/// Split-K weight gradients: the same forward-error bound as `check_gemm` (each output is
+/// still a sum of K products, now in chunks then across chunks), bit-identical run to run,
+/// and no split where the output already fills the device.
+#[test]
+fn split_k_weight_gradients_match_the_oracle_and_repeat() {
+    use interlab::gpu::split_k::{record_weight_grad, scratch_lens, split_for};
+    let Some(ctx) = context() else { return };
+    assert_eq!(split_for(2048, 8192, 2048), 1, "a large output is not split");
+    assert_eq!(split_for(128, 300, 384), 1, "a short K is not split");
+    assert_eq!(split_for(128, 8192, 384), 16, "12 output tiles: aim for 22 chunks, the largest divisor of 8192 below is 16");
+    for (m, k, n) in [(7, 4096, 64), (64, 2048, 7), (1, 1024, 257), (128, 8192, 384)] {
+        let s = split_for(m, k, n);
+        assert!(s > 1 && k % s == 0, "({m}, {k}, {n}) should split, got {s}");
+        let (a, b) = (random_matrix(m as u64, k * m), random_matrix(n as u64 + 1, k * n));
+        let (pl, sl) = scratch_lens(m, k, n);
+        let run = || {
+            let [ab, bb] = [&a, &b].map(|x| ctx.upload_f32("test", "x", x).unwrap());
+            let (c, p, sc) = (ctx.output_f32("test", "c", m * n).unwrap(), ctx.output_f32("test", "p", pl).unwrap(), ctx.output_f32("test", "s", sl).unwrap());
+            let mut prog = Program::new();
+            pollster::block_on(record_weight_grad(&mut prog, &ctx, ab.slice(..), bb.slice(..), c.slice(..), [Some(p.slice(..)), Some(sc.slice(..))], m, k, n)).unwrap();
+            prog.submit(&ctx).unwrap();
+            pollster::block_on(ctx.read_f32(&c, m * n)).unwrap()
+        };
+        let got = run();
+        assert_eq!(got, run(), "({m}, {k}, {n}) repeats bit for bit");
+        let spec = Gemm::new(m, k, n).trans_a(true);
+        let want = gemm_reference(&spec, &a, &b, None, None);
+        let mag = gemm_reference(&spec, &abs(Some(&a)).unwrap(), &abs(Some(&b)).unwrap(), None, None);
+        for (i, ((g, w), mg)) in got.iter().zip(&want).zip(&mag).enumerate() {
+            let tol = GEMM_ULPS_PER_TERM * (k as f64 + 3.0) * U * *mg as f64 + f64::MIN_POSITIVE;
+            assert!(((g - w) as f64).abs() <= tol, "({m}, {k}, {n}) split {s}: element {i}: {g} vs {w}");
+        }
+    }
+}

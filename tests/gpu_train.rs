@@ -63,7 +63,11 @@ fn ten_gpu_steps_match_the_cpu_trainer_for_every_supported_model() {
         ("dlr", config("dlr", "attn")),
         ("dlr on cumsum (features, regression)", TrainConfig { model: "dlr".into(), ..config("dlr", "attn") }.with_task("cumsum", &[("seq_len", "9")])),
         ("transformer on cumsum", config("transformer", "attn").with_task("cumsum", &[("seq_len", "9")])),
+        // 32 x 64 = 2048 tokens: the weight gradients take the split-K path (8 chunks).
+        ("transformer, split-K", TrainConfig { batch: 32, ..config("transformer", "attn") }.with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")])),
+        ("dlr, split-K", TrainConfig { batch: 32, ..config("dlr", "attn") }.with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")])),
     ];
+    assert_eq!(interlab::gpu::split_k::split_for(16, 2048, 48), 8, "the split-K cases must split");
     for (label, cfg) in cases {
         let cpu = cpu_losses(&cfg, 10);
         let (gpu, dispatches) = gpu_losses(&ctx, &cfg, 10);

@@ -19,6 +19,8 @@ pub struct BenchCase {
     pub bias: bool,
     /// Time the original `matmul.wgsl` kernel instead of `gemm.wgsl` (plain A·B only).
     pub legacy: bool,
+    /// A weight gradient Aᵀ·B through `split_k::record_weight_grad` (the engine's path).
+    pub split: bool,
 }
 
 /// What one case measured.
@@ -40,7 +42,7 @@ impl BenchResult {
 }
 
 fn case(role: &'static str, spec: Gemm) -> BenchCase {
-    BenchCase { role, spec, bias: false, legacy: false }
+    BenchCase { role, spec, bias: false, legacy: false, split: false }
 }
 
 /// The square `size³` product (both kernels), then the Transformer's real shapes at
@@ -57,8 +59,10 @@ pub fn default_cases(size: usize, batch: usize) -> Vec<BenchCase> {
         BenchCase { bias: true, ..case("mlp up fwd relu(x·W1+b)", Gemm::new(t, 128, 512).relu(true)) },
         case("mlp down fwd h·W2", Gemm::new(t, 512, 128)),
         case("qkv dW  xᵀ·dY", Gemm::new(128, t, 384).trans_a(true)),
+        BenchCase { split: true, ..case("qkv dW  split-K", Gemm::new(128, t, 384).trans_a(true)) },
         case("qkv dX  dY·Wᵀ", Gemm::new(t, 384, 128).trans_b(true)),
         case("mlp down dW += hᵀ·dY", Gemm::new(512, t, 128).trans_a(true).accumulate(true)),
+        BenchCase { split: true, ..case("mlp down dW  split-K", Gemm::new(512, t, 128).trans_a(true)) },
         case("mlp up dX  dH·W1ᵀ", Gemm::new(t, 512, 128).trans_b(true)),
         case("attn scores Q·Kᵀ", Gemm::new(s, dh, s).trans_b(true).batched(bh, s * dh, s * dh, s * s)),
         case("attn out P·V", Gemm::new(s, s, dh).batched(bh, s * s, s * dh, s * dh)),
@@ -75,8 +79,13 @@ pub async fn bench_case(ctx: &GpuContext, case: &BenchCase, reps: usize) -> Resu
     let c = ctx.output_f32(op, "bench.c", lc)?;
     let bias = if case.bias { Some(ctx.output_f32(op, "bench.bias", spec.n)?) } else { None };
     let mut program = Program::new();
+    let (pl, sl) = super::split_k::scratch_lens(spec.m, spec.k, spec.n);
+    let (partials, scratch) = (ctx.output_f32(op, "bench.partials", pl)?, ctx.output_f32(op, "bench.scratch", sl)?);
     if case.legacy {
         record_matmul(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), spec.m, spec.k, spec.n).await?;
+    } else if case.split {
+        let s = [Some(partials.slice(..)), Some(scratch.slice(..))];
+        super::split_k::record_weight_grad(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), s, spec.m, spec.k, spec.n).await?;
     } else {
         record_gemm(&mut program, ctx, spec, a.slice(..), b.slice(..), bias.as_ref().map(|b| b.slice(..)), c.slice(..)).await?;
     }
@@ -93,6 +102,13 @@ pub async fn bench_case(ctx: &GpuContext, case: &BenchCase, reps: usize) -> Resu
 
 /// One printable line: role, kernel and shape, reps, ms per rep, GFLOP/s.
 pub fn format_line(r: &BenchResult) -> String {
-    let kernel = if r.case.legacy { format!("matmul {}x{}x{}", r.case.spec.m, r.case.spec.k, r.case.spec.n) } else { r.case.spec.describe() + if r.case.bias { " bias" } else { "" } };
+    let s = &r.case.spec;
+    let kernel = if r.case.legacy {
+        format!("matmul {}x{}x{}", s.m, s.k, s.n)
+    } else if r.case.split {
+        format!("{} in {} chunks", s.describe(), super::split_k::split_for(s.m, s.k, s.n))
+    } else {
+        s.describe() + if r.case.bias { " bias" } else { "" }
+    };
     format!("{:<28} {:<34} reps {:>3}  {:>9.3} ms/rep  {:>8.2} GFLOP/s", r.case.role, kernel, r.reps, r.ms_per_rep(), r.gflops())
 }

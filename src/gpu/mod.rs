@@ -20,6 +20,7 @@ pub mod layer_norm;
 pub mod matmul;
 pub mod program;
 pub mod reduce;
+pub mod split_k;
 
 use std::fmt;
 

@@ -10,6 +10,7 @@ use crate::gpu::embedding::record_embedding_backward;
 use crate::gpu::gemm::{record_gemm, Gemm};
 use crate::gpu::layer_norm::{partial_len, record_layer_norm, record_layer_norm_backward, LayerNormGrads};
 use crate::gpu::reduce::{col_sum_scratch_len, record_col_sum, ReduceOpts};
+use crate::gpu::split_k::{record_weight_grad, scratch_lens};
 use crate::gpu::{GpuContext, Program};
 use crate::tasks::Output;
 
@@ -62,6 +63,8 @@ pub struct Recorder<'a> {
     pub keep: Vec<wgpu::Buffer>,
     /// Bytes of activations and scratch allocated so far.
     pub bytes: u64,
+    /// Split-K scratch `(partials, reduce scratch)` by size, shared by the products of one shape.
+    pub split_scratch: Vec<((usize, usize), (wgpu::Buffer, wgpu::Buffer))>,
 }
 
 impl<'a> Recorder<'a> {
@@ -85,6 +88,24 @@ impl<'a> Recorder<'a> {
 
     pub async fn gemm(&mut self, spec: Gemm, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, c: wgpu::BufferSlice<'_>) -> R<()> {
         record_gemm(&mut self.program, self.ctx, &spec, a, b, None, c).await.map_err(e)
+    }
+
+    /// The weight gradient `dW [m, n] = aᵀ·b` (`a [k, m]`, `b [k, n]`, k = tokens) into
+    /// parameter `w`'s gradient slot, split along k where that fills the GPU better.
+    pub async fn weight_grad(&mut self, a: &wgpu::Buffer, b: &wgpu::Buffer, w: &str, m: usize, k: usize, n: usize) -> R<()> {
+        let lens = scratch_lens(m, k, n);
+        let scratch = if lens.0 == 0 {
+            None
+        } else if let Some((_, bufs)) = self.split_scratch.iter().find(|(l, _)| *l == lens) {
+            Some(bufs.clone())
+        } else {
+            let bufs = (self.buf("splitk.partials", lens.0)?, self.buf("splitk.scratch", lens.1)?);
+            self.split_scratch.push((lens, bufs.clone()));
+            Some(bufs)
+        };
+        let dw = self.g(w)?;
+        let s = [scratch.as_ref().map(|x| x.0.slice(..)), scratch.as_ref().map(|x| x.1.slice(..))];
+        record_weight_grad(&mut self.program, self.ctx, a.slice(..), b.slice(..), dw, s, m, k, n).await.map_err(e)
     }
 
     pub async fn ew(&mut self, op: Op, src: Option<wgpu::BufferSlice<'_>>, dst: wgpu::BufferSlice<'_>, n: usize, label: &str) -> R<()> {
@@ -131,8 +152,7 @@ pub async fn embed_backward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, dx0: &w
     let dwte = r.g("wte.weight")?;
     record_embedding_backward(&mut r.program, r.ctx, io.tokens.slice(..), dx0.slice(..), dwte, n, dm.vocab, d, false).await.map_err(e)?;
     if let Some(f) = &io.features {
-        let dwfe = r.g("wfe.weight")?;
-        r.gemm(Gemm::new(dm.features, n, d).trans_a(true), f.slice(..), dx0.slice(..), dwfe).await?; // [f, d] = Fᵀ·dx0
+        r.weight_grad(f, dx0, "wfe.weight", dm.features, n, d).await?; // [f, d] = Fᵀ·dx0
     }
     if positions {
         // d wpe[t, :] = Σ_b dx0[b, t, :]: column sums of dx0 seen as [b, l·d].
@@ -187,8 +207,8 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
     if !train {
         return Ok(HeadOut { dx: None, correct: flags });
     }
-    let (dw, w) = (r.g("lm_head.weight")?, r.p("lm_head.weight")?);
-    r.gemm(Gemm::new(d, n, out).trans_a(true), ln[0].slice(..), dlogits.slice(..), dw).await?; // [d, out] = xfᵀ·dlogits
+    r.weight_grad(&ln[0], &dlogits, "lm_head.weight", d, n, out).await?; // [d, out] = xfᵀ·dlogits
+    let w = r.p("lm_head.weight")?;
     let dxf = r.buf("dxf", n * d)?;
     r.gemm(Gemm::new(n, out, d).trans_b(true), dlogits.slice(..), w, dxf.slice(..)).await?; // [n, d] = dlogits·Wᵀ
     let dx = r.buf("dres", n * d)?;
@@ -208,8 +228,7 @@ pub async fn residual(r: &mut Recorder<'_>, label: &str, x_in: &wgpu::Buffer, h:
 /// The backward of `residual`'s matmul for upstream `dres [n, d]`: `dW = hᵀ·dres` into
 /// the weight's slot and `dh = dres · Wᵀ` (returned, `[n, k]`).
 pub async fn residual_backward(r: &mut Recorder<'_>, label: &str, dres: &wgpu::Buffer, h: &wgpu::Buffer, w: &str, n: usize, k: usize, d: usize) -> R<wgpu::Buffer> {
-    let dw = r.g(w)?;
-    r.gemm(Gemm::new(k, n, d).trans_a(true), h.slice(..), dres.slice(..), dw).await?; // [k, d]
+    r.weight_grad(h, dres, w, k, n, d).await?; // [k, d] = hᵀ·dres
     let dh = r.buf(label, n * k)?;
     let wv = r.p(w)?;
     r.gemm(Gemm::new(n, d, k).trans_b(true), dres.slice(..), wv, dh.slice(..)).await?; // [n, k]
@@ -231,8 +250,7 @@ pub async fn mlp_backward(r: &mut Recorder<'_>, p: &str, dres: &wgpu::Buffer, xn
     let dh = residual_backward(r, &format!("{p}.dhidden"), dres, h, &format!("{p}.mlp.c_proj.weight"), n, hidden, d).await?;
     r.ew(Op::ReluMask, Some(h.slice(..)), dh.slice(..), n * hidden, "relu'").await?;
     let fc = format!("{p}.mlp.c_fc.weight");
-    let dw = r.g(&fc)?;
-    r.gemm(Gemm::new(d, n, hidden).trans_a(true), xn.slice(..), dh.slice(..), dw).await?; // [d, hidden]
+    r.weight_grad(xn, &dh, &fc, d, n, hidden).await?; // [d, hidden] = xnᵀ·dh
     let dxn = r.buf(&format!("{p}.dxn"), n * d)?;
     let w = r.p(&fc)?;
     r.gemm(Gemm::new(n, hidden, d).trans_b(true), dh.slice(..), w, dxn.slice(..)).await?; // [n, d]

@@ -148,14 +148,14 @@ impl GpuTrainer {
         let step_uniform = step_buffer(&ctx);
         let mixers = if cfg.model == "transformer" { Mixer::parse_list(&cfg.mixers, cfg.layers)? } else { Vec::new() };
         // The evaluation program: forward and loss only, on the same inputs and weights.
-        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: Vec::new(), bytes: 0 };
+        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: Vec::new(), bytes: 0, split_scratch: Vec::new() };
         let eval_stats = alloc("eval.stats", STATS_LEN)?;
         let eval_correct = match cfg.model.as_str() {
             "transformer" => transformer::record(&mut r, &inputs, dm, &mixers, cfg.heads, &eval_stats, false).await?,
             _ => dlr::record(&mut r, &inputs, dm, cfg.layers, cfg.state, &eval_stats, false).await?,
         };
         let (eval_program, eval_keep, eval_bytes) = (r.program, r.keep, r.bytes);
-        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: eval_keep, bytes: eval_bytes };
+        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: eval_keep, bytes: eval_bytes, split_scratch: Vec::new() };
         match cfg.model.as_str() {
             "transformer" => transformer::record(&mut r, &inputs, dm, &mixers, cfg.heads, &stats, true).await?,
             _ => dlr::record(&mut r, &inputs, dm, cfg.layers, cfg.state, &stats, true).await?,
