@@ -126,8 +126,11 @@ fn unsupported_models_and_oversized_runs_are_refused_with_reasons() {
     assert!(err.contains("'lstm' model has no GPU kernels"), "{err}");
 }
 
-/// Every step of a session, in order, with its evaluations: (step losses, eval (step, loss)).
-fn run_session(mut s: interlab::engine::Session) -> (Vec<(usize, f64)>, Vec<(usize, f64)>, Vec<(String, usize)>) {
+/// `(step, loss)` points.
+type Curve = Vec<(usize, f64)>;
+
+/// Every step of a session, in order, with its evaluations and backend switches.
+fn run_session(mut s: interlab::engine::Session) -> (Curve, Curve, Vec<(String, usize)>) {
     let (mut steps, mut evals, mut switches) = (Vec::<(usize, f64)>::new(), Vec::new(), Vec::new());
     for _ in 0..100_000 {
         let r = s.run_blocking(f64::NEG_INFINITY, &|| 0.0); // one unit of work per call

@@ -515,7 +515,7 @@ fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
     let build_s = built.elapsed().as_secs_f64();
     g.submit_step(t)?;
     g.wait_stats()?;
-    let submits0 = g.submits;
+    let submits0 = g.submits();
     let start = Instant::now();
     let mut last = Vec::new();
     for _ in 0..steps {
@@ -536,8 +536,8 @@ fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
         a.device_type,
         steps as f64 / secs,
         g.dispatches(),
-        (g.submits - submits0) as f64 / steps as f64,
-        g.bytes as f64 / (1 << 20) as f64,
+        (g.submits() - submits0) as f64 / steps as f64,
+        g.bytes() as f64 / (1 << 20) as f64,
         last.last().map_or(f64::NAN, |s| s.loss)
     );
     Ok(())

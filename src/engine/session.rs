@@ -172,11 +172,11 @@ impl Session {
             }
             g.submit_step(&self.trainer)?;
             let s = submitted + 1;
-            let evaluate = s % self.eval_every.max(1) == 0 || s == total;
+            let evaluate = s.is_multiple_of(self.eval_every.max(1)) || s == total;
             if evaluate {
                 g.start_eval(self.trainer.eval_set())?;
             }
-            if evaluate || s % self.sync_every.max(1) == 0 {
+            if evaluate || s.is_multiple_of(self.sync_every.max(1)) {
                 g.start_sync();
             } else {
                 g.keep_reading();
@@ -274,7 +274,7 @@ impl Session {
             return false;
         }
         // An evaluation of the synced step lost with the device is redone on the CPU.
-        if (lost_eval || self.held_eval.is_some()) && (from % self.eval_every.max(1) == 0 || from == self.trainer.cfg.steps) && r.eval.is_none_or(|e| e.0 != from) {
+        if (lost_eval || self.held_eval.is_some()) && (from.is_multiple_of(self.eval_every.max(1)) || from == self.trainer.cfg.steps) && r.eval.is_none_or(|e| e.0 != from) {
             self.pending_eval = Some((from, EvalProgress::default()));
         }
         self.held_eval = None;

@@ -64,7 +64,7 @@ pub async fn record_elementwise(program: &mut Program, ctx: &GpuContext, op: Op,
     }
     let src = src.ok_or_else(|| GpuError::Shape { op: name.clone(), detail: "needs a source buffer".into() })?;
     let want = match op {
-        Op::AddCyclic { m } if m == 0 => return Err(GpuError::Shape { op: name, detail: "cycle length m is 0".into() }),
+        Op::AddCyclic { m: 0 } => return Err(GpuError::Shape { op: name, detail: "cycle length m is 0".into() }),
         Op::AddCyclic { m } => {
             p.m = m as u32;
             m.min(n)
@@ -127,6 +127,7 @@ pub async fn record_dlr_modes(program: &mut Program, ctx: &GpuContext, params: w
 }
 
 /// Record the DLR map's backward: `d_params` (same layout as `params`) from `d_modes [4, dn]`.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_dlr_modes_backward(program: &mut Program, ctx: &GpuContext, params: wgpu::BufferSlice<'_>, d_modes: wgpu::BufferSlice<'_>, d_params: wgpu::BufferSlice<'_>, dn: usize, stride: usize, label: &str) -> Result<()> {
     check_dlr(label, dn, stride)?;
     let shape = format!("4 x [{dn}] at stride {stride}");

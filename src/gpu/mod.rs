@@ -21,6 +21,7 @@ pub mod matmul;
 pub mod program;
 pub mod reduce;
 pub mod split_k;
+pub mod train;
 
 use std::fmt;
 

@@ -26,7 +26,7 @@ pub fn split_for(m: usize, k: usize, n: usize) -> usize {
         return 1;
     }
     let target = TARGET_GROUPS.div_ceil(tiles).min(k / MIN_CHUNK).max(1);
-    (1..=target).rev().find(|s| k % s == 0).unwrap_or(1)
+    (1..=target).rev().find(|s| k.is_multiple_of(*s)).unwrap_or(1)
 }
 
 /// Scratch f32s `record_weight_grad` needs: `(partials, reduce scratch)`; (0, 0) when it

@@ -1,10 +1,9 @@
 //! Where each parameter lives in the GPU engine's flat buffers (parameters, gradients, Adam
-//! moments share one layout). Tensors follow `SeqModel::named_params()` order, so a
-//! checkpoint and the CPU model map one to one, and each starts on a 64-float (256-byte)
+//! moments share one layout). Tensors come in the order the caller lists them (the engine
+//! passes the CPU model's `named_params()` order, so a checkpoint and the CPU model map one
+//! to one), and each starts on a 64-float (256-byte)
 //! boundary: WebGPU's largest allowed `min_storage_buffer_offset_alignment`, so any tensor
 //! can be bound on its own on any device. The gaps stay zero (zero gradient, zero update).
-
-use crate::model::SeqModel;
 
 /// Floats per alignment unit (256 bytes).
 pub const ALIGN: usize = 64;
@@ -32,13 +31,13 @@ fn align(n: usize) -> usize {
 }
 
 impl Layout {
-    pub fn of(model: &dyn SeqModel) -> Layout {
+    /// Slots for `(name, shape)` tensors in order; 2-D tensors get weight decay.
+    pub fn new(tensors: &[(String, Vec<usize>)]) -> Layout {
         let mut slots = Vec::new();
         let mut offset = 0;
-        for (name, var) in model.named_params() {
-            let shape = var.as_tensor().dims().to_vec();
-            let len = var.as_tensor().elem_count();
-            slots.push(Slot { decay: shape.len() == 2, name, shape, offset, len });
+        for (name, shape) in tensors {
+            let len = shape.iter().product();
+            slots.push(Slot { decay: shape.len() == 2, name: name.clone(), shape: shape.clone(), offset, len });
             offset += align(len);
         }
         Layout { slots, total: offset.max(ALIGN) }
@@ -55,12 +54,17 @@ impl Layout {
         Ok((s.offset * 4) as u64..((s.offset + s.len) * 4) as u64)
     }
 
-    /// The model's parameters packed into the layout.
-    pub fn pack(&self, model: &dyn SeqModel) -> Result<Vec<f32>, String> {
+    /// Tensors (in slot order) packed into one flat buffer.
+    pub fn pack(&self, tensors: &[Vec<f32>]) -> Result<Vec<f32>, String> {
+        if tensors.len() != self.slots.len() {
+            return Err(format!("GPU engine: {} tensors for {} parameters", tensors.len(), self.slots.len()));
+        }
         let mut flat = vec![0f32; self.total];
-        for ((_, var), slot) in model.named_params().iter().zip(&self.slots) {
-            let v: Vec<f32> = var.as_tensor().flatten_all().and_then(|t| t.to_vec1()).map_err(|e| format!("GPU engine: reading {}: {e}", slot.name))?;
-            flat[slot.offset..slot.offset + slot.len].copy_from_slice(&v);
+        for (t, slot) in tensors.iter().zip(&self.slots) {
+            if t.len() != slot.len {
+                return Err(format!("GPU engine: {} has {} values, its shape {:?} needs {}", slot.name, t.len(), slot.shape, slot.len));
+            }
+            flat[slot.offset..slot.offset + slot.len].copy_from_slice(t);
         }
         Ok(flat)
     }
@@ -83,23 +87,20 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Transformer, TransformerConfig};
 
     #[test]
     fn slots_are_aligned_ordered_and_round_trip() {
-        let cfg = TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11, mixers: vec![crate::model::mixers::Mixer::Static; 2] };
-        let m = Transformer::new(cfg, 1).unwrap();
-        let l = Layout::of(&m);
-        assert_eq!(l.slots.len(), m.named_params().len());
+        let tensors = vec![("wte.weight".to_string(), vec![11, 8]), ("ln_f.weight".to_string(), vec![8]), ("mix".to_string(), vec![2, 9, 9])];
+        let l = Layout::new(&tensors);
+        assert_eq!(l.slots.len(), 3);
         assert!(l.slots.iter().all(|s| s.offset % ALIGN == 0));
         assert!(l.slots.windows(2).all(|w| w[0].offset + w[0].len <= w[1].offset));
-        assert_eq!(l.get("h.1.attn.static_mix").unwrap().shape, vec![2, 9, 9]);
-        assert!(!l.get("ln_f.weight").unwrap().decay && l.get("wte.weight").unwrap().decay);
-        let flat = l.pack(&m).unwrap();
-        let back = l.unpack(&flat);
-        for ((_, v), got) in m.named_params().iter().zip(&back) {
-            assert_eq!(&v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap(), got);
-        }
+        assert_eq!(l.get("mix").unwrap().len, 162);
+        assert!(!l.get("ln_f.weight").unwrap().decay && l.get("wte.weight").unwrap().decay && !l.get("mix").unwrap().decay);
+        let data: Vec<Vec<f32>> = l.slots.iter().map(|s| (0..s.len).map(|i| i as f32).collect()).collect();
+        let flat = l.pack(&data).unwrap();
+        assert_eq!(l.unpack(&flat), data);
         assert!(l.get("nope").unwrap_err().contains("'nope'"));
+        assert!(l.pack(&data[..2]).unwrap_err().contains("2 tensors for 3"));
     }
 }

@@ -3,28 +3,44 @@
 //! `x += c_proj(relu(c_fc(LN x)))`), with the mixers the engine supports: softmax attention
 //! (fused / tiled kernels), the static mixer and no mixing.
 
-use crate::gpu::attention::{record_attention_backward, record_attention_forward, record_static_backward, record_static_forward, AttnPath, AttnShape, MAX_DH};
-use crate::gpu::elementwise::{record_merge_heads, record_split_heads, Heads, Op};
-use crate::gpu::gemm::Gemm;
-use crate::model::mixers::Mixer;
+use super::super::attention::{record_attention_backward, record_attention_forward, record_static_backward, record_static_forward, AttnPath, AttnShape, MAX_DH};
+use super::super::elementwise::{record_merge_heads, record_split_heads, Heads, Op};
+use super::super::gemm::Gemm;
 
 use super::graph::{embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, residual, residual_backward, Dims, Inputs, Recorder, R};
 
-/// Mixers with GPU kernels.
-pub const GPU_MIXERS: [Mixer; 3] = [Mixer::Attention, Mixer::Static, Mixer::None];
+/// The token mixers with GPU kernels (`model::mixers` names: `attn`, `static`, `none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mixer {
+    Attention,
+    Static,
+    None,
+}
 
-/// Why a Transformer cannot run on the GPU engine, if it cannot.
-pub fn unsupported(mixers: &[Mixer], d: usize, heads: usize) -> Option<String> {
-    if let Some(m) = mixers.iter().find(|m| !GPU_MIXERS.contains(m)) {
-        return Some(format!("the '{}' mixer has no GPU kernels yet (GPU mixers: attn, static, none)", m.name()));
+impl Mixer {
+    /// The mixer named `name` in `model::mixers`, if it has GPU kernels.
+    pub fn from_name(name: &str) -> Option<Mixer> {
+        match name {
+            "attn" => Some(Mixer::Attention),
+            "static" => Some(Mixer::Static),
+            "none" => Some(Mixer::None),
+            _ => None,
+        }
     }
-    if mixers.contains(&Mixer::Attention) && d / heads.max(1) > MAX_DH {
+}
+
+/// Why a Transformer with these mixers (by name) cannot run on the GPU engine, if it cannot.
+pub fn unsupported(mixers: &[&str], d: usize, heads: usize) -> Option<String> {
+    if let Some(m) = mixers.iter().find(|m| Mixer::from_name(m).is_none()) {
+        return Some(format!("the '{m}' mixer has no GPU kernels yet (GPU mixers: attn, static, none)"));
+    }
+    if mixers.contains(&"attn") && d / heads.max(1) > MAX_DH {
         return Some(format!("head width d_model/heads = {} exceeds the attention kernels' {MAX_DH}; use more heads", d / heads.max(1)));
     }
     None
 }
 
-fn e(err: crate::gpu::GpuError) -> String {
+fn e(err: super::super::GpuError) -> String {
     format!("GPU engine: {err}")
 }
 
@@ -70,7 +86,7 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer
                 record_merge_heads(&mut r.program, r.ctx, out.slice(..), y.slice(..), Heads { parts: 1, ..hs }, 0, &format!("{p}.y")).await.map_err(e)?;
                 hb = vec![v, out, lse];
             }
-            _ => {
+            Mixer::Attention => {
                 let qkvh: Vec<wgpu::Buffer> = (0..3).map(|_| r.buf("qkv.head", attn.len())).collect::<R<_>>()?;
                 for (part, buf) in qkvh.iter().enumerate() {
                     record_split_heads(&mut r.program, r.ctx, qkv.slice(..), buf.slice(..), hs, part, &format!("{p}.split")).await.map_err(e)?;
@@ -114,7 +130,7 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, mixers: &[Mixer
                 r.ew(Op::Zero, None, dqkv.slice(..), n * 3 * d, "dqkv = 0").await?;
                 record_merge_heads(&mut r.program, r.ctx, dv.slice(..), dqkv.slice(..), hs, 2, &format!("{p}.dv")).await.map_err(e)?;
             }
-            _ => {
+            Mixer::Attention => {
                 let dout = r.buf("dout", attn.len())?;
                 record_split_heads(&mut r.program, r.ctx, dy.slice(..), dout.slice(..), Heads { parts: 1, ..hs }, 0, &format!("{p}.dout")).await.map_err(e)?;
                 let grads: Vec<wgpu::Buffer> = (0..4).map(|j| r.buf("attn.grad", if j == 0 { dm.b * heads * l } else { attn.len() })).collect::<R<_>>()?;

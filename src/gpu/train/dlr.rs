@@ -5,12 +5,12 @@
 //! direct parametrisation `Λ = exp(−exp ν + iθ)` mapped and differentiated by
 //! `shaders/elementwise.wgsl`.
 
-use crate::gpu::dlr_scan::{record_dlr_scan_backward, record_dlr_scan_forward, ScanShape, DEFAULT_CHUNK};
-use crate::gpu::elementwise::{record_dlr_modes, record_dlr_modes_backward, Op};
+use super::super::dlr_scan::{record_dlr_scan_backward, record_dlr_scan_forward, ScanShape, DEFAULT_CHUNK};
+use super::super::elementwise::{record_dlr_modes, record_dlr_modes_backward, Op};
 
 use super::graph::{embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, Dims, Inputs, Recorder, R};
 
-fn e(err: crate::gpu::GpuError) -> String {
+fn e(err: super::super::GpuError) -> String {
     format!("GPU engine: {err}")
 }
 

@@ -3,22 +3,21 @@
 //! that allocates activations once and binds parameter / gradient tensors by name out of the
 //! flat buffers. The families' blocks are in `transformer.rs` and `dlr.rs`.
 
-use crate::gpu::cross_entropy::{record_cross_entropy, record_mse, CrossEntropyBuffers, MseBuffers, STATS_LEN};
-use crate::gpu::elementwise::{record_elementwise, Op};
-use crate::gpu::embedding::record_embedding;
-use crate::gpu::embedding::record_embedding_backward;
-use crate::gpu::gemm::{record_gemm, Gemm};
-use crate::gpu::layer_norm::{partial_len, record_layer_norm, record_layer_norm_backward, LayerNormGrads};
-use crate::gpu::reduce::{col_sum_scratch_len, record_col_sum, ReduceOpts};
-use crate::gpu::split_k::{record_weight_grad, scratch_lens};
-use crate::gpu::{GpuContext, Program};
-use crate::tasks::Output;
+use super::super::cross_entropy::{record_cross_entropy, record_mse, CrossEntropyBuffers, MseBuffers, STATS_LEN};
+use super::super::elementwise::{record_elementwise, Op};
+use super::super::embedding::record_embedding;
+use super::super::embedding::record_embedding_backward;
+use super::super::gemm::{record_gemm, Gemm};
+use super::super::layer_norm::{partial_len, record_layer_norm, record_layer_norm_backward, LayerNormGrads};
+use super::super::reduce::{col_sum_scratch_len, record_col_sum, ReduceOpts};
+use super::super::split_k::{record_weight_grad, scratch_lens};
+use super::super::{GpuContext, Program};
 
 use super::layout::Layout;
 
 pub type R<T> = std::result::Result<T, String>;
 
-fn e(err: crate::gpu::GpuError) -> String {
+fn e(err: super::super::GpuError) -> String {
     format!("GPU engine: {err}")
 }
 
@@ -32,7 +31,18 @@ pub struct Dims {
     pub features: usize,
     /// Head width (classes · channels, or channels).
     pub out: usize,
-    pub output: Output,
+    /// Outputs per position (each a classification or a number).
+    pub channels: usize,
+    pub loss: Loss,
+}
+
+/// What the head is trained on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Masked cross-entropy over `classes` per channel (and accuracy).
+    CrossEntropy { classes: usize },
+    /// Masked mean squared error.
+    Mse,
 }
 
 impl Dims {
@@ -42,7 +52,7 @@ impl Dims {
 
     /// Scored entries: `n · channels`.
     pub fn scored(&self) -> usize {
-        self.n() * self.output.channels()
+        self.n() * self.channels
     }
 }
 
@@ -121,6 +131,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// LayerNorm backward: the gain's gradient into its slot; `dx` overwritten.
+    #[allow(clippy::too_many_arguments)]
     pub async fn layer_norm_backward(&mut self, x: &wgpu::Buffer, gain: &str, dy: &wgpu::Buffer, stats: &[wgpu::Buffer; 3], dx: &wgpu::Buffer, rows: usize, d: usize) -> R<()> {
         let partial = self.buf("ln.partial", partial_len(rows, d))?;
         let out = LayerNormGrads { dx: dx.slice(..), dg: self.g(gain)?, partial: partial.slice(..) };
@@ -183,8 +194,8 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
     let rows = dm.scored();
     let row_loss = r.buf("row_loss", rows)?;
     let mut flags = None;
-    match dm.output {
-        Output::Classes { classes, .. } => {
+    match dm.loss {
+        Loss::CrossEntropy { classes } => {
             let correct = r.buf("correct", rows)?;
             flags = Some(correct.clone());
             let b = CrossEntropyBuffers {
@@ -198,7 +209,7 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
             };
             record_cross_entropy(&mut r.program, r.ctx, b, rows, classes).await.map_err(e)?;
         }
-        Output::Regression { .. } => {
+        Loss::Mse => {
             r.ew(Op::Zero, None, stats.slice(..), STATS_LEN, "stats = 0").await?;
             let b = MseBuffers { pred: logits.slice(..), values: io.targets.slice(..), mask: io.mask.slice(..), d_pred: dlogits.slice(..), elem_loss: row_loss.slice(..), stats: stats.slice(..) };
             record_mse(&mut r.program, r.ctx, b, rows).await.map_err(e)?;
@@ -217,6 +228,7 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
 }
 
 /// `x_out = x_in + h · w` (`h [n, k]`, `w [k, d]`): the residual add of a branch.
+#[allow(clippy::too_many_arguments)]
 pub async fn residual(r: &mut Recorder<'_>, label: &str, x_in: &wgpu::Buffer, h: &wgpu::Buffer, w: &str, n: usize, k: usize, d: usize) -> R<wgpu::Buffer> {
     let x_out = r.buf(label, n * d)?;
     r.ew(Op::Copy, Some(x_in.slice(..)), x_out.slice(..), n * d, label).await?;
@@ -227,6 +239,7 @@ pub async fn residual(r: &mut Recorder<'_>, label: &str, x_in: &wgpu::Buffer, h:
 
 /// The backward of `residual`'s matmul for upstream `dres [n, d]`: `dW = hᵀ·dres` into
 /// the weight's slot and `dh = dres · Wᵀ` (returned, `[n, k]`).
+#[allow(clippy::too_many_arguments)]
 pub async fn residual_backward(r: &mut Recorder<'_>, label: &str, dres: &wgpu::Buffer, h: &wgpu::Buffer, w: &str, n: usize, k: usize, d: usize) -> R<wgpu::Buffer> {
     r.weight_grad(h, dres, w, k, n, d).await?; // [k, d] = hᵀ·dres
     let dh = r.buf(label, n * k)?;
@@ -246,6 +259,7 @@ pub async fn mlp_forward(r: &mut Recorder<'_>, p: &str, x_in: &wgpu::Buffer, xn:
 }
 
 /// The MLP's backward: weight gradients into their slots, returns `d xn [n, d]`.
+#[allow(clippy::too_many_arguments)]
 pub async fn mlp_backward(r: &mut Recorder<'_>, p: &str, dres: &wgpu::Buffer, xn: &wgpu::Buffer, h: &wgpu::Buffer, n: usize, d: usize, hidden: usize) -> R<wgpu::Buffer> {
     let dh = residual_backward(r, &format!("{p}.dhidden"), dres, h, &format!("{p}.mlp.c_proj.weight"), n, hidden, d).await?;
     r.ew(Op::ReluMask, Some(h.slice(..)), dh.slice(..), n * hidden, "relu'").await?;
