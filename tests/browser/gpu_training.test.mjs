@@ -42,7 +42,7 @@ test('backend=gpu trains on WebGPU in the worker and matches the CPU run of the 
     const cpu = await finish(browser, `${TINY}&steps=20&backend=cpu`);
     assert.equal(cpu.st.backend, 'cpu');
     const rel = Math.abs(gpu.st.loss - cpu.st.loss) / cpu.st.loss;
-    console.log(`# step 20 loss: WebGPU (SwiftShader) ${gpu.st.loss} vs CPU (wasm) ${cpu.st.loss}, relative difference ${rel.toExponential(2)}`);
+    console.log(`# step 20 loss: WebGPU (SwiftShader) ${gpu.st.loss} vs CPU (wasm) ${cpu.st.loss}, relative difference ${rel.toExponential(2)}; steps/s ${gpu.st.steps_per_sec} vs ${cpu.st.steps_per_sec}`);
     assert.ok(rel < GPU_VS_CPU_RTOL, `GPU ${gpu.st.loss} vs CPU ${cpu.st.loss}`);
     assert.ok(Math.abs(gpu.st.eval_accuracy - cpu.st.eval_accuracy) < 1e-9, 'same held-out accuracy');
     // auto: a software adapter is measured slower than the CPU path, so the CPU trains.
