@@ -8,6 +8,7 @@ pub mod core;
 pub mod engine;
 pub mod gpu;
 pub mod model;
+pub mod steer;
 pub mod tasks;
 
 #[cfg(target_arch = "wasm32")]

@@ -9,6 +9,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("core", &["tasks", "model", "engine", "gpu", "browser", "ui", "study", "steer"]),
     ("tasks", &["model", "engine", "gpu", "browser", "ui", "study", "steer"]),
     ("model", &["engine", "gpu", "browser", "ui", "study", "steer"]),
+    ("steer", &["engine", "gpu", "browser", "ui", "study"]),
     ("gpu", &["tasks", "model", "engine", "browser", "ui", "study", "steer"]),
     ("engine", &["browser", "ui", "study"]),
     ("browser", &["ui", "engine", "model", "gpu", "tasks", "worker"]),

@@ -87,12 +87,12 @@ impl Dlr {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
-        self.run(tokens, features, |_, _| Ok(()))
+        self.run(tokens, features, &mut super::sites::identity, |_, _| Ok(()))
     }
 
-    /// The forward pass, calling `visit(layer, u)` with each block's normalised input
-    /// `u [b, l, d]` (what its recurrence reads).
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+    /// The forward pass, calling `hook` at every named site and `visit(layer, u)` with each
+    /// block's normalised input `u [b, l, d]` (what its recurrence reads).
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("dlr.forward.tokens")?;
         if b == 0 || l == 0 {
             return Err(err("dlr.forward", format!("empty input: tokens {:?}", tokens.dims())));
@@ -103,12 +103,15 @@ impl Dlr {
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("dlr", tokens, features)?; // [b, l, d]
         for (i, blk) in self.blocks.iter().enumerate() {
+            let site = |kind| super::sites::Site { layer: i, kind };
+            x = hook(site("resid_pre"), x)?; // [b, l, d]
             let u = layer_norm::layer_norm(&x, blk.ln.as_tensor())?; // [b, l, d]
             visit(i, &u)?;
-            let y = blk.dlr.forward(&u)?.reshape((b * l, d))?; // [b*l, d]
+            let y = hook(site("mixer.out"), blk.dlr.forward(&u)?)?.reshape((b * l, d))?; // [b*l, d]
             let h = y.matmul(blk.c_fc.as_tensor()).op("dlr.mlp.c_fc")?.relu()?; // [b*l, 2d]
             let h = h.matmul(blk.c_proj.as_tensor()).op("dlr.mlp.c_proj")?.reshape((b, l, d))?; // [b, l, d]
-            x = (x + h)?;
+            x = (x + hook(site("mlp.out"), h)?)?;
+            x = hook(site("resid_post"), x)?;
         }
         self.head.forward("dlr", &x) // [b*l, out]
     }
@@ -146,11 +149,19 @@ impl super::SeqModel for Dlr {
         Dlr::forward(self, tokens, features)
     }
 
+    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+        self.run(tokens, features, hook, |_, _| Ok(()))
+    }
+
+    fn sites(&self) -> Vec<super::sites::SiteInfo> {
+        super::sites::list(self.cfg.layers, &["resid_pre", "mixer.out", "mlp.out", "resid_post"], self.cfg.d_model)
+    }
+
     /// Each layer's kernel over the input's length and its state norms, stepped by the f64
     /// scan on the layer's real input.
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
         let mut recurrence = Vec::with_capacity(self.blocks.len());
-        self.run(tokens, features, |i, u| {
+        self.run(tokens, features, &mut super::sites::identity, |i, u| {
             recurrence.push(super::dlr_kernel::recurrence_view(&self.modes(i)?, u, self.kernel(i)?)?);
             Ok(())
         })?;

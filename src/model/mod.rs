@@ -14,6 +14,7 @@ pub mod loss;
 pub mod mixers;
 pub mod optim;
 pub mod rnn;
+pub mod sites;
 pub mod ssm_heads;
 pub mod transformer;
 
@@ -30,6 +31,15 @@ pub trait SeqModel {
     /// has continuous inputs → head outputs `[batch * seq, out]`. Causal: position `t` sees
     /// positions `..=t` only.
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor>;
+    /// `forward`, calling `hook` at every named site (see `sites`) and continuing with what it
+    /// returns. Families without named sites say so.
+    fn forward_sites(&self, _tokens: &Tensor, _features: Option<&Tensor>, _hook: &mut sites::Hook) -> Result<Tensor> {
+        Err(ModelError { op: "forward_sites".into(), detail: "this model family has no named activation sites yet (Transformer and DLR have)".into() })
+    }
+    /// The named sites `forward_sites` visits, in order (empty when it has none).
+    fn sites(&self) -> Vec<sites::SiteInfo> {
+        Vec::new()
+    }
     /// Every parameter with its checkpoint name, in a fixed order.
     fn named_params(&self) -> Vec<(String, &Var)>;
     fn param_count(&self) -> usize {

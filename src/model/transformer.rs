@@ -130,6 +130,14 @@ impl super::SeqModel for Transformer {
         Transformer::forward(self, tokens, features)
     }
 
+    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+        self.run(tokens, features, hook, |_, _, _| Ok(()))
+    }
+
+    fn sites(&self) -> Vec<super::sites::SiteInfo> {
+        super::sites::list(self.cfg.layers, &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"], self.cfg.d_model)
+    }
+
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
         Ok(super::Internals { mixing: self.mixing_weights(tokens, features)?, recurrence: Vec::new() })
     }
@@ -159,7 +167,7 @@ impl Transformer {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
-        self.run(tokens, features, |_, _, _| Ok(()))
+        self.run(tokens, features, &mut super::sites::identity, |_, _, _| Ok(()))
     }
 
     /// Every layer's mixing weights for a batch: `[b, h, l, l]` per layer, row `t` giving how
@@ -167,16 +175,16 @@ impl Transformer {
     /// attention-map views; training uses the fused path.
     pub fn mixing_weights(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Vec<Tensor>> {
         let mut out = Vec::with_capacity(self.blocks.len());
-        self.run(tokens, features, |blk, x, x0| {
+        self.run(tokens, features, &mut super::sites::identity, |blk, x, x0| {
             out.push(self.weights(blk, x, x0)?);
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// The forward pass, calling `visit(block, normalised input, embeddings)` before each
-    /// block's mixer.
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
+    /// The forward pass, calling `hook` at every named site and `visit(block, normalised
+    /// input, embeddings)` before each block's mixer.
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("forward.tokens")?;
         if l > self.cfg.max_len {
             return Err(super::ModelError {
@@ -189,15 +197,19 @@ impl Transformer {
         let mut x = self.embed.forward("transformer", tokens, features)?.broadcast_add(&pos)?; // [b, l, d]
 
         let x0 = x.clone(); // [b, l, d] the embeddings, for `qk_embed`
-        for blk in &self.blocks {
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let site = |kind| super::sites::Site { layer: i, kind };
+            x = hook(site("resid_pre"), x)?; // [b, l, d]
             let xn = blk.ln_1.forward(&x)?; // [b, l, d]
             visit(blk, &xn, &x0)?;
-            let a = self.attention(blk, &xn, &x0)?; // [b, l, d]
-            x = (x + a)?;
+            let a = self.attention(blk, &xn, &x0, &mut |y| hook(site("mixer.heads"), y))?; // [b, l, d]
+            x = (x + hook(site("mixer.out"), a)?)?;
+            x = hook(site("resid_mid"), x)?;
             let h = blk.ln_2.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
             let h = blk.c_fc.forward(&h)?.relu().op("mlp.relu")?; // [b*l, r*d]
             let h = blk.c_fc_out.forward(&h)?.reshape((b, l, d))?; // [b, l, d]
-            x = (x + h)?;
+            x = (x + hook(site("mlp.out"), h)?)?;
+            x = hook(site("resid_post"), x)?;
         }
         self.head.forward("transformer", &x) // [b*l, out]
     }
@@ -235,8 +247,9 @@ impl Transformer {
     }
 
     /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
-    /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`.
-    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
+    /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`; `heads` sees (and may replace) the
+    /// per-head outputs `[b, l, h·dh]` before the output projection.
+    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor, heads: &mut dyn FnMut(Tensor) -> Result<Tensor>) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let qkv = self.project(blk, x)?;
         let v = self.heads(&qkv, 2)?; // [b, h, l, dh]
@@ -253,7 +266,7 @@ impl Transformer {
                 mixers::mix(&mixers::score_weights(blk.mixer, &q, &k, scale)?, &v)? // [b, h, l, dh]
             }
         };
-        let y = y.transpose(1, 2)?.contiguous()?.reshape((b * l, d))?; // [b*l, d]
+        let y = heads(y.transpose(1, 2)?.contiguous()?.reshape((b, l, d))?)?.reshape((b * l, d))?; // [b*l, d]
         Ok(blk.c_proj.forward(&y)?.reshape((b, l, d))?)
     }
 

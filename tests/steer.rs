@@ -1,0 +1,174 @@
+//! Why: steering and patching claims are only as good as the interventions under them. An
+//! intervention of scale 0 must be the identity bit for bit; adding a direction must change
+//! the site by exactly that vector and nothing else; patching every site from a clean run
+//! must reproduce the clean output exactly; probes must find a linearly decodable label and
+//! not a random one; a sweep must separate a real direction from its random baseline (small
+//! p) and not a random split (p not small); bad requests must name what is wrong.
+
+use candle_core::{Device, Tensor};
+use interlab::model::dlr::{Dlr, DlrConfig};
+use interlab::model::mixers::Mixer;
+use interlab::model::{SeqModel, Transformer, TransformerConfig};
+use interlab::steer::directions::{diff_of_means, mean_activation};
+use interlab::steer::{patch, probe, run, sweep, Edit, Intervention, Positions};
+
+const L: usize = 12;
+
+fn transformer(seed: u64) -> Transformer {
+    let cfg = TransformerConfig { vocab: 10, features: 0, max_len: L, layers: 2, heads: 2, d_model: 16, mlp_ratio: 4, out: 10, mixers: vec![Mixer::Attention; 2] };
+    Transformer::new(cfg, seed).unwrap()
+}
+
+fn dlr(seed: u64) -> Dlr {
+    Dlr::new(DlrConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, state: 4, out: 10, discretised: false }, seed).unwrap()
+}
+
+fn tokens(seed: u64, b: usize) -> Tensor {
+    let mut rng = interlab::core::Rng::new(seed);
+    let v: Vec<u32> = (0..b * L).map(|_| (rng.next_u64() % 10) as u32).collect();
+    Tensor::from_vec(v, (b, L), &Device::Cpu).unwrap()
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+fn models() -> Vec<(&'static str, Box<dyn SeqModel>)> {
+    vec![("transformer", Box::new(transformer(1))), ("dlr", Box::new(dlr(1)))]
+}
+
+#[test]
+fn scale_zero_is_the_identity_and_adding_moves_the_site_by_exactly_the_vector() {
+    let x = tokens(3, 4);
+    for (name, m) in models() {
+        let plain = flat(&m.forward(&x, None).unwrap());
+        let zero: Vec<Intervention> = m.sites().iter().map(|s| Intervention::new(&s.name, Positions::All, Edit::Add { vector: vec![1.0; s.width], scale: 0.0 })).collect();
+        assert_eq!(flat(&run(m.as_ref(), &x, None, &zero).unwrap().logits), plain, "{name}: scale 0 at every site");
+        assert_eq!(flat(&run(m.as_ref(), &x, None, &[]).unwrap().logits), plain, "{name}: no interventions");
+        let site = m.sites()[2].name.clone();
+        let v: Vec<f32> = (0..16).map(|i| i as f32 * 0.1 - 0.7).collect();
+        let list = [
+            Intervention::new(&site, Positions::All, Edit::Capture),
+            Intervention::new(&site, Positions::Range(3, 7), Edit::Add { vector: v.clone(), scale: 2.5 }),
+            Intervention::new(&site, Positions::All, Edit::Capture),
+        ];
+        let out = run(m.as_ref(), &x, None, &list).unwrap();
+        let (before, after) = (out.captures[0].1.to_vec3::<f32>().unwrap(), out.captures[1].1.to_vec3::<f32>().unwrap());
+        for (b, (sb, sa)) in before.iter().zip(&after).enumerate() {
+            for t in 0..L {
+                for j in 0..16 {
+                    let want = if (3..7).contains(&t) { sb[t][j] + v[j] * 2.5 } else { sb[t][j] };
+                    assert_eq!(sa[t][j], want, "{name} {site}: row {b} position {t} channel {j}");
+                }
+            }
+        }
+        assert_ne!(flat(&out.logits), plain, "{name}: the edit reaches the output");
+    }
+}
+
+#[test]
+fn patching_every_site_from_the_clean_run_reproduces_the_clean_output() {
+    let (clean, corrupt) = (tokens(5, 3), tokens(6, 3));
+    for (name, m) in models() {
+        let sites: Vec<String> = m.sites().iter().map(|s| s.name.clone()).collect();
+        let cache = patch::cache(m.as_ref(), &clean, &sites).unwrap();
+        let list: Vec<Intervention> = cache.iter().map(|(s, t)| Intervention::new(s, Positions::All, Edit::Patch { cache: t.clone() })).collect();
+        let patched = flat(&run(m.as_ref(), &corrupt, None, &list).unwrap().logits);
+        assert_eq!(patched, flat(&m.forward(&clean, None).unwrap()), "{name}");
+        assert_ne!(patched, flat(&m.forward(&corrupt, None).unwrap()));
+    }
+}
+
+#[test]
+fn a_patching_sweep_localises_the_corrupted_position_and_head_ablation_changes_the_output() {
+    let m = transformer(2);
+    let clean = tokens(7, 4);
+    // Corrupt one position only: patching the residual stream there restores everything.
+    let mut v: Vec<u32> = clean.flatten_all().unwrap().to_vec1().unwrap();
+    for b in 0..4 {
+        v[b * L + 4] = (v[b * L + 4] + 5) % 10;
+    }
+    let corrupt = Tensor::from_vec(v, (4, L), &Device::Cpu).unwrap();
+    let target: Vec<u32> = m.forward(&clean, None).unwrap().argmax(1).unwrap().to_vec1().unwrap();
+    let metric = |logits: &Tensor| -> interlab::steer::Result<f64> {
+        let rows: Vec<Vec<f32>> = logits.to_vec2().unwrap();
+        Ok(rows.iter().zip(&target).map(|(r, &t)| r[t as usize] as f64).sum::<f64>() / rows.len() as f64)
+    };
+    let sites = vec!["blocks.0.resid_pre".to_string(), "blocks.1.resid_post".to_string()];
+    let (r, secs) = patch::timed_sweep(&m, &clean, &corrupt, &sites, &metric).unwrap();
+    eprintln!("patching sweep: {} runs in {secs:.3} s", r.runs);
+    assert!((r.restored[0][4] - 1.0).abs() < 1e-9, "{:?}", r.restored[0]);
+    assert!(r.restored[0].iter().enumerate().filter(|(p, _)| *p != 4).all(|(_, x)| x.abs() < 1e-9), "{:?}", r.restored[0]);
+    let base = metric(&m.forward(&clean, None).unwrap()).unwrap();
+    let ablated = patch::ablate_head(&m, &clean, 0, 1, 8, &metric).unwrap();
+    assert_ne!(base, ablated);
+}
+
+#[test]
+fn probes_find_a_linear_label_and_not_a_random_one() {
+    // Synthetic: label = sign of a fixed projection (separable) vs coin flips.
+    let mut rng = interlab::core::Rng::new(11);
+    let x: Vec<Vec<f32>> = (0..400).map(|_| (0..16).map(|_| rng.normal()).collect()).collect();
+    let w: Vec<f32> = (0..16).map(|i| (i as f32 - 7.5) / 8.0).collect();
+    let lin: Vec<bool> = x.iter().map(|r| r.iter().zip(&w).map(|(a, b)| a * b).sum::<f32>() > 0.0).collect();
+    let coin: Vec<bool> = (0..400).map(|_| rng.next_u64() & 1 == 1).collect();
+    let p = probe::fit(&x, &lin, 1).unwrap();
+    assert!(p.test_accuracy >= 0.95, "separable label: {}", p.test_accuracy);
+    let q = probe::fit(&x, &coin, 1).unwrap();
+    assert!((q.test_accuracy - 0.5).abs() < 0.12, "random label: {}", q.test_accuracy);
+    // On a model: whether the token at position 5 is < 5 is linear in the residual stream there.
+    let m = transformer(3);
+    let toks = tokens(12, 160);
+    let t: Vec<u32> = toks.flatten_all().unwrap().to_vec1().unwrap();
+    let labels: Vec<bool> = (0..160).map(|b| t[b * L + 5] < 5).collect();
+    let grid = probe::grid(&m, &toks, &labels, &["blocks.0.resid_pre".into()], &[2, 5], 1).unwrap();
+    assert!(grid[0][1] >= 0.95, "token identity at its own position: {:?}", grid);
+    assert!(grid[0][0] < 0.75, "an earlier position knows nothing of it: {:?}", grid);
+}
+
+#[test]
+fn a_real_direction_beats_its_random_baseline_and_a_random_split_does_not() {
+    let m = transformer(4);
+    let a = Tensor::from_vec(vec![3u32; 8 * L], (8, L), &Device::Cpu).unwrap();
+    let b = Tensor::from_vec(vec![7u32; 8 * L], (8, L), &Device::Cpu).unwrap();
+    let site = "blocks.0.resid_pre";
+    let dir = diff_of_means(&m, &a, &b, site, Positions::All).unwrap();
+    // Steering B by +1 · (mean A − mean B) at the embeddings turns B's residual stream into
+    // A's (same positions): B's outputs become A's.
+    let want: Vec<u32> = m.forward(&a, None).unwrap().argmax(1).unwrap().to_vec1().unwrap();
+    let targets: Vec<Vec<u32>> = want.chunks(L).map(<[u32]>::to_vec).collect();
+    let mask = vec![vec![true; L]; 8];
+    let metric = sweep::flip_rate(&targets, &mask, 10);
+    let r = sweep::sweep(&m, &b, &dir, Positions::All, &[0.0, 0.5, 1.0], 20, 9, &metric).unwrap();
+    assert_eq!(r.random.len(), 20);
+    assert!(r.effect[2] > 0.99, "{:?}", r.effect);
+    assert!(r.p_value[2] < 0.01 && r.percentile[2] == 1.0, "{r:?}");
+    assert!(r.p_value[0] > 0.4, "scale 0 has no effect: {:?}", r.p_value);
+    assert!(r.to_csv().lines().count() == 4);
+    // A direction from a random split of one input set: no better than random directions.
+    let small = (0..5u64)
+        .filter(|&seed| {
+            let set = tokens(100 + seed, 16);
+            let (x, y) = (set.narrow(0, 0, 8).unwrap(), set.narrow(0, 8, 8).unwrap());
+            let d = diff_of_means(&m, &x, &y, site, Positions::All).unwrap();
+            let r = sweep::sweep(&m, &y, &d, Positions::All, &[1.0], 20, seed, &metric).unwrap();
+            r.p_value[0] < 0.05
+        })
+        .count();
+    assert!(small <= 1, "{small} of 5 random-split directions look significant");
+}
+
+#[test]
+fn bad_requests_name_what_is_wrong() {
+    let m = transformer(1);
+    let x = tokens(1, 2);
+    let e = |list: &[Intervention]| run(&m, &x, None, list).err().unwrap().to_string();
+    assert!(e(&[Intervention::new("blocks.7.resid_post", Positions::All, Edit::Zero)]).contains("layer 7 out of range: the model has 2 layers"));
+    assert!(e(&[Intervention::new("blocks.0.nope", Positions::All, Edit::Zero)]).contains("unknown site"));
+    assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::All, Edit::Add { vector: vec![1.0; 5], scale: 1.0 })]).contains("a vector of 5 values for a site 16 wide"));
+    assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::Range(4, 40), Edit::Zero)]).contains("outside the sequence of 12"));
+    let empty = Tensor::zeros((0, L), candle_core::DType::U32, &Device::Cpu).unwrap();
+    assert!(mean_activation(&m, &empty, "blocks.0.resid_post", Positions::All).err().unwrap().to_string().contains("empty input set"));
+    let rnn = interlab::model::rnn::Rnn::new(interlab::model::rnn::RnnConfig { cell: interlab::model::rnn::Cell::Gru, vocab: 10, features: 0, layers: 1, d_model: 8, out: 10 }, 1).unwrap();
+    assert!(run(&rnn, &x, None, &[]).err().unwrap().to_string().contains("no named activation sites"));
+}
