@@ -11,6 +11,7 @@
 //! interlab tasks bench  [--ms N]
 //! interlab tasks survey [--steps N] [--only NAME,NAME] [key=value ...]
 //! interlab gpu-check
+//! interlab steer flagship [--steps N] [--seed S] [--layer L] [--position P|all|lastK] [--out DIR]
 //! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
@@ -543,6 +544,40 @@ fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The steering flagship (`engine::flagship`): train on Copy-or-Reverse, steer copy inputs
+/// with the task direction against 20 random directions, patch, and print the numbers.
+fn steer_cmd(args: &Args) -> Result<(), String> {
+    let d = interlab::engine::flagship::FlagshipConfig::default();
+    let positions = match args.flag("position", "last8".to_string())?.as_str() {
+        "all" => interlab::steer::Positions::All,
+        p if p.starts_with("last") => interlab::steer::Positions::LastK(p[4..].parse().map_err(|_| format!("--position: '{p}' (lastK)"))?),
+        p => interlab::steer::Positions::One(p.parse().map_err(|_| format!("--position: '{p}' is not a position or 'all'"))?),
+    };
+    let cfg = interlab::engine::flagship::FlagshipConfig { steps: args.flag("steps", d.steps)?, seed: args.flag("seed", d.seed)?, layer: args.flag("layer", d.layer)?, positions, ..d };
+    let start = Instant::now();
+    let r = interlab::engine::flagship::run(&cfg, &mut |line| println!("{line}"))?;
+    println!("site {}: direction norm {:.3}, typical activation norm {:.3}", r.direction.site, r.direction.norm(), r.typical_norm);
+    println!("{:>6} {:>10} {:>12} {:>11} {:>10} {:>8}", "scale", "flip rate", "random mean", "random max", "percentile", "p");
+    for (j, s) in r.sweep.scales.iter().enumerate() {
+        let rand: Vec<f64> = r.sweep.random.iter().map(|x| x[j]).collect();
+        let mean = rand.iter().sum::<f64>() / rand.len() as f64;
+        let max = rand.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        println!("{s:>6} {:>10.4} {mean:>12.4} {max:>11.4} {:>10.2} {:>8.4}", r.sweep.effect[j], r.sweep.percentile[j], r.sweep.p_value[j]);
+    }
+    println!("random-split directions, p at scale 1: {:?}", r.random_split_p.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>());
+    let best = r.patch.restored.iter().zip(&r.patch.sites).flat_map(|(row, s)| row.iter().enumerate().map(move |(p, x)| (*x, s.clone(), p))).fold((f64::NEG_INFINITY, String::new(), 0), |a, b| if b.0 > a.0 { b } else { a });
+    println!("patching: {} runs in {:.2} s; most restoring: {} at position {} ({:.3}); seq-64 sweep (2 layers x 64 positions) {:.2} s", r.patch.runs, r.patch_seconds, best.1, best.2, best.0, r.patch_seconds_seq64);
+    if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
+        std::fs::write(format!("{dir}/flagship_sweep.csv"), r.sweep.to_csv()).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{dir}/direction.json"), serde_json::to_string_pretty(&r.direction).unwrap_or_default()).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{dir}/patching.json"), serde_json::to_string(&r.patch).unwrap_or_default()).map_err(|e| e.to_string())?;
+        println!("wrote {dir}/flagship_sweep.csv, direction.json, patching.json");
+    }
+    println!("done in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn gpu_check_cmd() -> Result<(), String> {
     let ctx = pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?;
     println!("adapter: {}", serde_json::to_string(&ctx.summary).unwrap_or_default());
@@ -615,6 +650,21 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
+            }
+        };
+    }
+    if cmd == "steer" {
+        return match rest.split_first() {
+            Some((sub, more)) if sub == "flagship" => match parse_args(more).and_then(|a| steer_cmd(&a)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            _ => {
+                eprintln!("usage: interlab steer flagship [--steps N] [--seed S] [--layer L] [--position P|all|lastK] [--out DIR]");
+                ExitCode::from(2)
             }
         };
     }

@@ -3,6 +3,8 @@
 
 pub mod backend;
 pub mod experiment;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod flagship;
 pub mod gpu_check;
 pub mod gpu_train;
 pub mod history;

@@ -3,8 +3,6 @@
 //! `restored = (m − m_corrupt) / (m_clean − m_corrupt)` for a scalar metric `m` of the logits.
 //! Also per-head patching and head ablation through the `mixer.heads` columns.
 
-use std::time::Instant;
-
 use candle_core::Tensor;
 
 use super::intervene::{run, Edit, Intervention, Positions};
@@ -21,7 +19,7 @@ pub struct PatchResult {
     pub restored: Vec<Vec<f64>>,
     pub clean: f64,
     pub corrupt: f64,
-    /// Forward passes run and wall time (native `Instant`; not available in wasm).
+    /// Forward passes run.
     pub runs: usize,
 }
 
@@ -56,8 +54,9 @@ pub fn sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[St
 }
 
 /// `sweep` timed (native callers; the tab times it with the browser clock).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn timed_sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[String], metric: &Scalar) -> Result<(PatchResult, f64)> {
-    let t = Instant::now();
+    let t = std::time::Instant::now();
     let r = sweep(model, clean, corrupt, sites, metric)?;
     Ok((r, t.elapsed().as_secs_f64()))
 }

@@ -17,6 +17,7 @@ pub fn checker(name: &str) -> Option<Checker> {
         "sort" => sort,
         "masked_select" => masked_select,
         "mips" => mips,
+        "copy_reverse" => copy_reverse,
         _ => return None,
     })
 }
@@ -151,6 +152,42 @@ fn padded_layout(t: &dyn Task, b: &Batch, r: usize, x: &[u32], m: &[f32]) -> Res
     }
     mask_is(r, m, |pos| pos >= l)?;
     Ok(l)
+}
+
+/// Copy or Reverse: a task token first (COPY = vocab, REVERSE = vocab + 1), L data tokens,
+/// L pads (vocab + 2) scored; the answer copies or reverses the data as the token says, and a
+/// `copy` / `reverse` mode makes every sequence that task.
+fn copy_reverse(t: &dyn Task, b: &Batch) -> Result<(), String> {
+    let p = t.params();
+    let (l, vocab, mode) = (p.usize("length"), p.usize("vocab"), p.usize("mode"));
+    if b.seq_len != 2 * l + 1 {
+        return Err(format!("seq_len {} is not 2 x length {l} + 1", b.seq_len));
+    }
+    for (r, x, y, m) in rows(b) {
+        let reverse = match x[0] as usize {
+            k if k == vocab => false,
+            k if k == vocab + 1 => true,
+            k => return Err(format!("row {r}: first token {k} is not a task token")),
+        };
+        if (mode == 1 && reverse) || (mode == 2 && !reverse) {
+            return Err(format!("row {r}: task token {} in mode {mode}", x[0]));
+        }
+        mask_is(r, m, |pos| pos > l)?;
+        for pos in 1..2 * l + 1 {
+            let ok = if pos <= l { (x[pos] as usize) < vocab } else { x[pos] as usize == vocab + 2 };
+            if !ok {
+                return Err(format!("row {r} pos {pos}: input {}", x[pos]));
+            }
+        }
+        let data = &x[1..=l];
+        for i in 0..l {
+            let want = if reverse { data[l - 1 - i] } else { data[i] };
+            if y[l + 1 + i] != want {
+                return Err(format!("row {r} pos {}: target {} but the answer is {want}", l + 1 + i, y[l + 1 + i]));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Target at L + i is x[L - 1 - i].

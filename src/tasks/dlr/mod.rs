@@ -1,8 +1,9 @@
 //! The DLR paper's synthetic suite (Gupta et al., "Simplifying and Understanding State Space
 //! Models with Diagonal Linear RNNs"): Shift, Context Shift, CumSum, CumMax, Reverse, Sort,
-//! Masked Select, MIPS.
+//! Masked Select, MIPS; and Copy-or-Reverse, the steering lab's mixture of two of them.
 
 pub mod context_shift;
+pub mod copy_reverse;
 pub mod cummax;
 pub mod cumsum;
 pub mod masked_select;
@@ -21,4 +22,5 @@ pub static TASKS: &[&TaskInfo] = &[
     &reorder::SORT,
     &masked_select::INFO,
     &mips::INFO,
+    &copy_reverse::INFO,
 ];
