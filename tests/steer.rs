@@ -102,6 +102,12 @@ fn a_patching_sweep_localises_the_corrupted_position_and_head_ablation_changes_t
     let base = metric(&m.forward(&clean, None).unwrap()).unwrap();
     let ablated = patch::ablate_head(&m, &clean, 0, 1, 8, &metric).unwrap();
     assert_ne!(base, ablated);
+    // Per-head patching: a layers x heads grid of finite fractions; a head count that does not
+    // divide the width is refused.
+    let heads = patch::sweep_heads(&m, &clean, &corrupt, 2, 2, &metric).unwrap();
+    assert_eq!((heads.len(), heads[0].len()), (2, 2));
+    assert!(heads.iter().flatten().all(|x| x.is_finite()));
+    assert!(patch::sweep_heads(&m, &clean, &corrupt, 2, 3, &metric).is_err(), "16 columns do not split into 3 heads");
 }
 
 #[test]
@@ -124,6 +130,19 @@ fn probes_find_a_linear_label_and_not_a_random_one() {
     let grid = probe::grid(&m, &toks, &labels, &["blocks.0.resid_pre".into()], &[2, 5], 1).unwrap();
     assert!(grid[0][1] >= 0.95, "token identity at its own position: {:?}", grid);
     assert!(grid[0][0] < 0.75, "an earlier position knows nothing of it: {:?}", grid);
+    // Read along the context: the probe for position 5 fires where that token is, and its
+    // weights point the way a diff-of-means direction of the two label groups does.
+    let acts = interlab::steer::directions::capture(&m, &toks, "blocks.0.resid_pre").unwrap();
+    let x5: Vec<Vec<f32>> = acts.iter().map(|s| s[5].clone()).collect();
+    let pr = probe::fit(&x5, &labels, 1).unwrap();
+    let read = probe::readout(&m, &toks, "blocks.0.resid_pre", &pr).unwrap();
+    let hits = (0..160).filter(|&b| (read[b][5] > 0.5) == labels[b]).count();
+    assert!(hits >= 150, "{hits} of 160");
+    let (yes, no): (Vec<usize>, Vec<usize>) = (0..160).partition(|&b| labels[b]);
+    let pick = |rows: &[usize]| Tensor::from_vec(rows.iter().flat_map(|&b| t[b * L..(b + 1) * L].to_vec()).collect::<Vec<u32>>(), (rows.len(), L), &Device::Cpu).unwrap();
+    let dir = diff_of_means(&m, &pick(&yes), &pick(&no), "blocks.0.resid_pre", Positions::One(5)).unwrap();
+    assert!(probe::cosine_with(&pr, &dir).unwrap() > 0.3, "probe and direction agree in sign and roughly in direction");
+    assert!(probe::readout(&dlr(1), &toks, "blocks.0.resid_pre", &probe::Probe { weights: vec![0.0; 3], bias: 0.0, train_accuracy: 0.0, test_accuracy: 0.0 }).is_err());
 }
 
 #[test]

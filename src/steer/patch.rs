@@ -66,3 +66,29 @@ pub fn ablate_head(model: &dyn SeqModel, tokens: &Tensor, layer: usize, head: us
     let iv = Intervention { site: format!("blocks.{layer}.mixer.heads"), positions: Positions::All, columns: Some((head * dh, (head + 1) * dh)), edit: Edit::Zero };
     metric(&run(model, tokens, None, &[iv])?.logits)
 }
+
+/// Patch each head of each layer (its `mixer.heads` columns, all positions) of `corrupt` from
+/// `clean`: `[layers][heads]` restored fractions (Transformers).
+pub fn sweep_heads(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, layers: usize, heads: usize, metric: &Scalar) -> Result<Vec<Vec<f64>>> {
+    let sites: Vec<String> = (0..layers).map(|l| format!("blocks.{l}.mixer.heads")).collect();
+    let cached = cache(model, clean, &sites)?;
+    let (m_clean, m_corrupt) = (metric(&run(model, clean, None, &[])?.logits)?, metric(&run(model, corrupt, None, &[])?.logits)?);
+    let span = m_clean - m_corrupt;
+    cached
+        .iter()
+        .map(|(site, act)| {
+            let width = act.dims().last().copied().unwrap_or(0);
+            if heads == 0 || width % heads != 0 {
+                return Err(err(site, format!("{width} columns do not split into {heads} heads")));
+            }
+            let dh = width / heads;
+            (0..heads)
+                .map(|h| {
+                    let iv = Intervention { site: site.clone(), positions: Positions::All, columns: Some((h * dh, (h + 1) * dh)), edit: Edit::Patch { cache: act.clone() } };
+                    let m = metric(&run(model, corrupt, None, &[iv])?.logits)?;
+                    Ok(if span.abs() > 1e-12 { (m - m_corrupt) / span } else { 0.0 })
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -46,8 +46,8 @@ pub fn fit(x: &[Vec<f32>], labels: &[bool], seed: u64) -> Result<Probe> {
             let s = b + (0..w).map(|j| wt[j] * z(i, j)).sum::<f64>();
             let g = 1.0 / (1.0 + (-s).exp()) - if labels[i] { 1.0 } else { 0.0 };
             gb += g;
-            for j in 0..w {
-                gw[j] += g * z(i, j);
+            for (j, gj) in gw.iter_mut().enumerate() {
+                *gj += g * z(i, j);
             }
         }
         let m = train.len() as f64;
@@ -82,4 +82,26 @@ pub fn grid(model: &dyn SeqModel, tokens: &Tensor, labels: &[bool], sites: &[Str
                 .collect()
         })
         .collect()
+}
+
+/// A probe's reading along every position of a (long) context: the probability of the label
+/// at each position of each sequence, `[b][l]` — the "changes over a conversation" view
+/// (the same direction read at different positions).
+pub fn readout(model: &dyn SeqModel, tokens: &Tensor, site: &str, p: &Probe) -> Result<Vec<Vec<f64>>> {
+    let acts = capture(model, tokens, site)?;
+    if acts.first().and_then(|s| s.first()).map_or(0, Vec::len) != p.weights.len() {
+        return Err(err(site, format!("a probe of {} weights for a site {} wide", p.weights.len(), acts.first().and_then(|s| s.first()).map_or(0, Vec::len))));
+    }
+    Ok(acts
+        .iter()
+        .map(|seq| seq.iter().map(|x| 1.0 / (1.0 + (-(p.bias as f64 + x.iter().zip(&p.weights).map(|(a, w)| *a as f64 * *w as f64).sum::<f64>())).exp())).collect())
+        .collect())
+}
+
+/// Cosine between a probe's weight vector and a steering direction at the same site.
+pub fn cosine_with(p: &Probe, dir: &super::directions::Direction) -> Result<f64> {
+    if p.weights.len() != dir.vector.len() {
+        return Err(err(&dir.site, format!("a probe of {} weights and a direction of {} values", p.weights.len(), dir.vector.len())));
+    }
+    Ok(super::directions::cosine(&p.weights, &dir.vector))
 }

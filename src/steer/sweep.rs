@@ -94,6 +94,7 @@ pub fn sign_flip_p(d: &[f64], seed: u64) -> f64 {
 
 /// Sweep `dir` over `scales` at `positions` of `tokens` `[b, l]`, with `random` ≥ 20 random
 /// directions of the same norm (seeded), scoring each run with `metric`.
+#[allow(clippy::too_many_arguments)]
 pub fn sweep(model: &dyn SeqModel, tokens: &Tensor, dir: &Direction, positions: Positions, scales: &[f32], random: usize, seed: u64, metric: &Metric) -> Result<SweepResult> {
     if random < MIN_RANDOM {
         return Err(err("sweep", format!("{random} random directions: at least {MIN_RANDOM} are needed for a baseline")));
