@@ -112,7 +112,9 @@ impl Session {
                     }
                 }
             }
-            if r.error.is_some() || now() >= deadline {
+            // A report holds one evaluation: end the chunk at each (a fast GPU could
+            // otherwise finish the next one in the same chunk and overwrite it).
+            if r.error.is_some() || r.eval.is_some() || now() >= deadline {
                 break;
             }
         }
