@@ -108,6 +108,7 @@ fn handle(text: String) {
             }
             ToWorker::Load { run, checkpoint } => {
                 s.run = run;
+                s.choosing = false; // a loaded run trains on the CPU
                 s.running = false;
                 s.session = None;
                 match crate::engine::session::load_checkpoint(&checkpoint) {
@@ -130,6 +131,7 @@ fn handle(text: String) {
                 s.session = None;
                 s.running = false;
                 s.run = 0; // a backend choice under way for the old run must not revive it
+                s.choosing = false;
             }
             _ => {} // a stale run id: ignore
         }
