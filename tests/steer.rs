@@ -210,3 +210,22 @@ fn the_flagship_task_direction_beats_its_baseline_and_random_splits_do_not() {
     let pre0 = r.patch.sites.iter().position(|s| s == "blocks.0.resid_pre").unwrap();
     assert!((r.patch.restored[pre0][0] - 1.0).abs() < 1e-9, "{:?}", r.patch.restored[pre0]);
 }
+
+#[test]
+fn directions_save_with_their_model_and_another_model_refuses_them() {
+    let (m, other) = (transformer(1), transformer(2));
+    let a = Tensor::from_vec(vec![3u32; 4 * L], (4, L), &Device::Cpu).unwrap();
+    let b = Tensor::from_vec(vec![7u32; 4 * L], (4, L), &Device::Cpu).unwrap();
+    let d = diff_of_means(&m, &a, &b, "blocks.1.resid_mid", Positions::LastK(3)).unwrap();
+    let pc = interlab::steer::directions::paired_pc1(&m, &a, &b, "blocks.1.resid_mid", Positions::LastK(3)).unwrap();
+    assert!(interlab::steer::directions::cosine(&d.vector, &pc.vector) > 0.99, "identical pairs: PC1 is the mean difference");
+    let json = d.to_json();
+    assert_eq!(interlab::steer::directions::Direction::from_json(&json, &m).unwrap(), d);
+    let e = interlab::steer::directions::Direction::from_json(&json, &other).unwrap_err().to_string();
+    assert!(e.contains("made on another model"), "{e}");
+    let e = interlab::steer::directions::Direction::from_json(&json.replace("resid_mid", "resid_nope"), &m).unwrap_err().to_string();
+    assert!(e.contains("unknown site"), "{e}");
+    assert!(interlab::steer::directions::Direction::from_json("{", &m).unwrap_err().to_string().starts_with("direction file"));
+    let cos = interlab::steer::directions::cosine_matrix(&[d.clone(), d]);
+    assert!((cos[0][1] - 1.0).abs() < 1e-9);
+}

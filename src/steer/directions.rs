@@ -15,12 +15,56 @@ pub struct Direction {
     pub vector: Vec<f32>,
     /// How it was made, e.g. "mean(A) - mean(B) over positions all".
     pub recipe: String,
+    /// The model it was made on (`fingerprint`): a saved direction is refused by another.
+    pub model: String,
 }
 
 impl Direction {
     pub fn norm(&self) -> f64 {
         self.vector.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt()
     }
+
+    /// JSON, to save beside the model's checkpoint.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read a saved direction and check it belongs to `model` (same architecture and
+    /// weights) and names one of its sites with the right width.
+    pub fn from_json(text: &str, model: &dyn SeqModel) -> Result<Direction> {
+        let d: Direction = serde_json::from_str(text).map_err(|e| err("direction file", e.to_string()))?;
+        let here = fingerprint(model);
+        if d.model != here {
+            return Err(err("direction file", format!("made on another model ({}); this model is {here}", d.model)));
+        }
+        let sites = model.sites();
+        let site = super::intervene::find(&sites, &d.site)?;
+        if site.width != d.vector.len() {
+            return Err(err(&d.site, format!("a direction of {} values for a site {} wide", d.vector.len(), site.width)));
+        }
+        Ok(d)
+    }
+}
+
+/// A model's identity for saved directions: its sites, widths, parameter count and a hash
+/// of its weights' bytes (FNV-1a), so retrained weights of the same shape differ too.
+pub fn fingerprint(model: &dyn SeqModel) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, v) in model.named_params() {
+        for b in name.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        if let Ok(x) = v.as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()) {
+            for f in x {
+                for b in f.to_le_bytes() {
+                    h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+                }
+            }
+        }
+    }
+    let sites = model.sites();
+    let layers = sites.iter().map(|s| s.layer + 1).max().unwrap_or(0);
+    format!("{layers} layers, width {}, {} parameters, weights {h:016x}", sites.first().map_or(0, |s| s.width), model.param_count())
 }
 
 /// The activation at `site` for `tokens` `[b, l]`: `[b, l, width]` as rows of f32.
@@ -61,7 +105,7 @@ pub fn mean_activation(model: &dyn SeqModel, tokens: &Tensor, site: &str, positi
 /// `mean(A) − mean(B)` at `site` over the chosen positions.
 pub fn diff_of_means(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, positions: Positions) -> Result<Direction> {
     let (ma, mb) = (mean_activation(model, a, site, positions)?, mean_activation(model, b, site, positions)?);
-    Ok(Direction { site: site.into(), vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(), recipe: format!("mean(A) - mean(B) over positions {positions:?}") })
+    Ok(Direction { site: site.into(), vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(), recipe: format!("mean(A) - mean(B) over positions {positions:?}"), model: fingerprint(model) })
 }
 
 /// The first principal component of paired differences `act(A_i) − act(B_i)` (mean over the
@@ -95,7 +139,7 @@ pub fn paired_pc1(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, posi
         v = nv.into_iter().map(|x| x / norm).collect();
     }
     let along: f64 = mean.iter().zip(&v).map(|(x, y)| x * y).sum();
-    Ok(Direction { site: site.into(), vector: v.iter().map(|x| (x * along) as f32).collect(), recipe: format!("first principal component of {na} paired differences over positions {positions:?}") })
+    Ok(Direction { site: site.into(), vector: v.iter().map(|x| (x * along) as f32).collect(), recipe: format!("first principal component of {na} paired differences over positions {positions:?}"), model: fingerprint(model) })
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
