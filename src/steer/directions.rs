@@ -80,12 +80,7 @@ pub fn mean_activation(model: &dyn SeqModel, tokens: &Tensor, site: &str, positi
         return Err(err(site, "an empty input set".into()));
     }
     let acts = capture(model, tokens, site)?;
-    let keep: Vec<usize> = (0..l).filter(|&t| match positions {
-        Positions::All => true,
-        Positions::Range(a, z) => (a..z).contains(&t),
-        Positions::LastK(k) => t + k >= l,
-        Positions::One(p) => t == p,
-    }).collect();
+    let keep = positions.select(l);
     if keep.is_empty() {
         return Err(err(site, format!("no positions selected by {positions:?} in a sequence of {l}")));
     }

@@ -21,6 +21,11 @@ pub enum Positions {
 }
 
 impl Positions {
+    /// The selected positions of a sequence of `seq`, in order.
+    pub fn select(self, seq: usize) -> Vec<usize> {
+        self.mask(seq).iter().enumerate().filter(|(_, &m)| m > 0.0).map(|(t, _)| t).collect()
+    }
+
     /// 1.0 where the edit applies, `[seq]`.
     fn mask(self, seq: usize) -> Vec<f32> {
         let on = |t: usize| match self {

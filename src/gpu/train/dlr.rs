@@ -8,11 +8,9 @@
 use super::super::dlr_scan::{record_dlr_scan_backward, record_dlr_scan_forward, ScanShape, DEFAULT_CHUNK};
 use super::super::elementwise::{record_dlr_modes, record_dlr_modes_backward, Op};
 
+use super::e;
 use super::graph::{embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, Dims, Inputs, Recorder, R};
 
-fn e(err: super::super::GpuError) -> String {
-    format!("GPU engine: {err}")
-}
 
 /// Time steps per scan chunk: the default, or the whole sequence when it is shorter.
 pub fn chunk_for(l: usize) -> usize {

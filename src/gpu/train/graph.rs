@@ -13,13 +13,11 @@ use super::super::reduce::{col_sum_scratch_len, record_col_sum, ReduceOpts};
 use super::super::split_k::{record_weight_grad, scratch_lens};
 use super::super::{GpuContext, Program};
 
+use super::e;
 use super::layout::Layout;
 
 pub type R<T> = std::result::Result<T, String>;
 
-fn e(err: super::super::GpuError) -> String {
-    format!("GPU engine: {err}")
-}
 
 /// Sizes of one step: `n = b·l` rows of width `d`.
 #[derive(Clone, Copy, Debug)]

@@ -151,7 +151,8 @@ pub struct Engine {
     pub submits: usize,
 }
 
-fn e(err: super::GpuError) -> String {
+/// A GPU error as the engine reports it.
+pub(crate) fn e(err: super::GpuError) -> String {
     format!("GPU engine: {err}")
 }
 

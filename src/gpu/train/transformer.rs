@@ -7,6 +7,7 @@ use super::super::attention::{record_attention_backward, record_attention_forwar
 use super::super::elementwise::{record_merge_heads, record_split_heads, Heads, Op};
 use super::super::gemm::Gemm;
 
+use super::e;
 use super::graph::{embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, residual, residual_backward, Dims, Inputs, Recorder, R};
 
 /// The token mixers with GPU kernels (`model::mixers` names: `attn`, `static`, `none`).
@@ -40,9 +41,6 @@ pub fn unsupported(mixers: &[&str], d: usize, heads: usize) -> Option<String> {
     None
 }
 
-fn e(err: super::super::GpuError) -> String {
-    format!("GPU engine: {err}")
-}
 
 /// What a block keeps from its forward pass for the backward.
 struct Saved {
