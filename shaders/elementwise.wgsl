@@ -117,16 +117,22 @@ fn merge_heads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
 }
 
+// Λ = exp(−exp ν) · (cos θ + i sin θ) for mode i, with ν at src[i] and θ at src[m + i].
+fn dlr_lambda(i: u32) -> vec2<f32> {
+    let r = exp(-exp(src[i]));
+    let th = src[params.m + i];
+    return vec2<f32>(r * cos(th), r * sin(th));
+}
+
 @compute @workgroup_size(256)
 fn dlr_modes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let i = item(wid, nwg, lid);
     let n = params.n;
     let m = params.m;
     if (i < n) {
-        let r = exp(-exp(src[i]));
-        let th = src[m + i];
-        dst[i] = r * cos(th);
-        dst[n + i] = r * sin(th);
+        let lam = dlr_lambda(i);
+        dst[i] = lam.x;
+        dst[n + i] = lam.y;
         dst[2u * n + i] = src[2u * m + i];
         dst[3u * n + i] = src[3u * m + i];
     }
@@ -139,10 +145,9 @@ fn dlr_modes_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let m = params.m;
     if (i < n) {
         let en = exp(src[i]);
-        let r = exp(-en);
-        let th = src[m + i];
-        let lr = r * cos(th);
-        let li = r * sin(th);
+        let lam = dlr_lambda(i);
+        let lr = lam.x;
+        let li = lam.y;
         let gr = src2[i];
         let gi = src2[n + i];
         dst[i] = -en * (gr * lr + gi * li);
