@@ -127,6 +127,17 @@ fn handle(text: String) {
                     Err(e) => m.error = Some(format!("could not inspect the model: {e}")),
                 }));
             }
+            ToWorker::Steer { run, request } if run == s.run && s.session.is_some() => {
+                browser::spawn(after_catch_up(run, move |m, session| {
+                    let state = m.state;
+                    let mut progress = |p: crate::engine::steering::SteerProgress| {
+                        let mut u = FromWorker::state(run, state, None);
+                        u.steer_progress = Some(p);
+                        post(u);
+                    };
+                    m.steer = Some(crate::engine::steering::handle(&session.trainer, &request, &browser::now_ms, &mut progress));
+                }));
+            }
             ToWorker::Reset => {
                 s.session = None;
                 s.running = false;

@@ -201,14 +201,30 @@ fn the_flagship_task_direction_beats_its_baseline_and_random_splits_do_not() {
     use interlab::engine::flagship::{run as flagship, FlagshipConfig};
     let cfg = FlagshipConfig::default();
     let r = flagship(&cfg, &mut |line| eprintln!("{line}")).unwrap();
-    eprintln!("{}", r.sweep.to_csv());
-    let best = (0..r.sweep.scales.len()).min_by(|&a, &b| r.sweep.p_value[a].total_cmp(&r.sweep.p_value[b])).unwrap();
-    assert!(r.sweep.p_value[best] < 0.01 && r.sweep.percentile[best] >= 0.95, "{:?}", r.sweep);
-    assert!(r.sweep.effect[best] > r.sweep.effect[0], "steering must raise the flip rate above scale 0: {:?}", r.sweep.effect);
+    let sw = &r.sweep.result;
+    eprintln!("{}", sw.to_csv());
+    assert!(r.heldout_accuracy > 0.95, "the flagship model must learn both tasks: {}", r.heldout_accuracy);
+    let best = (0..sw.scales.len()).min_by(|&a, &b| sw.p_value[a].total_cmp(&sw.p_value[b])).unwrap();
+    assert!(sw.p_value[best] < 0.01 && sw.percentile[best] >= 0.95, "{sw:?}");
+    assert!(sw.effect[best] > sw.effect[0], "steering must raise the flip rate above scale 0: {:?}", sw.effect);
+    // At the task token, one direction's worth turns copy into reverse.
+    let one = sw.scales.iter().position(|&s| s == 1.0).unwrap();
+    assert!(sw.effect[one] > 0.9, "flip rate at scale 1: {:?}", sw.effect);
+    // Mid-network, at the answer positions, the direction still beats its baseline.
+    let m = &r.mid.result;
+    let mb = (0..m.scales.len()).min_by(|&a, &b| m.p_value[a].total_cmp(&m.p_value[b])).unwrap();
+    assert!(m.p_value[mb] < 0.01 && m.effect[mb] > m.effect[0], "{m:?}");
     assert!(r.random_split_p.iter().filter(|&&p| p < 0.05).count() <= 1, "{:?}", r.random_split_p);
     // Patching the residual stream at the task token from the clean run restores it fully.
-    let pre0 = r.patch.sites.iter().position(|s| s == "blocks.0.resid_pre").unwrap();
-    assert!((r.patch.restored[pre0][0] - 1.0).abs() < 1e-9, "{:?}", r.patch.restored[pre0]);
+    let p = &r.patch.result;
+    let pre0 = p.sites.iter().position(|s| s == "blocks.0.resid_pre").unwrap();
+    assert!((p.restored[pre0][0] - 1.0).abs() < 1e-9, "{:?}", p.restored[pre0]);
+    // "Reverse or copy?" is written at the task token from the start: a probe there is exact.
+    let row = r.probe.sites.iter().position(|s| s == "blocks.0.resid_pre").unwrap();
+    assert!(r.probe.accuracy[row][0] > 0.99, "{:?}", r.probe.accuracy[row]);
+    // The per-layer directions at resid_post: one per layer, unit cosine with themselves.
+    assert_eq!(r.direction.layers.len(), 2);
+    assert!((r.direction.cosines[0][0] - 1.0).abs() < 1e-9 && r.direction.cosines[0][1].abs() <= 1.0 + 1e-9);
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! interlab tasks bench  [--ms N]
 //! interlab tasks survey [--steps N] [--only NAME,NAME] [key=value ...]
 //! interlab gpu-check
-//! interlab steer flagship [--steps N] [--seed S] [--layer L] [--position P|all|lastK] [--out DIR]
+//! interlab steer flagship [--steps N] [--seed S] [--site SITE] [--position P|all|lastK|A..B] [--out DIR]
+//! interlab steer run    --checkpoint FILE [--op direction|example|sweep|probe|patch] [st_key=value ...] [--direction FILE] [--out DIR]
 //! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 use interlab::core::TrainConfig;
 use interlab::engine::backend::{set_preference, BackendPref};
+use interlab::engine::steering::SteerReply;
 use interlab::engine::{gpu_check, Trainer};
 use interlab::tasks::{self, bench as tbench, Example, ParamKind};
 
@@ -548,33 +550,111 @@ fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
 /// with the task direction against 20 random directions, patch, and print the numbers.
 fn steer_cmd(args: &Args) -> Result<(), String> {
     let d = interlab::engine::flagship::FlagshipConfig::default();
-    let positions = match args.flag("position", "last8".to_string())?.as_str() {
-        "all" => interlab::steer::Positions::All,
-        p if p.starts_with("last") => interlab::steer::Positions::LastK(p[4..].parse().map_err(|_| format!("--position: '{p}' (lastK)"))?),
-        p => interlab::steer::Positions::One(p.parse().map_err(|_| format!("--position: '{p}' is not a position or 'all'"))?),
-    };
-    let cfg = interlab::engine::flagship::FlagshipConfig { steps: args.flag("steps", d.steps)?, seed: args.flag("seed", d.seed)?, layer: args.flag("layer", d.layer)?, positions, ..d };
+    let positions = interlab::steer::Positions::parse(&args.flag("position", "0".to_string())?).map_err(|e| format!("--position: {e}"))?;
+    let site = args.flag("site", d.site.clone())?;
+    let cfg = interlab::engine::flagship::FlagshipConfig { steps: args.flag("steps", d.steps)?, seed: args.flag("seed", d.seed)?, site, positions, ..d };
     let start = Instant::now();
     let r = interlab::engine::flagship::run(&cfg, &mut |line| println!("{line}"))?;
-    println!("site {}: direction norm {:.3}, typical activation norm {:.3}", r.direction.site, r.direction.norm(), r.typical_norm);
-    println!("{:>6} {:>10} {:>12} {:>11} {:>10} {:>8}", "scale", "flip rate", "random mean", "random max", "percentile", "p");
-    for (j, s) in r.sweep.scales.iter().enumerate() {
-        let rand: Vec<f64> = r.sweep.random.iter().map(|x| x[j]).collect();
-        let mean = rand.iter().sum::<f64>() / rand.len() as f64;
-        let max = rand.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        println!("{s:>6} {:>10.4} {mean:>12.4} {max:>11.4} {:>10.2} {:>8.4}", r.sweep.effect[j], r.sweep.percentile[j], r.sweep.p_value[j]);
-    }
+    println!("held-out accuracy {:.4}", r.heldout_accuracy);
+    print_steer(&SteerReply::Direction(r.direction.clone()));
+    print_steer(&SteerReply::Sweep(r.sweep.clone()));
+    println!("mid-network: blocks.0.resid_post at the answer positions (last8), scales in typical activation norms:");
+    print_steer(&SteerReply::Sweep(r.mid.clone()));
     println!("random-split directions, p at scale 1: {:?}", r.random_split_p.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>());
-    let best = r.patch.restored.iter().zip(&r.patch.sites).flat_map(|(row, s)| row.iter().enumerate().map(move |(p, x)| (*x, s.clone(), p))).fold((f64::NEG_INFINITY, String::new(), 0), |a, b| if b.0 > a.0 { b } else { a });
-    println!("patching: {} runs in {:.2} s; most restoring: {} at position {} ({:.3}); seq-64 sweep (2 layers x 64 positions) {:.2} s", r.patch.runs, r.patch_seconds, best.1, best.2, best.0, r.patch_seconds_seq64);
+    print_steer(&SteerReply::Probe(r.probe.clone()));
+    print_steer(&SteerReply::Patch(r.patch.clone()));
+    println!("seq-64 patching sweep (2 layers x 5 sites x 64 positions, 16 sequences): {:.2} s", r.patch_seconds_seq64);
+    let (d, sw, pr) = (&r.direction, &r.sweep.result, &r.probe);
     if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
         std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
-        std::fs::write(format!("{dir}/flagship_sweep.csv"), r.sweep.to_csv()).map_err(|e| e.to_string())?;
-        std::fs::write(format!("{dir}/direction.json"), serde_json::to_string_pretty(&r.direction).unwrap_or_default()).map_err(|e| e.to_string())?;
-        std::fs::write(format!("{dir}/patching.json"), serde_json::to_string(&r.patch).unwrap_or_default()).map_err(|e| e.to_string())?;
-        println!("wrote {dir}/flagship_sweep.csv, direction.json, patching.json");
+        std::fs::write(format!("{dir}/flagship_sweep.csv"), sw.to_csv()).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{dir}/direction.json"), d.direction.to_json()).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{dir}/probes.csv"), pr.to_csv()).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{dir}/patching.csv"), r.patch.to_csv()).map_err(|e| e.to_string())?;
+        println!("wrote {dir}/flagship_sweep.csv, direction.json, probes.csv, patching.csv");
     }
     println!("done in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A steering report in a few lines.
+fn print_steer(reply: &SteerReply) {
+    match reply {
+        SteerReply::Direction(d) => {
+            println!("site {}: direction norm {:.3}, typical activation norm {:.3}; A: {}; B: {}", d.direction.site, d.norm, d.typical_norm, d.a, d.b);
+            println!("cosine across layers ({}): {:?}", d.layers.join(", "), d.cosines.iter().map(|row| row.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>()).collect::<Vec<_>>());
+        }
+        SteerReply::Example(e) => {
+            println!("scale {} (added norm {:.3})", e.scale, e.added_norm);
+            for (name, row) in [("input", &e.tokens), ("unsteered", &e.base), ("steered", &e.steered), ("set A", &e.toward)] {
+                println!("{name:>10}: {}", row.join(" "));
+            }
+        }
+        SteerReply::Sweep(r) => {
+            let sw = &r.result;
+            println!("{} on {} sequences; scale 1 adds norm {:.3}", r.metric, r.n, r.unit_norm);
+            println!("{:>6} {:>10} {:>12} {:>11} {:>10} {:>8}", "scale", "effect", "random mean", "random max", "percentile", "p");
+            for (j, s) in sw.scales.iter().enumerate() {
+                let rand: Vec<f64> = sw.random.iter().map(|x| x[j]).collect();
+                let mean = rand.iter().sum::<f64>() / rand.len() as f64;
+                let max = rand.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                println!("{s:>6} {:>10.4} {mean:>12.4} {max:>11.4} {:>10.2} {:>8.4}", sw.effect[j], sw.percentile[j], sw.p_value[j]);
+            }
+        }
+        SteerReply::Probe(pr) => {
+            let best = pr.accuracy.iter().flatten().cloned().fold(0.0, f64::max);
+            println!("probes ({} labels): best site x position held-out accuracy {best:.3}; pooled at {} {:.3}, cosine with the direction {:.3}", pr.labels, pr.site, pr.pooled_accuracy, pr.cosine);
+        }
+        SteerReply::Patch(r) => {
+            let p = &r.result;
+            let best = p.restored.iter().zip(&p.sites).flat_map(|(row, s)| row.iter().enumerate().map(move |(q, x)| (*x, s.clone(), q))).fold((f64::NEG_INFINITY, String::new(), 0), |a, b| if b.0 > a.0 { b } else { a });
+            println!("patching ({}): {} runs in {:.2} s; most restoring: {} at position {} ({:.3})", r.metric, p.runs, r.ms / 1e3, best.1, best.2, best.0);
+        }
+    }
+}
+
+/// `interlab steer run`: one steering request (the tab's panel, same spec keys) on a saved run.
+fn steer_run_cmd(args: &Args) -> Result<(), String> {
+    use interlab::engine::steering::{handle, Op, SteerRequest, SteerSpec};
+    let path = args.flags.iter().find(|(k, _)| k == "checkpoint").map(|(_, v)| v.clone()).ok_or("steer run needs --checkpoint FILE")?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("--checkpoint {path}: {e}"))?;
+    let t = Trainer::from_checkpoint(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let op_name = args.flag("op", "sweep".to_string())?;
+    let op = Op::parse(&op_name).ok_or_else(|| format!("--op: '{op_name}' (direction, example, sweep, probe, patch)"))?;
+    if let Some((k, _)) = args.pairs.iter().find(|(k, _)| SteerSpec::default().get(k).is_none()) {
+        return Err(format!("'{k}' is not a steering key ({})", interlab::engine::steering::KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")));
+    }
+    let spec = SteerSpec::from_pairs(&t.cfg.task, &args.pairs);
+    let direction = match args.flags.iter().find(|(k, _)| k == "direction") {
+        Some((_, f)) => Some(std::fs::read_to_string(f).map_err(|e| format!("--direction {f}: {e}"))?),
+        None => None,
+    };
+    let start = Instant::now();
+    let clock = move || start.elapsed().as_secs_f64() * 1e3;
+    let out = handle(&t, &SteerRequest { op, spec, direction }, &clock, &mut |p| eprintln!("{} ({}/{})", p.what, p.done + 1, p.total));
+    if let Some(d) = &out.direction {
+        if op != Op::Direction {
+            print_steer(&SteerReply::Direction(d.clone()));
+        }
+    }
+    let reply = out.reply?;
+    print_steer(&reply);
+    if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
+        let csv = match &reply {
+            SteerReply::Sweep(r) => Some(r.result.to_csv()),
+            SteerReply::Probe(r) => Some(r.to_csv()),
+            SteerReply::Patch(r) => Some(r.to_csv()),
+            _ => None,
+        };
+        if let Some(csv) = csv {
+            std::fs::write(format!("{dir}/{}.csv", op.name()), csv).map_err(|e| e.to_string())?;
+        }
+        if let Some(d) = &out.direction {
+            std::fs::write(format!("{dir}/direction.json"), d.direction.to_json()).map_err(|e| e.to_string())?;
+        }
+        println!("wrote {dir}/");
+    }
     Ok(())
 }
 
@@ -655,7 +735,7 @@ fn main() -> ExitCode {
     }
     if cmd == "steer" {
         return match rest.split_first() {
-            Some((sub, more)) if sub == "flagship" => match parse_args(more).and_then(|a| steer_cmd(&a)) {
+            Some((sub, more)) if sub == "flagship" || sub == "run" => match parse_args(more).and_then(|a| if sub == "run" { steer_run_cmd(&a) } else { steer_cmd(&a) }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -663,7 +743,8 @@ fn main() -> ExitCode {
                 }
             },
             _ => {
-                eprintln!("usage: interlab steer flagship [--steps N] [--seed S] [--layer L] [--position P|all|lastK] [--out DIR]");
+                eprintln!("usage: interlab steer flagship [--steps N] [--seed S] [--site SITE] [--position P|all|lastK|A..B] [--out DIR]");
+                eprintln!("       interlab steer run --checkpoint FILE [--op direction|example|sweep|probe|patch] [st_key=value ...] [--direction FILE] [--out DIR]");
                 ExitCode::from(2)
             }
         };

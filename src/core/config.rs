@@ -116,8 +116,15 @@ pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm",
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
 
-/// URL keys that belong to the app, not to the run (never read as task parameters).
-pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget", "backend", "lose_gpu_at"];
+/// URL keys that belong to the app, not to the run (never read as task parameters). So do
+/// all keys starting with `APP_PREFIX` (the steering panel's `st_*`, `engine::steering::KEYS`).
+pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget", "backend", "lose_gpu_at", "steer"];
+pub const APP_PREFIX: &str = "st_";
+
+/// Whether a URL key belongs to the app (see `APP_KEYS`).
+pub fn is_app_key(k: &str) -> bool {
+    APP_KEYS.contains(&k) || k.starts_with(APP_PREFIX)
+}
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -263,7 +270,7 @@ impl TrainConfig {
                 cfg.model = v.trim().to_string();
             } else if k == "mixers" {
                 cfg.mixers = v.trim().to_string();
-            } else if !APP_KEYS.contains(&k) {
+            } else if !is_app_key(k) {
                 match cfg.task_params.iter_mut().find(|(key, _)| key == k) {
                     Some(slot) => slot.1 = v.to_string(),
                     None => cfg.task_params.push((k.to_string(), v.to_string())),

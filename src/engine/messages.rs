@@ -7,6 +7,7 @@ use crate::core::TrainConfig;
 
 use super::backend::{BackendInfo, BackendPref};
 use super::inspect::ModelView;
+use super::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use super::{ChunkReport, EvalStats, RunState};
 
 /// Page → worker.
@@ -35,6 +36,8 @@ pub enum ToWorker {
     Load { run: u64, checkpoint: String },
     /// Send the model's view of example `seed` back (`FromWorker::view`).
     Inspect { run: u64, seed: u64 },
+    /// A steering request on the run's current weights (`FromWorker::steer`).
+    Steer { run: u64, request: SteerRequest },
     /// Drop the run.
     Reset,
 }
@@ -93,6 +96,12 @@ pub struct FromWorker {
     /// The GPU was lost: (why, the step the CPU continues from); later steps are redone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fell_back: Option<(String, usize)>,
+    /// A steering request's result, in reply to `ToWorker::Steer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steer: Option<SteerOutcome>,
+    /// Progress of a steering request under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steer_progress: Option<SteerProgress>,
 }
 
 impl ToWorker {
@@ -108,7 +117,7 @@ impl ToWorker {
 impl FromWorker {
     /// A state change with no new numbers.
     pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
-        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None, backend: None, fell_back: None }
+        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None, backend: None, fell_back: None, steer: None, steer_progress: None }
     }
 
     /// The update for one chunk of work: its steps, a finished evaluation, and the state the
@@ -132,6 +141,8 @@ impl FromWorker {
             spectrum: r.spectrum.clone(),
             backend: None,
             fell_back: r.fell_back.clone(),
+            steer: None,
+            steer_progress: None,
         }
     }
 
@@ -152,7 +163,9 @@ mod tests {
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048, backend: BackendPref::Gpu, lose_gpu_at: Some(7) };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]), backend: Some(BackendInfo { gpu: true, adapter: Some("SwiftShader".into()), reason: "backend=gpu".into() }), fell_back: Some(("lost".into(), 50)) };
+        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]), backend: Some(BackendInfo { gpu: true, adapter: Some("SwiftShader".into()), reason: "backend=gpu".into() }), fell_back: Some(("lost".into(), 50)), steer: Some(crate::engine::steering::SteerOutcome { op: crate::engine::steering::Op::Patch, reply: Err("no sites".into()), direction: None }), steer_progress: Some(crate::engine::steering::SteerProgress { what: "x".into(), done: 1, total: 2 }) };
+        let s = ToWorker::Steer { run: 3, request: crate::engine::steering::SteerRequest { op: crate::engine::steering::Op::Sweep, spec: Default::default(), direction: Some("{}".into()) } };
+        assert_eq!(ToWorker::from_json(&s.to_json()).unwrap(), s);
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.

@@ -3,7 +3,6 @@
 
 pub mod backend;
 pub mod experiment;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod flagship;
 pub mod gpu_check;
 pub mod gpu_train;
@@ -15,6 +14,7 @@ pub mod plan;
 pub mod presets;
 pub mod session;
 pub mod status;
+pub mod steering;
 pub mod trainer;
 
 pub use session::{ChunkReport, Session};

@@ -144,6 +144,9 @@ impl Dlr {
     }
 }
 
+/// The named sites of each block, in pass order (`model::sites`).
+pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.out", "mlp.out", "resid_post"];
+
 impl super::SeqModel for Dlr {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         Dlr::forward(self, tokens, features)
@@ -154,7 +157,7 @@ impl super::SeqModel for Dlr {
     }
 
     fn sites(&self) -> Vec<super::sites::SiteInfo> {
-        super::sites::list(self.cfg.layers, &["resid_pre", "mixer.out", "mlp.out", "resid_post"], self.cfg.d_model)
+        super::sites::list(self.cfg.layers, SITE_KINDS, self.cfg.d_model)
     }
 
     /// Each layer's kernel over the input's length and its state norms, stepped by the f64

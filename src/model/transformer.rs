@@ -125,6 +125,9 @@ impl Transformer {
 
 }
 
+/// The named sites of each block, in pass order (`model::sites`).
+pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
+
 impl super::SeqModel for Transformer {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         Transformer::forward(self, tokens, features)
@@ -135,7 +138,7 @@ impl super::SeqModel for Transformer {
     }
 
     fn sites(&self) -> Vec<super::sites::SiteInfo> {
-        super::sites::list(self.cfg.layers, &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"], self.cfg.d_model)
+        super::sites::list(self.cfg.layers, SITE_KINDS, self.cfg.d_model)
     }
 
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {

@@ -21,6 +21,21 @@ pub enum Positions {
 }
 
 impl Positions {
+    /// Read `all`, `lastK`, `P` or `A..B` (the form the lab's links and the CLI use).
+    pub fn parse(text: &str) -> std::result::Result<Positions, String> {
+        let t = text.trim();
+        let num = |x: &str| x.trim().parse::<usize>().map_err(|_| format!("'{t}': expected all, lastK, a position or A..B"));
+        if t == "all" {
+            Ok(Positions::All)
+        } else if let Some(k) = t.strip_prefix("last") {
+            Ok(Positions::LastK(num(k)?))
+        } else if let Some((a, b)) = t.split_once("..") {
+            Ok(Positions::Range(num(a)?, num(b)?))
+        } else {
+            Ok(Positions::One(num(t)?))
+        }
+    }
+
     /// The selected positions of a sequence of `seq`, in order.
     pub fn select(self, seq: usize) -> Vec<usize> {
         self.mask(seq).iter().enumerate().filter(|(_, &m)| m > 0.0).map(|(t, _)| t).collect()
@@ -35,6 +50,17 @@ impl Positions {
             Positions::One(p) => t == p,
         };
         (0..seq).map(|t| if on(t) { 1.0 } else { 0.0 }).collect()
+    }
+}
+
+impl std::fmt::Display for Positions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Positions::All => write!(f, "all"),
+            Positions::LastK(k) => write!(f, "last{k}"),
+            Positions::Range(a, b) => write!(f, "{a}..{b}"),
+            Positions::One(p) => write!(f, "{p}"),
+        }
     }
 }
 

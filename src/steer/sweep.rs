@@ -104,7 +104,7 @@ pub fn sweep(model: &dyn SeqModel, tokens: &Tensor, dir: &Direction, positions: 
     }
     let rand = random_directions(seed, random, dir.vector.len(), dir.norm());
     let (mut effect, mut rmeans, mut pct, mut p) = (Vec::new(), vec![Vec::new(); random], Vec::new(), Vec::new());
-    for (j, &s) in scales.iter().enumerate() {
+    for &s in scales {
         let c = steered(model, tokens, &dir.site, positions, &dir.vector, s, metric)?;
         let rs: Vec<Vec<f64>> = rand.iter().map(|v| steered(model, tokens, &dir.site, positions, v, s, metric)).collect::<Result<_>>()?;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -115,7 +115,8 @@ pub fn sweep(model: &dyn SeqModel, tokens: &Tensor, dir: &Direction, positions: 
         }
         pct.push(ms.iter().map(|&m| if e > m { 1.0 } else if e == m { 0.5 } else { 0.0 }).sum::<f64>() / random as f64);
         let d: Vec<f64> = (0..c.len()).map(|i| c[i] - rs.iter().map(|r| r[i]).sum::<f64>() / random as f64).collect();
-        p.push(sign_flip_p(&d, seed ^ j as u64));
+        // Seeded by the scale's value, so sweeping scales one at a time gives the same numbers.
+        p.push(sign_flip_p(&d, seed ^ s.to_bits() as u64));
         effect.push(e);
     }
     Ok(SweepResult { site: dir.site.clone(), scales: scales.to_vec(), effect, random: rmeans, percentile: pct, p_value: p })

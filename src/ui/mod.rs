@@ -9,6 +9,8 @@ mod gallery;
 mod gpu_panel;
 mod image;
 mod run;
+mod steer_views;
+mod steering;
 mod views;
 
 use leptos::prelude::*;
@@ -63,6 +65,7 @@ fn App() -> impl IntoView {
     let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
     let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
     let lab = run::Lab::new(form);
+    let steer_state = steering::SteerState::from_query(if on_gallery || on_experiments { &[] } else { &query }, &form.task.get_untracked());
     let gallery_state = gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
     let page = RwSignal::new(if on_gallery {
         Page::Gallery
@@ -154,6 +157,7 @@ fn App() -> impl IntoView {
                     </Show>
                 </div>
                 <views::Views lab=lab/>
+                <steering::SteerPanel lab=lab state=steer_state/>
                 <details class="automation">
                     <summary>"Machine-readable status"</summary>
                     <pre data-testid="run-status">{move || status.with(RunStatus::to_json)}</pre>

@@ -16,6 +16,7 @@ use crate::engine::history::{History, SpeedMeter};
 use crate::engine::inspect::ModelView;
 use crate::engine::backend::{self, BackendInfo, BackendPref};
 use crate::engine::messages::{FromWorker, ToWorker};
+use crate::engine::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use crate::engine::{Backend, RunState, RunStatus, Runner, Session, Trainer};
 
 /// The worker script Trunk emits for `src/bin/worker.rs` (unhashed, next to index.html).
@@ -49,6 +50,9 @@ pub struct Lab {
     lazy_worker: StoredValue<bool, LocalStorage>,
     /// Where the current run trains, once the worker has decided.
     pub backend: RwSignal<Option<BackendInfo>>,
+    /// The last steering result, and progress of the request under way.
+    pub steer: RwSignal<Option<SteerOutcome>>,
+    pub steer_progress: RwSignal<Option<SteerProgress>>,
     /// Called (soon after, never inside a worker callback) when a run reaches done or error.
     on_finish: StoredValue<Option<Rc<dyn Fn()>>, LocalStorage>,
 }
@@ -85,6 +89,8 @@ impl Lab {
             history: RwSignal::new(History::default()),
             message: RwSignal::new(None),
             backend: RwSignal::new(None),
+            steer: RwSignal::new(None),
+            steer_progress: RwSignal::new(None),
             view: RwSignal::new(None),
             view_seed: RwSignal::new(1),
             views_open: RwSignal::new(false),
@@ -264,6 +270,21 @@ impl Lab {
         }
     }
 
+    /// Run a steering request on the current weights (in the worker, or here); the result
+    /// arrives in `steer`. False when there is no model yet.
+    pub fn steer(&self, request: SteerRequest) -> bool {
+        if !self.is_active_or_done() {
+            return false;
+        }
+        let run = self.run_id.get_value();
+        if self.post(ToWorker::Steer { run, request: request.clone() }) {
+            return true;
+        }
+        let out = self.local.with_value(|s| s.as_ref().map(|s| crate::engine::steering::handle(&s.trainer, &request, &browser::now_ms, &mut |_| {})));
+        self.steer.set(out);
+        true
+    }
+
     /// Replace the current run with one loaded from a checkpoint file (weights + config), after
     /// checking its header here; a bad file leaves the current run untouched.
     pub fn load_checkpoint(&self, name: &str, bytes: Vec<u8>) {
@@ -384,6 +405,13 @@ impl Lab {
         if let Some(v) = m.view {
             self.view.set(Some(v));
         }
+        if m.steer_progress.is_some() {
+            self.steer_progress.set(m.steer_progress);
+        }
+        if let Some(o) = m.steer {
+            self.steer_progress.set(None);
+            self.steer.set(Some(o));
+        }
         self.status.update(|st| {
             if let Some(s) = m.steps.last() {
                 st.step = s.step;
@@ -453,6 +481,8 @@ fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
     if backend::preference() != BackendPref::Auto {
         pairs.push(("backend".into(), backend::preference().name().into()));
     }
+    // The steering panel's state stays in the link across runs.
+    pairs.extend(browser::url::query_pairs().into_iter().filter(|(k, _)| k == "steer" || k.starts_with("st_")));
     let _ = browser::url::replace_query(&pairs);
 }
 
