@@ -245,3 +245,75 @@ fn directions_save_with_their_model_and_another_model_refuses_them() {
     let cos = interlab::steer::directions::cosine_matrix(&[d.clone(), d]);
     assert!((cos[0][1] - 1.0).abs() < 1e-9);
 }
+
+/// The tab's steering requests (`engine::steering`) on a small untrained run: the spec goes
+/// through the link and back unchanged, every request answers, and bad input is named.
+#[test]
+fn panel_requests_answer_and_name_bad_input() {
+    use interlab::engine::steering::{handle, Op, SteerReply, SteerRequest, SteerSpec, KEYS};
+    use interlab::engine::Trainer;
+    let cfg = interlab::core::TrainConfig { seed: 5, layers: 2, heads: 2, d_model: 16, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6"), ("mode", "mixed")]);
+    let t = Trainer::new(cfg).unwrap();
+    let ask = |op: Op, spec: &SteerSpec| handle(&t, &SteerRequest { op, spec: spec.clone(), direction: None }, &|| 0.0, &mut |_| {});
+    // The link: only what differs from the task's defaults, and back.
+    let base = SteerSpec::from_pairs("copy_reverse", &[]);
+    assert_eq!((base.a.as_str(), base.b.as_str(), base.site.as_str()), ("mode=reverse", "mode=copy", "blocks.0.resid_pre"));
+    let spec = SteerSpec { n: "16".into(), site: "blocks.1.resid_mid".into(), positions: "last3".into(), unit: "norm".into(), scales: "0,1,2".into(), ..base.clone() };
+    let pairs = spec.to_pairs(&base);
+    assert!(pairs.iter().all(|(k, _)| k.starts_with(interlab::core::config::APP_PREFIX) && KEYS.iter().any(|(x, _)| x == k)), "{pairs:?}");
+    assert_eq!(SteerSpec::from_pairs("copy_reverse", &pairs), spec);
+    // Every request answers on a model with sites, and reports its direction.
+    for op in Op::ALL {
+        let out = ask(op, &spec);
+        let reply = out.reply.unwrap_or_else(|e| panic!("{op:?}: {e}"));
+        assert!(out.direction.as_ref().is_some_and(|d| d.norm > 0.0 && d.layers.len() == 2));
+        match reply {
+            SteerReply::Sweep(s) => assert_eq!((s.result.scales.len(), s.result.random.len(), s.n), (3, 20, 16)),
+            SteerReply::Probe(p) => assert_eq!((p.accuracy.len(), p.positions.len()), (12, 7)),
+            SteerReply::Patch(p) => assert_eq!((p.result.restored.len(), p.result.restored[0].len(), p.heads.len(), p.ablation[0].len()), (10, 7, 2, 2)),
+            SteerReply::Example(e) => assert_eq!((e.tokens.len(), e.toward.len(), e.scored.iter().filter(|&&x| x).count()), (7, 7, 3)),
+            SteerReply::Direction(d) => assert_eq!(d.direction.vector.len(), 16),
+        }
+    }
+    // Sweeping scales one at a time gives the numbers of one sweep (the tab reports progress per scale).
+    let one = |scales: &str| match ask(Op::Sweep, &SteerSpec { scales: scales.into(), ..spec.clone() }).reply.unwrap() {
+        SteerReply::Sweep(s) => s.result,
+        _ => unreachable!(),
+    };
+    let (all, last) = (one("0,1,2"), one("2"));
+    assert_eq!((all.effect[2], all.p_value[2], all.percentile[2]), (last.effect[0], last.p_value[0], last.percentile[0]));
+    // Written sequences work for directions and "changed"; "toward A" needs task answers.
+    let written = SteerSpec { a: "tokens: REV 1 2 3 · · · | REV 4 5 0 · · ·".into(), b: "tokens: COPY 1 2 3 · · · | COPY 4 5 0 · · ·".into(), metric: "changed".into(), ..spec.clone() };
+    assert!(ask(Op::Sweep, &written).reply.is_ok());
+    let e = ask(Op::Sweep, &SteerSpec { metric: "toward_a".into(), ..written.clone() }).reply.unwrap_err();
+    assert!(e.contains("toward_a needs set A from a task"), "{e}");
+    // Bad input, each named.
+    let bad = |f: &dyn Fn(&mut SteerSpec), want: &str| {
+        let mut s = spec.clone();
+        f(&mut s);
+        let e = ask(Op::Sweep, &s).reply.unwrap_err();
+        assert!(e.contains(want), "expected '{want}' in: {e}");
+    };
+    bad(&|s| s.site = "blocks.7.resid_post".into(), "layer 7 out of range");
+    bad(&|s| s.site = "blocks.0.attn".into(), "unknown site");
+    bad(&|s| s.a = "mode=sideways".into(), "set A: mode");
+    bad(&|s| s.b = "colour=red".into(), "set B");
+    bad(&|s| s.a = "tokens: 1 2 99".into(), "token 99 outside the vocabulary");
+    bad(&|s| s.a = "tokens: 1 2 | 3".into(), "sequence 2 has 1 tokens");
+    bad(&|s| s.a = "tokens: 1 2 3 4 5 6 7 8".into(), "at most 7");
+    bad(&|s| s.a = "tokens:".into(), "no sequences");
+    bad(&|s| s.random = "5".into(), "random directions: '5'");
+    bad(&|s| s.n = "0".into(), "sequences per set");
+    bad(&|s| s.scales = "1,x".into(), "scales: 'x'");
+    bad(&|s| s.positions = "last".into(), "positions");
+    bad(&|s| s.positions = "9".into(), "positions: '9' selects nothing in sequences of 7");
+    let same = SteerSpec { a: "mode=copy".into(), positions: "last3".into(), site: "blocks.0.resid_pre".into(), ..spec.clone() };
+    let e = ask(Op::Direction, &same).reply.unwrap_err();
+    assert!(e.contains("the direction is zero"), "{e}");
+    let e = ask(Op::Patch, &SteerSpec { a: "mode=copy".into(), ..spec.clone() }).reply.unwrap_err();
+    assert!(e.contains("nothing for patching to restore"), "{e}");
+    // A model family without sites says so.
+    let lstm = Trainer::new(interlab::core::TrainConfig { model: "lstm".into(), layers: 1, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6")])).unwrap();
+    let e = handle(&lstm, &SteerRequest { op: Op::Direction, spec: spec.clone(), direction: None }, &|| 0.0, &mut |_| {}).reply.unwrap_err();
+    assert!(e.contains("no named activation sites"), "{e}");
+}

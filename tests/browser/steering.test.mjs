@@ -49,9 +49,11 @@ test('the flagship link trains, steers copy into reverse beyond its random basel
     const rows = await sweepRows(page);
     console.log(`# flagship sweep in the tab: ${JSON.stringify(rows)}`);
     assert.deepEqual(rows.map((r) => r.scale), [0, 0.5, 1, 1.5, 2]);
-    const best = rows.reduce((a, b) => (b.p < a.p ? b : a));
-    assert.ok(best.p < 0.01 && best.percentile >= 0.95, `best scale ${JSON.stringify(best)}`);
-    assert.ok(best.effect > rows[0].effect + 0.2, `steering must flip copy answers to reverse: ${JSON.stringify(rows)}`);
+    // One direction's worth at the task token turns copy into reverse, far beyond the random
+    // directions of the same norm.
+    const best = rows.find((r) => r.scale === 1);
+    assert.ok(best.p < 0.01 && best.percentile >= 0.95, `scale 1: ${JSON.stringify(best)}`);
+    assert.ok(best.effect > 0.9 && best.effect > best.random + 0.3, `steering must flip copy answers to reverse: ${JSON.stringify(rows)}`);
     assert.equal(rows[0].effect, rows[0].random, 'scale 0 is the identity for every direction');
     assert.match(page.url(), /steer=sweep/);
     assert.match(page.url(), /st_pos=0/);

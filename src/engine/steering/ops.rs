@@ -66,9 +66,15 @@ fn setup<'a>(trainer: &'a Trainer, req: &SteerRequest) -> Result<Setup<'a>, Stri
     let task = trainer.task.as_ref();
     let (sa, sb) = (InputSet::parse(&req.spec.a, "set A", task)?, InputSet::parse(&req.spec.b, "set B", task)?);
     let eval_seed = p.seed.wrapping_add(EVAL_SEED_OFFSET);
+    let (a, b) = (sa.build("set A", p.seed, p.n, limits)?, sb.build("set B", p.seed.wrapping_add(1), p.n, limits)?);
+    for m in [&a, &b] {
+        if p.positions.select(m.seq_len()).is_empty() {
+            return Err(format!("positions: '{}' selects nothing in sequences of {} ({})", p.positions, m.seq_len(), m.desc));
+        }
+    }
     Ok(Setup {
-        a: sa.build("set A", p.seed, p.n, limits)?,
-        b: sb.build("set B", p.seed.wrapping_add(1), p.n, limits)?,
+        a,
+        b,
         a_eval: sa.build("set A", eval_seed, p.n, limits)?,
         b_eval: sb.build("set B", eval_seed, p.n, limits)?,
         model,

@@ -13,6 +13,11 @@ use candle_core::{Device, Tensor};
 
 use crate::tasks::{self, Task};
 
+/// `set A: mode: 'sideways' is not one of …` (each field error, without the generic prefix).
+fn named(field: &str, e: crate::core::ConfigError) -> String {
+    format!("{field}: {}", e.errors.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; "))
+}
+
 /// One input set, parsed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InputSet {
@@ -99,8 +104,13 @@ impl InputSet {
                 pairs.push((k.to_string(), v.to_string()));
             }
         }
+        let info = tasks::find(&name).map_err(|e| format!("{field}: {e}"))?;
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !info.params.iter().any(|p| p.key == k)) {
+            let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
+            return Err(format!("{field}: '{k}' is not a parameter of {name} ({})", keys.join(", ")));
+        }
         // Build once now, so a bad parameter is reported when the set is read.
-        tasks::build(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| format!("{field}: {e}"))?;
+        tasks::build(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| named(field, e))?;
         Ok(InputSet::Task { name, pairs })
     }
 
@@ -110,7 +120,7 @@ impl InputSet {
         let (rows, targets, classes, desc) = match self {
             InputSet::Tokens(rows) => (rows.clone(), None, 0, format!("{} written sequences of {}", rows.len(), rows.first().map_or(0, Vec::len))),
             InputSet::Task { name, pairs } => {
-                let task = tasks::build(name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| format!("{field}: {e}"))?;
+                let task = tasks::build(name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| named(field, e))?;
                 let shape = task.shape();
                 if shape.features > 0 {
                     return Err(format!("{field}: {name} has continuous inputs; steering needs token inputs"));
@@ -121,7 +131,7 @@ impl InputSet {
                 if n == 0 {
                     return Err(format!("{field}: an empty input set (0 sequences)"));
                 }
-                tasks::check_batch(&shape, n).map_err(|e| format!("{field}: {e}"))?;
+                tasks::check_batch(&shape, n).map_err(|e| named(field, e))?;
                 let b = task.generate(seed, n);
                 let (l, c) = (b.seq_len, b.channels);
                 let rows: Vec<Vec<u32>> = (0..n).map(|r| b.inputs[r * l..(r + 1) * l].to_vec()).collect();
