@@ -9,6 +9,7 @@ pub mod engine;
 pub mod gpu;
 pub mod model;
 pub mod steer;
+pub mod study;
 pub mod tasks;
 
 #[cfg(target_arch = "wasm32")]
