@@ -77,8 +77,10 @@ fn read_protocol(r: &mut Reader, v: &Value) -> Option<Protocol> {
     };
     let ctx = Ctx {
         factors: conditions.clone().unwrap_or_default(),
-        pages: instructions.iter().flatten().map(|p| p.id.clone()).collect(),
-        models: models.iter().flatten().map(|m| m.name.clone()).collect(),
+        // Names as written, even in entries with other problems, so one bad model or page
+        // does not also fail every trial that refers to it.
+        pages: raw_names(m, "instructions", "id"),
+        models: raw_names(m, "models", "name"),
         factors_valid: conditions.is_some(),
     };
     let blocks = read_blocks(r, m, &ctx);
@@ -100,6 +102,11 @@ fn read_protocol(r: &mut Reader, v: &Value) -> Option<Protocol> {
         completion: completion?,
         endpoint: endpoint?,
     })
+}
+
+/// The string `key` of each object in the array `list` (invalid entries skipped).
+fn raw_names(m: &Map<String, Value>, list: &str, key: &str) -> Vec<String> {
+    m.get(list).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.get(key)?.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 /// An id: non-empty, letters, digits, `-`, `_`, `.` only (ids appear in CSV and URLs).
