@@ -719,7 +719,7 @@ fn read_protocol(path: &str) -> Result<interlab::study::Protocol, interlab::stud
     interlab::study::parse_protocol(&text).map_err(|e| match e {
         StudyError::Invalid(issues) => {
             for i in &issues {
-                println!("{path}:{i}");
+                println!("{path}: {i}");
             }
             StudyError::Input(format!("{path}: {} problem(s); protocol rejected", issues.len()))
         }
