@@ -10,7 +10,7 @@
 //!
 //! Pure: depends on `core`, `tasks`, std and serde only — never on model, engine, gpu,
 //! browser, ui, steer or worker (`tests/architecture.rs` checks). The in-tab model plugs
-//! in from above through the `simulate::Advisor` trait.
+//! in from above through the `puzzle::Advisor` trait.
 
 pub mod analyze;
 pub mod assign;
@@ -26,6 +26,7 @@ pub mod simulate;
 pub mod stats;
 pub mod validate;
 pub mod validate_trial;
+pub mod validate_urls;
 
 pub use error::{Issue, StudyError};
 pub use protocol::Protocol;

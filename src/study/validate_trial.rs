@@ -252,7 +252,7 @@ fn read_puzzle(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx) ->
     let mislead_rate = rate(r, m, path, "mislead_rate", 0.0);
     let advice_accuracy = rate(r, m, path, "advice_accuracy", 1.0);
     let steering_scale = if m.contains_key("steering_scale") {
-        r.number(m, path, "steering_scale", |x| (!(x.abs() <= 1000.0)).then(|| format!("{x} is outside -1000..=1000")))
+        r.number(m, path, "steering_scale", |x| (x.is_nan() || x.abs() > 1000.0).then(|| format!("{x} is outside -1000..=1000")))
     } else {
         Some(0.0)
     };
