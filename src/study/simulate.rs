@@ -209,7 +209,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             if let Some(a) = advice {
                 evs.push(advice_event(tr, at, &a));
             }
-            end = end.with("task", z.task.name.clone()).with("puzzle_seed", pt.seed.to_string()).with("advice_mode", mode.name());
+            end = end.with("task", z.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("advice_mode", mode.name());
             end = end.with("advice_requested", requested).with("advice_shown", shown).with("steering_scale", z.steering_scale);
             if let Some(a) = advice {
                 end = end.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_misleading", a.misleading);
@@ -262,7 +262,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             }
             let correct = answer == puzzle.answer;
             evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
-            end = end.with("task", ae.task.name.clone()).with("puzzle_seed", pt.seed.to_string()).with("interactive", interactive).with("n_edits", edits);
+            end = end.with("task", ae.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("interactive", interactive).with("n_edits", edits);
             end = end.with("advice_shown", true).with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_followed", follows);
             end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
         }
