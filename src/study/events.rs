@@ -282,3 +282,39 @@ impl Log {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context { study_id: "s".into(), participant: "p".into(), session: "x".into(), condition: "a=b".into(), backend: "cpu".into(), model_hash: "h".into() }
+    }
+
+    #[test]
+    fn stamper_numbers_rows_and_keeps_time_monotonic() {
+        let mut s = Stamper::new(ctx());
+        let a = s.stamp(Event::new(EventKind::TrialStart, Some((0, "t")), 100));
+        let b = s.stamp(Event::new(EventKind::Blur, Some((0, "t")), 40));
+        assert_eq!((a.seq, b.seq), (0, 1));
+        assert_eq!(b.t_ms, 100, "a clock that stepped back is held");
+        assert_eq!((b.participant.as_str(), b.condition.as_str(), b.model_hash.as_str()), ("p", "a=b", "h"));
+    }
+
+    #[test]
+    fn resume_points_at_the_first_unfinished_trial() {
+        let mut s = Stamper::new(ctx());
+        let mut log = Log::new();
+        for ev in [
+            Event::new(EventKind::TrialStart, Some((0, "c")), 1),
+            Event::new(EventKind::Consent, Some((0, "c")), 2).with("consented", true),
+            Event::new(EventKind::TrialEnd, Some((0, "c")), 3),
+            Event::new(EventKind::TrialStart, Some((1, "q")), 4),
+        ] {
+            log.append(s.stamp(ev)).unwrap();
+        }
+        let r = log.resume();
+        assert_eq!((r.next_trial, r.next_seq, r.last_t_ms, r.declined, r.completed), (1, 4, 4, false, false));
+        assert_eq!(r.condition.as_deref(), Some("a=b"));
+    }
+}

@@ -354,3 +354,36 @@ impl Reader {
         ok.then_some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_map_finds_keys_items_and_duplicates() {
+        let text = "{\n  \"a\": 1,\n  \"b\": [\n    {\"c\": \"x\\\"y\"},\n    2\n  ],\n  \"a\": 3\n}\n";
+        let m = LineMap::build(text);
+        assert_eq!(m.line("a"), 2);
+        assert_eq!(m.line("b"), 3);
+        assert_eq!(m.line("b[0]"), 4);
+        assert_eq!(m.line("b[0].c"), 4);
+        assert_eq!(m.line("b[1]"), 5);
+        assert_eq!(m.line("b[0].missing.deeper"), 4, "falls back to the nearest ancestor");
+        assert_eq!(m.duplicate_keys, vec![("a".to_string(), 7)]);
+    }
+
+    #[test]
+    fn reader_reports_unknown_missing_and_wrong_types_with_lines() {
+        let text = "{\n  \"x\": \"s\",\n  \"n\": -1,\n  \"extra\": true\n}";
+        let v: Value = serde_json::from_str(text).unwrap();
+        let mut r = Reader::new(text);
+        let m = r.object(&v, "", &["x", "n", "need"], &[]).unwrap();
+        assert_eq!(r.uint(m, "", "n", 0, 5), None);
+        assert_eq!(r.number(m, "", "x", |_| None), None);
+        let got: Vec<String> = r.issues.iter().map(|i| i.to_string()).collect();
+        assert!(got.contains(&"line 4: extra: unknown key 'extra' (allowed: n, need, x)".to_string()), "{got:?}");
+        assert!(got.contains(&"line 1: (document): missing field 'need'".to_string()), "{got:?}");
+        assert!(got.iter().any(|g| g.starts_with("line 3: n: -1 is not a whole number")), "{got:?}");
+        assert!(got.contains(&"line 2: x: expected a number, found a string".to_string()), "{got:?}");
+    }
+}
