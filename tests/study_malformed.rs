@@ -107,3 +107,32 @@ fn no_input_panics_the_validator() {
         }
     }
 }
+
+/// The CLI: exit codes and messages for `study validate`, and the files `study simulate`
+/// and `study analyze` write.
+#[test]
+fn cli_validate_simulate_analyze() {
+    use std::process::Command;
+    let exe = env!("CARGO_BIN_EXE_interlab");
+    let bad = dir().join("bad/43-advice-unknown.json");
+    let out = Command::new(exe).args(["study", "validate"]).arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("line 74: blocks[1].trials[0].advice: unknown advice 'sometimes'"), "{stdout}");
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("public/studies/advisor-manipulation.json");
+    let out = Command::new(exe).args(["study", "validate"]).arg(&good).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok: advisor-manipulation"));
+
+    let tmp = std::env::temp_dir().join(format!("interlab-study-cli-{}", std::process::id()));
+    let out = Command::new(exe).args(["study", "simulate"]).arg(&good).args(["--n", "40", "--seed", "2", "--out"]).arg(&tmp).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["trials.csv", "events.csv", "export.json"] {
+        assert!(tmp.join(f).metadata().unwrap().len() > 100, "{f}");
+    }
+    let table = tmp.join("analysis.csv");
+    let out = Command::new(exe).args(["study", "analyze"]).arg(tmp.join("trials.csv")).arg("--out").arg(&table).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&table).unwrap();
+    assert!(text.starts_with("metric,condition,n_participants,") && text.contains("harmful_choice_rate,advisor=manipulative"), "{text}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

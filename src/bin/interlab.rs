@@ -14,7 +14,7 @@
 //! interlab steer flagship [--steps N] [--seed S] [--layer L] [--position P|all|lastK] [--out DIR]
 //! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
 //! interlab study validate FILE                                   (exit 1 and one line per problem when invalid)
-//! interlab study simulate FILE [--n N] [--seed S] [--out DIR]    (writes trials.csv, events.csv, export.json)
+//! interlab study simulate FILE [--n N] [--seed S] [--out DIR]    (writes trials.csv, events.csv, export.json; DIR defaults to target/study/ID)
 //! interlab study analyze  FILES... [--out FILE]                  (trial or event CSVs → per-condition table)
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
@@ -750,7 +750,7 @@ fn study_simulate(path: &str, args: &Args) -> Result<(), String> {
     let p = read_protocol(path).map_err(|e| e.to_string())?;
     let n: usize = args.flag("n", 100)?;
     let seed: u64 = args.flag("seed", 0)?;
-    let out: String = args.flag("out", format!("runs/study-{}", p.metadata.id))?;
+    let out: String = args.flag("out", format!("target/study/{}", p.metadata.id))?;
     let opts = simulate::SimOptions { seed, ..Default::default() };
     let logs = simulate::simulate_study(&p, n, &opts).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{out}: {e}"))?;

@@ -278,7 +278,8 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let follows = rng.next_f64() < 0.35 + 0.5 * persona.reliance;
             let choice = if follows { rec } else if rng.next_f64() < persona.harm_prior { harmful } else { 1 - harmful };
             let r = rt(rng, persona, 8000.0);
-            if follows {
+            // "Followed" means chose the advised option, whether or not by deferring.
+            if choice == rec {
                 evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
             }
             let id = tc.options[choice].id.clone();
