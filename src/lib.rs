@@ -1,14 +1,17 @@
 //! interlab: a lab that lives in a browser tab.
 //!
 //! Layers (arrows point down; a test in `tests/architecture.rs` keeps this true):
-//! `core` ← `tasks` ← `model` ← `engine`; `gpu` under `engine`; `browser` and `ui` exist
-//! only on wasm32; `ui` and `worker` (the training Web Worker) are imported by nothing.
+//! `core` ← `tasks` ← `model` ← `engine`; `gpu` under `engine`; `study` (human-AI studies:
+//! protocols, assignment, event log, exports, analysis) is pure and uses only `tasks` and
+//! `core`; `browser` and `ui` exist only on wasm32; `ui` and `worker` (the training Web
+//! Worker) are imported by nothing.
 
 pub mod core;
 pub mod engine;
 pub mod gpu;
 pub mod model;
 pub mod steer;
+pub mod study;
 pub mod tasks;
 
 #[cfg(target_arch = "wasm32")]

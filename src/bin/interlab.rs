@@ -14,6 +14,9 @@
 //! interlab steer flagship [--steps N] [--seed S] [--site SITE] [--position P|all|lastK|A..B] [--out DIR]
 //! interlab steer run    --checkpoint FILE [--op direction|example|sweep|probe|patch] [st_key=value ...] [--direction FILE] [--out DIR]
 //! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
+//! interlab study validate FILE                                   (exit 1 and one line per problem when invalid)
+//! interlab study simulate FILE [--n N] [--seed S] [--out DIR]    (writes trials.csv, events.csv, export.json; DIR defaults to target/study/ID)
+//! interlab study analyze  FILES... [--out FILE]                  (trial or event CSVs → per-condition table)
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
 //! parsed and validated by the same tables.
@@ -711,7 +714,7 @@ fn main() -> ExitCode {
     let (cmd, rest) = match raw.split_first() {
         Some((c, r)) => (c.as_str(), r),
         None => {
-            eprintln!("usage: interlab <train|eval|bench|tasks|gpu-check|gpu-bench> [key=value ...] [--flag value ...]");
+            eprintln!("usage: interlab <train|eval|bench|tasks|study|gpu-check|gpu-bench> [key=value ...] [--flag value ...]");
             return ExitCode::from(2);
         }
     };
@@ -732,6 +735,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if cmd == "study" {
+        return study_cmd(rest);
     }
     if cmd == "steer" {
         return match rest.split_first() {
@@ -763,4 +769,116 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+const STUDY_USAGE: &str = "usage: interlab study validate FILE | simulate FILE [--n N] [--seed S] [--out DIR] | analyze FILES... [--out FILE]";
+
+/// `interlab study ...`: exit 0 on success, 1 on an invalid protocol or failed run, 2 on usage.
+fn study_cmd(rest: &[String]) -> ExitCode {
+    use interlab::study::StudyError;
+    let result = match rest.split_first() {
+        Some((sub, more)) if sub == "validate" && more.len() == 1 => study_validate(&more[0]),
+        Some((sub, more)) if sub == "simulate" && !more.is_empty() => parse_args(&more[1..]).and_then(|a| study_simulate(&more[0], &a)).map_err(StudyError::Input),
+        Some((sub, more)) if sub == "analyze" && !more.is_empty() => study_analyze(more),
+        _ => {
+            eprintln!("{STUDY_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_protocol(path: &str) -> Result<interlab::study::Protocol, interlab::study::StudyError> {
+    use interlab::study::StudyError;
+    let text = std::fs::read_to_string(path).map_err(|e| StudyError::Input(format!("{path}: {e}")))?;
+    interlab::study::parse_protocol(&text).map_err(|e| match e {
+        StudyError::Invalid(issues) => {
+            for i in &issues {
+                println!("{path}: {i}");
+            }
+            StudyError::Input(format!("{path}: {} problem(s); protocol rejected", issues.len()))
+        }
+        other => other,
+    })
+}
+
+fn study_validate(path: &str) -> Result<(), interlab::study::StudyError> {
+    let p = read_protocol(path)?;
+    let cells = interlab::study::assign::cells(&p).len();
+    let trials: usize = p.blocks.iter().map(|b| b.trials.len() * b.repetitions as usize).sum();
+    println!(
+        "ok: {} v{} \"{}\": {} condition cell(s), {} block(s), {} trials per participant, {} model(s), endpoint {}",
+        p.metadata.id,
+        p.metadata.version,
+        p.metadata.title,
+        cells,
+        p.blocks.len(),
+        trials,
+        p.models.len(),
+        p.endpoint.as_ref().map(|e| e.url.as_str()).unwrap_or("off")
+    );
+    Ok(())
+}
+
+fn study_simulate(path: &str, args: &Args) -> Result<(), String> {
+    use interlab::study::{assign, export, simulate};
+    let p = read_protocol(path).map_err(|e| e.to_string())?;
+    let n: usize = args.flag("n", 100)?;
+    let seed: u64 = args.flag("seed", 0)?;
+    let out: String = args.flag("out", format!("target/study/{}", p.metadata.id))?;
+    let opts = simulate::SimOptions { seed, ..Default::default() };
+    let logs = simulate::simulate_study(&p, n, &opts).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{out}: {e}"))?;
+    let slices = || logs.iter().map(|l| l.rows());
+    let files = [
+        ("trials.csv", export::trials_csv(slices())),
+        ("events.csv", export::events_csv(slices())),
+        ("export.json", export::export_json(&p.metadata.id, &p.metadata.version, slices())),
+    ];
+    for (name, text) in &files {
+        let f = format!("{out}/{name}");
+        std::fs::write(&f, text).map_err(|e| format!("{f}: {e}"))?;
+    }
+    let cells = assign::cells(&p);
+    let total_w: f64 = cells.iter().map(|c| c.weight).sum();
+    println!("{n} simulated participants of {} (seed {seed}) -> {out}/{{trials.csv,events.csv,export.json}}", p.metadata.id);
+    for c in &cells {
+        let k = logs.iter().filter(|l| l.rows().first().is_some_and(|r| r.condition == c.label())).count();
+        println!("  {:<40} {:>6} ({:.1}%, target {:.1}%)", c.label(), k, 100.0 * k as f64 / n.max(1) as f64, 100.0 * c.weight / total_w);
+    }
+    Ok(())
+}
+
+fn study_analyze(rest: &[String]) -> Result<(), interlab::study::StudyError> {
+    use interlab::study::{analyze, StudyError};
+    let mut files = Vec::new();
+    let mut out = None;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        if a == "--out" {
+            out = Some(it.next().ok_or_else(|| StudyError::Input("--out needs a value".into()))?.clone());
+        } else {
+            files.push(a.clone());
+        }
+    }
+    let mut records = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|e| StudyError::Input(format!("{f}: {e}")))?;
+        records.extend(analyze::load_csv(&text, f)?);
+    }
+    let table = analyze::analysis_csv(&analyze::analyze(&records));
+    match out {
+        Some(path) => {
+            std::fs::write(&path, &table).map_err(|e| StudyError::Input(format!("{path}: {e}")))?;
+            println!("{} trial rows from {} file(s) -> {path}", records.len(), files.len());
+        }
+        None => print!("{table}"),
+    }
+    Ok(())
 }

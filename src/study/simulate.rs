@@ -1,0 +1,333 @@
+//! Simulated participants: a seeded stand-in for a person, per trial type, so a whole study
+//! runs with no human (jsPsych's `simulate` mode). Each participant has traits drawn from
+//! their id (skill, speed, reliance on advice, persistence); each trial's behaviour comes
+//! from a stream forked from the trial's own seed, so a run resumed after a "reload" at any
+//! trial produces exactly the events an uninterrupted run would.
+//!
+//! Built-in effects, so the analysis has something to find: reliance on advice earlier in
+//! the sequence lowers unaided skill and persistence later (assistance → persistence);
+//! people follow advisors, so a manipulative advisor raises harmful choices.
+
+use serde_json::Value;
+
+use super::assign::{plan, Plan, PlannedTrial};
+use super::error::StudyError;
+use super::events::{Context, Event, EventKind, EventRow, Log, Stamper};
+use super::protocol::*;
+use super::puzzle::{make_puzzle, wrong_answer, Advice, Advisor, Misleading, OracleAdvisor};
+use crate::core::Rng;
+
+/// Knobs of the simulated population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOptions {
+    /// Seed of the participants' behaviour (the protocol's seed fixes assignment and trials).
+    pub seed: u64,
+    /// Share of participants who decline consent (default 0.03).
+    pub decline_rate: f64,
+    /// Chance of a blur/focus pair or a visibility change inside a trial (default 0.05).
+    pub distraction_rate: f64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions { seed: 0, decline_rate: 0.03, distraction_rate: 0.05 }
+    }
+}
+
+/// A participant's stable traits.
+#[derive(Clone, Debug)]
+struct Persona {
+    /// Probability of solving a puzzle unaided.
+    skill: f64,
+    /// Multiplier on response times.
+    speed: f64,
+    /// Tendency to ask for and follow advice (0..1).
+    reliance: f64,
+    /// Base probability of giving up a hard puzzle when the option is there.
+    quit: f64,
+    /// Probability of choosing the harmful option on their own.
+    harm_prior: f64,
+}
+
+impl Persona {
+    fn new(rng: &mut Rng) -> Self {
+        Persona {
+            skill: 0.45 + 0.4 * rng.next_f64(),
+            speed: (0.25 * rng.normal() as f64).exp(),
+            reliance: 0.3 + 0.6 * rng.next_f64(),
+            quit: 0.05 + 0.2 * rng.next_f64(),
+            harm_prior: 0.15 + 0.3 * rng.next_f64(),
+        }
+    }
+}
+
+/// Participant ids like Prolific's (24 hex digits), fixed by `seed`, all distinct.
+pub fn participant_ids(seed: u64, n: usize) -> Vec<String> {
+    let mut rng = Rng::fork(seed, "participant-ids");
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    while out.len() < n {
+        let id = format!("{:016x}{:08x}", rng.next_u64(), rng.next_u64() as u32);
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The context stamped on a participant's rows.
+pub fn context(p: &Protocol, plan: &Plan) -> Context {
+    let session = format!("{:016x}", Rng::fork(p.metadata.seed, &format!("session\u{1f}{}", plan.participant)).next_u64());
+    Context {
+        study_id: p.metadata.id.clone(),
+        participant: plan.participant.clone(),
+        session,
+        condition: plan.assignment.label(),
+        backend: "simulated".into(),
+        model_hash: p.models.first().map(|m| m.sha256.clone()).unwrap_or_default(),
+    }
+}
+
+/// Run one participant from the start, or from `resume_from` (their log so far, as after a
+/// reload: a `reload` event is logged and the first unfinished trial runs again).
+pub fn simulate_participant(p: &Protocol, participant: &str, opts: &SimOptions, resume_from: Option<&Log>) -> Result<Log, StudyError> {
+    let plan = plan(p, participant);
+    let ctx = context(p, &plan);
+    let mut log = resume_from.cloned().unwrap_or_default();
+    let res = log.resume();
+    if let Some(c) = &res.condition {
+        if *c != ctx.condition {
+            return Err(StudyError::Log(format!("log has condition '{c}' but the assignment gives '{}'", ctx.condition)));
+        }
+    }
+    let mut stamper = Stamper::resumed(ctx, &res);
+    let mut persona_rng = Rng::fork(opts.seed, &format!("persona\u{1f}{participant}"));
+    let persona = Persona::new(&mut persona_rng);
+    let mut t = res.last_t_ms;
+    if !log.rows().is_empty() {
+        t += 1500;
+        log.append(stamper.stamp(Event::new(EventKind::Reload, None, t).with("resumed_at_trial", res.next_trial)))?;
+    }
+    if res.declined || res.completed {
+        return Ok(log);
+    }
+    for pt in &plan.trials[res.next_trial.min(plan.trials.len())..] {
+        let mut rng = Rng::fork(opts.seed ^ pt.seed, "sim-trial");
+        let events = run_trial(p, &plan, pt, &persona, opts, &mut rng, t + 400)?;
+        let declined = events.iter().any(|e| e.kind == EventKind::Consent && e.data.get("consented") == Some(&Value::Bool(false)));
+        for ev in events {
+            t = t.max(ev.t_ms);
+            log.append(stamper.stamp(ev))?;
+        }
+        if declined {
+            return Ok(log);
+        }
+    }
+    t += 300;
+    log.append(stamper.stamp(Event::new(EventKind::Completion, None, t).with("code", p.completion.code.clone())))?;
+    Ok(log)
+}
+
+/// Run `n` participants (ids from `participant_ids(opts.seed, n)`).
+pub fn simulate_study(p: &Protocol, n: usize, opts: &SimOptions) -> Result<Vec<Log>, StudyError> {
+    participant_ids(opts.seed, n).iter().map(|id| simulate_participant(p, id, opts, None)).collect()
+}
+
+/// A log-normal response time around `base_ms`.
+fn rt(rng: &mut Rng, persona: &Persona, base_ms: f64) -> u64 {
+    (base_ms * persona.speed * (0.35 * rng.normal() as f64).exp()).round().max(150.0) as u64
+}
+
+/// Share of earlier puzzle trials in the plan that came with advice (exposure to AI help).
+fn assisted_share(p: &Protocol, plan: &Plan, upto: usize, levels: &std::collections::BTreeMap<String, String>) -> f64 {
+    let (mut puzzles, mut assisted) = (0.0, 0.0);
+    for pt in &plan.trials[..upto] {
+        if let TrialKind::Puzzle(z) = &pt.trial(p).kind {
+            puzzles += 1.0;
+            if z.advice.resolve(levels).is_some_and(|m| m != AdviceMode::None) {
+                assisted += 1.0;
+            }
+        }
+    }
+    if puzzles > 0.0 {
+        assisted / puzzles
+    } else {
+        0.0
+    }
+}
+
+/// Free text that exercises CSV quoting: commas, quotes, newlines, non-ASCII.
+const PHRASES: &[&str] = &["I followed the pattern", "the advice, mostly", "keys \"k3\" then v7", "unsure\nguessed", "ça dépend", "no comment"];
+
+fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, opts: &SimOptions, rng: &mut Rng, t0: u64) -> Result<Vec<Event>, StudyError> {
+    let trial = pt.trial(p);
+    let tr = Some((pt.index, pt.trial_id.as_str()));
+    let levels = plan.assignment.levels();
+    let mut evs = vec![Event::new(EventKind::TrialStart, tr, t0)];
+    let mut end = Event::new(EventKind::TrialEnd, tr, 0)
+        .with("block_id", pt.block_id.clone())
+        .with("rep", pt.rep)
+        .with("trial_type", trial.type_name());
+    if rng.next_f64() < opts.distraction_rate {
+        let at = t0 + 200 + rng.below(2000);
+        evs.push(Event::new(EventKind::Blur, tr, at));
+        evs.push(Event::new(EventKind::Visibility, tr, at + 1).with("state", "hidden"));
+        evs.push(Event::new(EventKind::Visibility, tr, at + 2000).with("state", "visible"));
+        evs.push(Event::new(EventKind::Focus, tr, at + 2001));
+    }
+    let last = |evs: &Vec<Event>| evs.iter().map(|e| e.t_ms).max().unwrap_or(t0);
+    match &trial.kind {
+        TrialKind::Consent => {
+            let yes = rng.next_f64() >= opts.decline_rate;
+            let r = rt(rng, persona, 9000.0);
+            evs.push(Event::new(EventKind::Consent, tr, t0 + r).with("consented", yes));
+            end = end.with("response", if yes { "agree" } else { "decline" }).with("rt_ms", r);
+        }
+        TrialKind::Instructions { pages } => {
+            let r = rt(rng, persona, 7000.0 * pages.len() as f64);
+            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("rt_ms", r).with("response", "continue"));
+            end = end.with("rt_ms", r).with("response", "continue");
+        }
+        TrialKind::Puzzle(z) => {
+            let mode = z.advice.resolve(&levels).unwrap_or(AdviceMode::None);
+            let exposure = if mode == AdviceMode::None { assisted_share(p, plan, pt.index, &levels) } else { 0.0 };
+            let skill = (persona.skill - 0.25 * exposure).clamp(0.05, 0.98);
+            let quit = (persona.quit + 0.25 * exposure).min(0.9);
+            let puzzle = make_puzzle(&z.task, pt.seed)?;
+            let mut advisor = Misleading {
+                inner: OracleAdvisor { rng: Rng::fork(pt.seed, "advisor"), accuracy: z.advice_accuracy },
+                rate: if mode == AdviceMode::Misleading { z.mislead_rate } else { 0.0 },
+                rng: Rng::fork(pt.seed, "mislead"),
+            };
+            let requested = mode == AdviceMode::OnRequest && rng.next_f64() < persona.reliance;
+            let shown = matches!(mode, AdviceMode::Always | AdviceMode::Misleading) || requested;
+            let advice = shown.then(|| advisor.advise(&puzzle));
+            let mut at = t0 + rt(rng, persona, 1500.0);
+            if requested {
+                evs.push(Event::new(EventKind::AdviceRequested, tr, at));
+                at += 250;
+            }
+            if let Some(a) = advice {
+                evs.push(advice_event(tr, at, &a));
+            }
+            end = end.with("task", z.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("advice_mode", mode.name());
+            end = end.with("advice_requested", requested).with("advice_shown", shown).with("steering_scale", z.steering_scale);
+            if let Some(a) = advice {
+                end = end.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_misleading", a.misleading);
+            }
+            let gives_up = z.give_up_after_ms.is_some() && advice.is_none() && rng.next_f64() < quit * (1.0 - skill) * 2.0;
+            if let (true, Some(after)) = (gives_up, z.give_up_after_ms) {
+                let r = after + rt(rng, persona, 4000.0);
+                evs.push(Event::new(EventKind::Response, tr, t0 + r).with("gave_up", true).with("rt_ms", r));
+                end = end.with("gave_up", true).with("give_up_ms", r).with("rt_ms", r).with("correct", false);
+            } else {
+                let follows = advice.is_some_and(|a| rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence));
+                let answer = match advice {
+                    Some(a) if follows => a.answer,
+                    _ if rng.next_f64() < skill => puzzle.answer,
+                    _ => wrong_answer(&puzzle, rng),
+                };
+                let r = rt(rng, persona, if follows { 3500.0 } else { 6000.0 });
+                let correct = answer == puzzle.answer;
+                if follows {
+                    evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
+                }
+                evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
+                end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
+                if advice.is_some() {
+                    end = end.with("advice_followed", follows);
+                }
+                if z.give_up_after_ms.is_some() {
+                    end = end.with("gave_up", false);
+                }
+            }
+        }
+        TrialKind::AttentionEdit(ae) => {
+            let interactive = ae.interactive.resolve(&levels).unwrap_or(false);
+            let puzzle = make_puzzle(&ae.task, pt.seed)?;
+            let mut model = OracleAdvisor { rng: Rng::fork(pt.seed, "model"), accuracy: 0.7 };
+            let mut a = model.advise(&puzzle);
+            let edits = if interactive { 1 + rng.below(6) } else { 0 };
+            let mut at = t0 + 600;
+            evs.push(advice_event(tr, at, &a));
+            for _ in 0..edits {
+                at += rt(rng, persona, 1200.0);
+                a = model.advise(&puzzle);
+                evs.push(advice_event(tr, at, &a).with("edited", true));
+            }
+            let follows = rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence);
+            let answer = if follows { a.answer } else if rng.next_f64() < persona.skill { puzzle.answer } else { wrong_answer(&puzzle, rng) };
+            let r = (at - t0) + rt(rng, persona, 3000.0);
+            if follows {
+                evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
+            }
+            let correct = answer == puzzle.answer;
+            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
+            end = end.with("task", ae.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("interactive", interactive).with("n_edits", edits);
+            end = end.with("advice_shown", true).with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_followed", follows);
+            end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
+        }
+        TrialKind::TwoChoice(tc) => {
+            let kind = tc.advisor.resolve(&levels).unwrap_or(AdvisorKind::Neutral);
+            let harmful = tc.options.iter().position(|o| o.harmful).unwrap_or(0);
+            let push_harm = match kind {
+                AdvisorKind::Neutral => 0.15,
+                AdvisorKind::Manipulative => 0.8,
+            };
+            let rec = if rng.next_f64() < push_harm { harmful } else { 1 - harmful };
+            evs.push(Event::new(EventKind::AdviceShown, tr, t0 + 500).with("recommendation", tc.options[rec].id.clone()).with("advisor", kind.name()));
+            let follows = rng.next_f64() < 0.35 + 0.5 * persona.reliance;
+            let choice = if follows { rec } else if rng.next_f64() < persona.harm_prior { harmful } else { 1 - harmful };
+            let r = rt(rng, persona, 8000.0);
+            // "Followed" means chose the advised option, whether or not by deferring.
+            if choice == rec {
+                evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
+            }
+            let id = tc.options[choice].id.clone();
+            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("choice", id.clone()).with("rt_ms", r));
+            end = end.with("advisor", kind.name()).with("advice_shown", true).with("advice_answer", tc.options[rec].id.clone());
+            end = end.with("advice_followed", choice == rec).with("response", id).with("harmful_choice", tc.options[choice].harmful).with("rt_ms", r);
+        }
+        TrialKind::Likert { points, .. } => {
+            let pick = 1 + rng.below(*points as u64);
+            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string());
+        }
+        TrialKind::MultipleChoice { options, .. } => {
+            let pick = rng.below(options.len() as u64);
+            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string());
+        }
+        TrialKind::FreeText { max_len, .. } => {
+            let text: String = PHRASES[rng.below(PHRASES.len() as u64) as usize].chars().take(*max_len).collect();
+            end = answer(&mut evs, end, rng, persona, t0, tr, text);
+        }
+        TrialKind::AttentionCheck { options, correct, .. } => {
+            let pick = if rng.next_f64() < 0.95 { *correct } else { (*correct + 1) % options.len() };
+            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string()).with("correct", pick == *correct);
+        }
+        TrialKind::TraceView => {
+            end = answer(&mut evs, end, rng, persona, t0, tr, "viewed".into()).with("n_trials_shown", pt.index);
+        }
+    }
+    end.t_ms = last(&evs) + 50;
+    evs.push(end);
+    Ok(evs)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn advice_event(tr: Option<(usize, &str)>, at: u64, a: &Advice) -> Event {
+    Event::new(EventKind::AdviceShown, tr, at).with("answer", a.answer).with("confidence", round3(a.confidence)).with("misleading", a.misleading)
+}
+
+/// A questionnaire answer: one response event, and the trial_end fields it fills.
+fn answer(evs: &mut Vec<Event>, end: Event, rng: &mut Rng, persona: &Persona, t0: u64, tr: Option<(usize, &str)>, response: String) -> Event {
+    let r = rt(rng, persona, 4000.0);
+    evs.push(Event::new(EventKind::Response, tr, t0 + r).with("response", response.clone()).with("rt_ms", r));
+    end.with("response", response).with("rt_ms", r)
+}
+
+/// The rows of every log, for exports.
+pub fn all_rows(logs: &[Log]) -> Vec<&EventRow> {
+    logs.iter().flat_map(|l| l.rows()).collect()
+}
