@@ -100,7 +100,7 @@ pub fn mean_activation(model: &dyn SeqModel, tokens: &Tensor, site: &str, positi
 /// `mean(A) − mean(B)` at `site` over the chosen positions.
 pub fn diff_of_means(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, positions: Positions) -> Result<Direction> {
     let (ma, mb) = (mean_activation(model, a, site, positions)?, mean_activation(model, b, site, positions)?);
-    Ok(Direction { site: site.into(), vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(), recipe: format!("mean(A) - mean(B) over positions {positions:?}"), model: fingerprint(model) })
+    Ok(Direction { site: site.into(), vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(), recipe: format!("mean(A) - mean(B) over positions {positions}"), model: fingerprint(model) })
 }
 
 /// The first principal component of paired differences `act(A_i) − act(B_i)` (mean over the
@@ -134,7 +134,7 @@ pub fn paired_pc1(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, posi
         v = nv.into_iter().map(|x| x / norm).collect();
     }
     let along: f64 = mean.iter().zip(&v).map(|(x, y)| x * y).sum();
-    Ok(Direction { site: site.into(), vector: v.iter().map(|x| (x * along) as f32).collect(), recipe: format!("first principal component of {na} paired differences over positions {positions:?}"), model: fingerprint(model) })
+    Ok(Direction { site: site.into(), vector: v.iter().map(|x| (x * along) as f32).collect(), recipe: format!("first principal component of {na} paired differences over positions {positions}"), model: fingerprint(model) })
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {

@@ -56,14 +56,12 @@ test('the flagship link trains, steers copy into reverse beyond its random basel
     assert.ok(best.effect > 0.9 && best.effect > best.random + 0.3, `steering must flip copy answers to reverse: ${JSON.stringify(rows)}`);
     assert.equal(rows[0].effect, rows[0].random, 'scale 0 is the identity for every direction');
     assert.match(page.url(), /steer=sweep/);
-    assert.match(page.url(), /st_pos=0/);
+    assert.match(page.url(), /st_scales=0%2C0\.5%2C1%2C1\.5%2C2/, 'fields that differ from the task\'s defaults stay in the link');
 
     // The live example: at the best scale more of the answer is the reverse one than at 0.
     const toward = async (scale) => {
-      const before = await page.locator('[data-testid="steer-example"]').innerHTML();
       await page.locator('[data-testid="steer-scale"]').evaluate((el, v) => { el.value = v; el.dispatchEvent(new Event('change', { bubbles: true })); }, String(scale));
-      await report(page, 'steer-example', before);
-      await waitFor(async () => (await page.locator('[data-testid="steer-scale-value"]').textContent()) === String(scale), 5000, 'the scale');
+      await waitFor(async () => (await page.locator('[data-testid="steer-example"]').textContent()).includes(`scale ${scale} adds`), 60000, `the example at scale ${scale}`);
       return +(await page.locator('[data-testid="steer-example-tokens"]').getAttribute('data-toward'));
     };
     const [at0, atBest] = [await toward(0), await toward(best.scale)];
@@ -94,7 +92,7 @@ test('the flagship link trains, steers copy into reverse beyond its random basel
     const norm = await page.locator('[data-testid="steer-direction-report"]').getAttribute('data-norm');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="steer-download-direction"]').click()]);
     const saved = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
-    assert.equal(saved.site, 'blocks.0.resid_post');
+    assert.equal(saved.site, 'blocks.0.resid_pre');
     assert.equal(saved.vector.length, 32);
     const dirBefore = await page.locator('[data-testid="steer-direction-report"]').innerHTML();
     await page.locator('[data-testid="steer-load-direction"]').setInputFiles(await download.path());
@@ -118,7 +116,7 @@ test('the flagship link trains, steers copy into reverse beyond its random basel
 test('a full patching sweep of a 2-layer model at sequence 64 runs in the tab in seconds', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const link = 'seed=4&task=in_context_recall&seq_len=64&layers=2&heads=2&d_model=32&batch=8&steps=20&st_b=keys=4&autorun=1&steer=patch';
+    const link = 'seed=4&task=in_context_recall&seq_len=64&layers=2&heads=2&d_model=32&batch=8&steps=20&warmup=5&st_b=keys=4&autorun=1&steer=patch';
     const { page, errors } = await openPage(browser, `${server.url}/?${link}`);
     await trained(page, 300000);
     await report(page, 'steer-patch-report', null);
@@ -136,11 +134,11 @@ test('a full patching sweep of a 2-layer model at sequence 64 runs in the tab in
 test('a DLR run has its own sites and a direction with cosines across layers', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const link = 'seed=2&model=dlr&task=copy_reverse&length=4&vocab=8&mode=mixed&layers=2&d_model=16&batch=8&steps=30&autorun=1&steer=direction';
+    const link = 'seed=2&model=dlr&task=copy_reverse&length=4&vocab=8&mode=mixed&layers=2&d_model=16&batch=8&steps=30&warmup=5&autorun=1&steer=direction';
     const { page, errors } = await openPage(browser, `${server.url}/?${link}`);
     await trained(page, 300000);
     const r = await report(page, 'steer-direction-report', null);
-    assert.match(await r.textContent(), /Direction at blocks\.0\.resid_post/);
+    assert.match(await r.textContent(), /Direction at blocks\.0\.resid_pre/);
     assert.equal(await page.locator('[data-testid="steer-cosines"] tbody tr').count(), 2);
     const sites = await page.locator('[data-testid="steer-site"] option').allTextContents();
     assert.ok(sites.includes('blocks.1.mixer.out') && !sites.some((s) => s.includes('heads')), sites.join(', '));
