@@ -34,7 +34,19 @@ fn flat(t: &Tensor) -> Vec<f32> {
 }
 
 fn models() -> Vec<(&'static str, Box<dyn SeqModel>)> {
-    vec![("transformer", Box::new(transformer(1))), ("dlr", Box::new(dlr(1)))]
+    use interlab::model::rnn::{Cell, Rnn, RnnConfig};
+    use interlab::model::ssm_heads::{MhSsm, MhSsmConfig};
+    let rnn = |cell| Rnn::new(RnnConfig { cell, vocab: 10, features: 0, layers: 2, d_model: 16, out: 10 }, 1).unwrap();
+    let mh = MhSsm::new(MhSsmConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, heads: 4, state: 4, out: 10 }, 1).unwrap();
+    let s4d = Dlr::new(DlrConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, state: 4, out: 10, discretised: true }, 1).unwrap();
+    vec![
+        ("transformer", Box::new(transformer(1))),
+        ("dlr", Box::new(dlr(1))),
+        ("s4d", Box::new(s4d)),
+        ("mhssm", Box::new(mh)),
+        ("lstm", Box::new(rnn(Cell::Lstm))),
+        ("gru", Box::new(rnn(Cell::Gru))),
+    ]
 }
 
 #[test]
@@ -188,8 +200,17 @@ fn bad_requests_name_what_is_wrong() {
     assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::Range(4, 40), Edit::Zero)]).contains("outside the sequence of 12"));
     let empty = Tensor::zeros((0, L), candle_core::DType::U32, &Device::Cpu).unwrap();
     assert!(mean_activation(&m, &empty, "blocks.0.resid_post", Positions::All).err().unwrap().to_string().contains("empty input set"));
-    let rnn = interlab::model::rnn::Rnn::new(interlab::model::rnn::RnnConfig { cell: interlab::model::rnn::Cell::Gru, vocab: 10, features: 0, layers: 1, d_model: 8, out: 10 }, 1).unwrap();
-    assert!(run(&rnn, &x, None, &[]).err().unwrap().to_string().contains("no named activation sites"));
+    // A family that declares no sites (every family here has them; the trait's default).
+    struct NoSites;
+    impl SeqModel for NoSites {
+        fn forward(&self, tokens: &Tensor, _: Option<&Tensor>) -> interlab::model::Result<Tensor> {
+            Ok(tokens.to_dtype(candle_core::DType::F32).unwrap())
+        }
+        fn named_params(&self) -> Vec<(String, &candle_core::Var)> {
+            Vec::new()
+        }
+    }
+    assert!(run(&NoSites, &x, None, &[]).err().unwrap().to_string().contains("no named activation sites"));
 }
 
 /// The flagship claim, with the reported configuration (`interlab steer flagship`, ~1 min
@@ -312,8 +333,13 @@ fn panel_requests_answer_and_name_bad_input() {
     assert!(e.contains("the direction is zero"), "{e}");
     let e = ask(Op::Patch, &SteerSpec { a: "mode=copy".into(), ..spec.clone() }).reply.unwrap_err();
     assert!(e.contains("nothing for patching to restore"), "{e}");
-    // A model family without sites says so.
-    let lstm = Trainer::new(interlab::core::TrainConfig { model: "lstm".into(), layers: 1, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6")])).unwrap();
-    let e = handle(&lstm, &SteerRequest { op: Op::Direction, spec: spec.clone(), direction: None }, &|| 0.0, &mut |_| {}).reply.unwrap_err();
-    assert!(e.contains("no named activation sites"), "{e}");
+    // Every family has sites: the panel offers exactly the ones the model has.
+    for model in ["transformer", "dlr", "s4d", "mhssm", "lstm", "gru"] {
+        let cfg = interlab::core::TrainConfig { model: model.into(), layers: 2, heads: 2, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6")]);
+        let t = Trainer::new(cfg.clone()).unwrap();
+        let names: Vec<String> = t.model.sites().into_iter().map(|s| s.name).collect();
+        assert_eq!(interlab::engine::steering::site_names(&cfg), names, "{model}");
+        let out = handle(&t, &SteerRequest { op: Op::Direction, spec: SteerSpec { site: "blocks.1.resid_post".into(), positions: "last3".into(), ..spec.clone() }, direction: None }, &|| 0.0, &mut |_| {});
+        assert!(out.reply.is_ok(), "{model}: {:?}", out.reply);
+    }
 }

@@ -52,7 +52,8 @@ pub struct FlagshipReport {
     /// in units of the typical activation norm): mid-network, where the task is not one
     /// linear direction.
     pub mid: SweepReport,
-    /// p-values at scale 1 of directions from random splits of copy-mode inputs (5 seeds).
+    /// p-values at scale 1 of directions from random splits of copy-mode inputs (5 seeds;
+    /// measured and added over all positions, at the flagship's site).
     pub random_split_p: Vec<f64>,
     /// Probes of "reverse or copy" per site x position, and the pooled probe's cosine with
     /// the direction.
@@ -113,7 +114,9 @@ pub fn run(cfg: &FlagshipConfig, log: &mut dyn FnMut(&str)) -> Result<FlagshipRe
     let (SteerReply::Sweep(mid), _) = ask(&t, Op::Sweep, &mid_spec, log)? else { return Err("flagship: the sweep returned no sweep".into()) };
     let mut random_split_p = Vec::new();
     for s in 0..5u64 {
-        let split = SteerSpec { a: "mode=copy".into(), b: "mode=copy".into(), seed: (cfg.seed + 100 + s).to_string(), scales: "1".into(), ..spec.clone() };
+        // At the task token every copy-mode input is the same (the split's direction would be
+        // exactly zero, which is refused), so the split's difference is taken over all positions.
+        let split = SteerSpec { a: "mode=copy".into(), b: "mode=copy".into(), positions: "all".into(), seed: (cfg.seed + 100 + s).to_string(), scales: "1".into(), ..spec.clone() };
         let (SteerReply::Sweep(r), _) = ask(&t, Op::Sweep, &split, log)? else { return Err("flagship: the sweep returned no sweep".into()) };
         random_split_p.push(r.result.p_value[0]);
     }

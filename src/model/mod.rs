@@ -34,7 +34,7 @@ pub trait SeqModel {
     /// `forward`, calling `hook` at every named site (see `sites`) and continuing with what it
     /// returns. Families without named sites say so.
     fn forward_sites(&self, _tokens: &Tensor, _features: Option<&Tensor>, _hook: &mut sites::Hook) -> Result<Tensor> {
-        Err(ModelError { op: "forward_sites".into(), detail: "this model family has no named activation sites yet (Transformer and DLR have)".into() })
+        Err(ModelError { op: "forward_sites".into(), detail: "this model family has no named activation sites".into() })
     }
     /// The named sites `forward_sites` visits, in order (empty when it has none).
     fn sites(&self) -> Vec<sites::SiteInfo> {

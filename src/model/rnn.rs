@@ -110,14 +110,35 @@ impl Rnn {
     }
 }
 
-impl super::SeqModel for Rnn {
-    fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+/// The named sites of each layer, in pass order (`model::sites`): the residual stream
+/// before the layer, what the recurrence adds (its hidden states), and the stream after.
+pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.out", "resid_post"];
+
+impl Rnn {
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
         let mut x = self.embed.forward("rnn", tokens, features)?; // [b, l, d]
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
+            let site = |kind| super::sites::Site { layer: i, kind };
+            x = hook(site("resid_pre"), x)?; // [b, l, d]
             let u = layer_norm::layer_norm(&x, layer.ln.as_tensor())?; // [b, l, d]
-            x = (&x + self.recur(layer, &u)?)?;
+            x = (&x + hook(site("mixer.out"), self.recur(layer, &u)?)?)?;
+            x = hook(site("resid_post"), x)?;
         }
         self.head.forward("rnn", &x) // [b*l, out]
+    }
+}
+
+impl super::SeqModel for Rnn {
+    fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
+        self.run(tokens, features, &mut super::sites::identity)
+    }
+
+    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+        self.run(tokens, features, hook)
+    }
+
+    fn sites(&self) -> Vec<super::sites::SiteInfo> {
+        super::sites::list(self.cfg.layers, SITE_KINDS, self.cfg.d_model)
     }
 
     fn named_params(&self) -> Vec<(String, &Var)> {

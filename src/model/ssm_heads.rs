@@ -123,12 +123,14 @@ impl MhSsm {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
-        self.run(tokens, features, |_, _| Ok(()))
+        self.run(tokens, features, &mut super::sites::identity, |_, _| Ok(()))
     }
 
     /// The forward pass, calling `visit(layer, v)` with each block's values `v [b, l, d]`
     /// (what its heads' recurrences read).
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+    /// The forward pass, calling `hook` at every named site (`SITE_KINDS`) and
+    /// `visit(layer, v)` with each block's values `v [b, l, d]`.
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("mhssm.forward.tokens")?;
         if b == 0 || l == 0 || l > self.cfg.max_len {
             return Err(err("mhssm.forward", format!("tokens {:?} must be [batch, 1..={}] (the model's max_len)", tokens.dims(), self.cfg.max_len)));
@@ -136,14 +138,19 @@ impl MhSsm {
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("mhssm", tokens, features)?; // [b, l, d]
         for (i, blk) in self.blocks.iter().enumerate() {
+            let site = |kind| super::sites::Site { layer: i, kind };
+            x = hook(site("resid_pre"), x)?; // [b, l, d]
             let u = layer_norm::layer_norm(&x, blk.ln_1.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
             let v = u.matmul(blk.c_v.as_tensor()).op("mhssm.c_v")?.reshape((b, l, d))?; // [b, l, d]
             visit(i, &v)?;
-            let y = self.heads_conv(blk, &v)?.reshape((b * l, d))?; // [b*l, d]
-            x = (x + y.matmul(blk.c_proj.as_tensor()).op("mhssm.c_proj")?.reshape((b, l, d))?)?; // [b, l, d]
+            let y = hook(site("mixer.heads"), self.heads_conv(blk, &v)?)?.reshape((b * l, d))?; // [b*l, d] heads side by side
+            let y = y.matmul(blk.c_proj.as_tensor()).op("mhssm.c_proj")?.reshape((b, l, d))?; // [b, l, d]
+            x = (x + hook(site("mixer.out"), y)?)?;
+            x = hook(site("resid_mid"), x)?;
             let u = layer_norm::layer_norm(&x, blk.ln_2.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
             let h = u.matmul(blk.c_fc.as_tensor()).op("mhssm.mlp.c_fc")?.relu()?; // [b*l, 2d]
-            x = (x + h.matmul(blk.mlp_proj.as_tensor()).op("mhssm.mlp.c_proj")?.reshape((b, l, d))?)?; // [b, l, d]
+            x = (x + hook(site("mlp.out"), h.matmul(blk.mlp_proj.as_tensor()).op("mhssm.mlp.c_proj")?.reshape((b, l, d))?)?)?; // [b, l, d]
+            x = hook(site("resid_post"), x)?;
         }
         self.head.forward("mhssm", &x) // [b*l, out]
     }
@@ -175,9 +182,21 @@ impl MhSsm {
     }
 }
 
+/// The named sites of each block, in pass order (`model::sites`); `mixer.heads` holds each
+/// head's recurrence output side by side (`d / heads` columns each) before `c_proj`.
+pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
+
 impl super::SeqModel for MhSsm {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         MhSsm::forward(self, tokens, features)
+    }
+
+    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+        self.run(tokens, features, hook, |_, _| Ok(()))
+    }
+
+    fn sites(&self) -> Vec<super::sites::SiteInfo> {
+        super::sites::list(self.cfg.layers, SITE_KINDS, self.cfg.d_model)
     }
 
     /// Each layer's per-head kernels over the input's length, and the norm of the whole state
@@ -185,7 +204,7 @@ impl super::SeqModel for MhSsm {
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
         let p = self.cfg.d_model / self.cfg.heads;
         let mut recurrence = Vec::with_capacity(self.blocks.len());
-        self.run(tokens, features, |i, v| {
+        self.run(tokens, features, &mut super::sites::identity, |i, v| {
             let heads = self.modes(i)?;
             // One row of modes per channel: channel c runs its head's (c / p) recurrence.
             let per_channel = Modes {

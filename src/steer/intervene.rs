@@ -108,7 +108,7 @@ pub struct Output {
 pub fn validate(model: &dyn SeqModel, seq: usize, list: &[Intervention]) -> Result<()> {
     let sites = model.sites();
     if sites.is_empty() {
-        return Err(err("sites", "this model family has no named activation sites (Transformer and DLR have)".into()));
+        return Err(err("sites", "this model family has no named activation sites".into()));
     }
     for iv in list {
         let info = find(&sites, &iv.site)?;

@@ -240,7 +240,9 @@ impl SteerSpec {
 pub fn site_names(cfg: &crate::core::TrainConfig) -> Vec<String> {
     let kinds = match cfg.model.as_str() {
         "transformer" => crate::model::transformer::SITE_KINDS,
-        "dlr" => crate::model::dlr::SITE_KINDS,
+        "dlr" | "s4d" => crate::model::dlr::SITE_KINDS,
+        "mhssm" => crate::model::ssm_heads::SITE_KINDS,
+        "lstm" | "gru" => crate::model::rnn::SITE_KINDS,
         _ => return Vec::new(),
     };
     crate::model::sites::list(cfg.layers, kinds, cfg.d_model).into_iter().map(|s| s.name).collect()

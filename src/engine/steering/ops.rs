@@ -50,7 +50,7 @@ fn setup<'a>(trainer: &'a Trainer, req: &SteerRequest) -> Result<Setup<'a>, Stri
     let model = trainer.model.as_ref();
     let sites = model.sites();
     if sites.is_empty() {
-        return Err(format!("the {} model has no named activation sites yet: steering works on Transformers (any mixers) and the DLR", trainer.cfg.model));
+        return Err(format!("the {} model has no named activation sites", trainer.cfg.model));
     }
     let shape = trainer.task.shape();
     let classes = match shape.output {
