@@ -2,6 +2,7 @@
 //! loop, and (later) storage, downloads and workers. Everything here is a thin, typed
 //! wrapper; JS exceptions become `String` messages at this edge.
 
+pub mod storage;
 pub mod url;
 pub mod worker;
 
@@ -15,6 +16,16 @@ pub fn now_ms() -> f64 {
         .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map(|p| p.now())
         .unwrap_or(0.0)
+}
+
+/// Wall-clock milliseconds since the epoch (`Date.now()`), comparable between tabs.
+pub fn wall_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Wait `ms` milliseconds.
+pub async fn sleep_ms(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
 /// Logical processors the browser reports (`navigator.hardwareConcurrency`), at least 1.

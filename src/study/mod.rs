@@ -21,6 +21,7 @@ pub mod export;
 pub mod jsonlines;
 pub mod markdown;
 pub mod protocol;
+pub mod record;
 pub mod puzzle;
 pub mod simulate;
 pub mod stats;

@@ -14,6 +14,7 @@ use super::assign::{plan, Plan, PlannedTrial};
 use super::error::StudyError;
 use super::events::{Context, Event, EventKind, EventRow, Log, Stamper};
 use super::protocol::*;
+use super::record;
 use super::puzzle::{make_puzzle, wrong_answer, Advice, Advisor, Misleading, OracleAdvisor};
 use crate::core::Rng;
 
@@ -162,11 +163,8 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
     let trial = pt.trial(p);
     let tr = Some((pt.index, pt.trial_id.as_str()));
     let levels = plan.assignment.levels();
-    let mut evs = vec![Event::new(EventKind::TrialStart, tr, t0)];
-    let mut end = Event::new(EventKind::TrialEnd, tr, 0)
-        .with("block_id", pt.block_id.clone())
-        .with("rep", pt.rep)
-        .with("trial_type", trial.type_name());
+    let mut evs = vec![record::start(pt, t0)];
+    let mut end = record::end(pt, trial.type_name(), 0);
     if rng.next_f64() < opts.distraction_rate {
         let at = t0 + 200 + rng.below(2000);
         evs.push(Event::new(EventKind::Blur, tr, at));
@@ -179,13 +177,13 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
         TrialKind::Consent => {
             let yes = rng.next_f64() >= opts.decline_rate;
             let r = rt(rng, persona, 9000.0);
-            evs.push(Event::new(EventKind::Consent, tr, t0 + r).with("consented", yes));
-            end = end.with("response", if yes { "agree" } else { "decline" }).with("rt_ms", r);
+            evs.extend(record::consent(pt, yes, r, (t0 + r).max(last(&evs))));
+            return Ok(evs);
         }
         TrialKind::Instructions { pages } => {
             let r = rt(rng, persona, 7000.0 * pages.len() as f64);
-            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("rt_ms", r).with("response", "continue"));
-            end = end.with("rt_ms", r).with("response", "continue");
+            evs.extend(record::answer(pt, "instructions", "continue", r, (t0 + r).max(last(&evs)), None, &[]));
+            return Ok(evs);
         }
         TrialKind::Puzzle(z) => {
             let mode = z.advice.resolve(&levels).unwrap_or(AdviceMode::None);
@@ -269,42 +267,37 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
         TrialKind::TwoChoice(tc) => {
             let kind = tc.advisor.resolve(&levels).unwrap_or(AdvisorKind::Neutral);
             let harmful = tc.options.iter().position(|o| o.harmful).unwrap_or(0);
-            let push_harm = match kind {
-                AdvisorKind::Neutral => 0.15,
-                AdvisorKind::Manipulative => 0.8,
-            };
-            let rec = if rng.next_f64() < push_harm { harmful } else { 1 - harmful };
-            evs.push(Event::new(EventKind::AdviceShown, tr, t0 + 500).with("recommendation", tc.options[rec].id.clone()).with("advisor", kind.name()));
+            let rec = record::recommendation(tc, kind, pt.seed);
+            evs.push(record::advice_shown(pt, tc, kind, rec, t0 + 500));
             let follows = rng.next_f64() < 0.35 + 0.5 * persona.reliance;
             let choice = if follows { rec } else if rng.next_f64() < persona.harm_prior { harmful } else { 1 - harmful };
             let r = rt(rng, persona, 8000.0);
-            // "Followed" means chose the advised option, whether or not by deferring.
-            if choice == rec {
-                evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
-            }
-            let id = tc.options[choice].id.clone();
-            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("choice", id.clone()).with("rt_ms", r));
-            end = end.with("advisor", kind.name()).with("advice_shown", true).with("advice_answer", tc.options[rec].id.clone());
-            end = end.with("advice_followed", choice == rec).with("response", id).with("harmful_choice", tc.options[choice].harmful).with("rt_ms", r);
+            evs.extend(record::two_choice(pt, tc, kind, rec, choice, r, (t0 + r).max(last(&evs))));
+            return Ok(evs);
         }
         TrialKind::Likert { points, .. } => {
             let pick = 1 + rng.below(*points as u64);
-            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string());
+            let r = rt(rng, persona, 4000.0);
+            return Ok(answer(evs, pt, "likert", r, t0, &pick.to_string(), (None, &[])));
         }
         TrialKind::MultipleChoice { options, .. } => {
             let pick = rng.below(options.len() as u64);
-            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string());
+            let r = rt(rng, persona, 4000.0);
+            return Ok(answer(evs, pt, "multiple_choice", r, t0, &pick.to_string(), (None, &[])));
         }
         TrialKind::FreeText { max_len, .. } => {
             let text: String = PHRASES[rng.below(PHRASES.len() as u64) as usize].chars().take(*max_len).collect();
-            end = answer(&mut evs, end, rng, persona, t0, tr, text);
+            let r = rt(rng, persona, 4000.0);
+            return Ok(answer(evs, pt, "free_text", r, t0, &text, (None, &[])));
         }
         TrialKind::AttentionCheck { options, correct, .. } => {
             let pick = if rng.next_f64() < 0.95 { *correct } else { (*correct + 1) % options.len() };
-            end = answer(&mut evs, end, rng, persona, t0, tr, pick.to_string()).with("correct", pick == *correct);
+            let r = rt(rng, persona, 4000.0);
+            return Ok(answer(evs, pt, "attention_check", r, t0, &pick.to_string(), (Some(pick == *correct), &[])));
         }
         TrialKind::TraceView => {
-            end = answer(&mut evs, end, rng, persona, t0, tr, "viewed".into()).with("n_trials_shown", pt.index);
+            let r = rt(rng, persona, 4000.0);
+            return Ok(answer(evs, pt, "trace_view", r, t0, "viewed", (None, &[("n_trials_shown", pt.index as u64)])));
         }
     }
     end.t_ms = last(&evs) + 50;
@@ -320,11 +313,12 @@ fn advice_event(tr: Option<(usize, &str)>, at: u64, a: &Advice) -> Event {
     Event::new(EventKind::AdviceShown, tr, at).with("answer", a.answer).with("confidence", round3(a.confidence)).with("misleading", a.misleading)
 }
 
-/// A questionnaire answer: one response event, and the trial_end fields it fills.
-fn answer(evs: &mut Vec<Event>, end: Event, rng: &mut Rng, persona: &Persona, t0: u64, tr: Option<(usize, &str)>, response: String) -> Event {
-    let r = rt(rng, persona, 4000.0);
-    evs.push(Event::new(EventKind::Response, tr, t0 + r).with("response", response.clone()).with("rt_ms", r));
-    end.with("response", response).with("rt_ms", r)
+/// A questionnaire answer after response time `r` (`record::answer`); `tail` holds the
+/// attention check's correctness and extra trial-end fields.
+fn answer(mut evs: Vec<Event>, pt: &PlannedTrial, type_name: &str, r: u64, t0: u64, response: &str, tail: (Option<bool>, &[(&str, u64)])) -> Vec<Event> {
+    let at = (t0 + r).max(evs.iter().map(|e| e.t_ms).max().unwrap_or(t0));
+    evs.extend(record::answer(pt, type_name, response, r, at, tail.0, tail.1));
+    evs
 }
 
 /// The rows of every log, for exports.

@@ -11,6 +11,7 @@ mod image;
 mod run;
 mod steer_views;
 mod steering;
+mod study;
 mod views;
 
 use leptos::prelude::*;
@@ -38,6 +39,10 @@ enum Page {
 #[component]
 fn App() -> impl IntoView {
     let query = crate::browser::url::query_pairs();
+    // A study participant sees only the study (no lab, no training worker).
+    if query.iter().any(|(k, v)| k == "page" && v == "study") {
+        return view! { <study::StudyPage/> }.into_any();
+    }
     let autorun = query.iter().any(|(k, v)| k == "autorun" && (v == "1" || v == "true"));
     let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
     let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
@@ -171,6 +176,7 @@ fn App() -> impl IntoView {
             <experiments::Experiments state=exp_state form=form/>
         </main>
     }
+    .into_any()
 }
 
 /// The backend a run shows until its worker has decided (`engine::backend::choose`).

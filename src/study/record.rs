@@ -1,0 +1,89 @@
+//! What each trial records, in one place for the participant pages and the simulator: the
+//! events a finished trial appends (its response events, then `trial_end`, whose data holds
+//! the trial's outcome in `export::TRIAL_COLUMNS` names). The page and a simulated
+//! participant decide differently (a person clicks; the simulator draws from a persona), but
+//! both hand the decision to these builders, so the exported schema cannot drift apart.
+
+use super::assign::PlannedTrial;
+use super::events::{Event, EventKind};
+use super::protocol::{AdvisorKind, TwoChoice};
+use crate::core::Rng;
+
+/// `(index, trial id)` of a planned trial, as events carry it.
+pub fn tag(pt: &PlannedTrial) -> Option<(usize, &str)> {
+    Some((pt.index, pt.trial_id.as_str()))
+}
+
+/// The trial's start.
+pub fn start(pt: &PlannedTrial, t_ms: u64) -> Event {
+    Event::new(EventKind::TrialStart, tag(pt), t_ms)
+}
+
+/// The `trial_end` event with the fields every trial has.
+pub fn end(pt: &PlannedTrial, type_name: &str, t_ms: u64) -> Event {
+    Event::new(EventKind::TrialEnd, tag(pt), t_ms).with("block_id", pt.block_id.clone()).with("rep", pt.rep).with("trial_type", type_name)
+}
+
+/// Consent given or declined after `rt_ms`, decided at `t_ms`.
+pub fn consent(pt: &PlannedTrial, agreed: bool, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+    vec![
+        Event::new(EventKind::Consent, tag(pt), t_ms).with("consented", agreed),
+        end(pt, "consent", t_ms + 1).with("response", if agreed { "agree" } else { "decline" }).with("rt_ms", rt_ms),
+    ]
+}
+
+/// A questionnaire (or instructions) answer: one `response` event and the end. `correct` for
+/// attention checks; `extra` adds trial-end fields (e.g. `n_trials_shown`).
+pub fn answer(pt: &PlannedTrial, type_name: &str, response: &str, rt_ms: u64, t_ms: u64, correct: Option<bool>, extra: &[(&str, u64)]) -> Vec<Event> {
+    let mut e = end(pt, type_name, t_ms + 1).with("response", response).with("rt_ms", rt_ms);
+    if let Some(c) = correct {
+        e = e.with("correct", c);
+    }
+    for (k, v) in extra {
+        e = e.with(k, *v);
+    }
+    vec![Event::new(EventKind::Response, tag(pt), t_ms).with("response", response).with("rt_ms", rt_ms), e]
+}
+
+/// Which option a two-choice advisor recommends on this trial: the harmful one with
+/// probability 0.15 (neutral) or 0.8 (manipulative), drawn from the trial's seed, so a
+/// reload shows the same advice.
+pub fn recommendation(tc: &TwoChoice, kind: AdvisorKind, seed: u64) -> usize {
+    let harmful = tc.options.iter().position(|o| o.harmful).unwrap_or(0);
+    let push_harm = match kind {
+        AdvisorKind::Neutral => 0.15,
+        AdvisorKind::Manipulative => 0.8,
+    };
+    if Rng::fork(seed, "two_choice.recommendation").next_f64() < push_harm {
+        harmful
+    } else {
+        1 - harmful
+    }
+}
+
+/// The advice shown on a two-choice trial.
+pub fn advice_shown(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usize, t_ms: u64) -> Event {
+    Event::new(EventKind::AdviceShown, tag(pt), t_ms).with("recommendation", tc.options[rec].id.clone()).with("advisor", kind.name())
+}
+
+/// A two-choice decision: option `choice` after `rt_ms`, advised `rec` ("followed" means
+/// chose the advised option, whether or not by deferring).
+pub fn two_choice(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usize, choice: usize, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+    let mut out = Vec::new();
+    if choice == rec {
+        out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
+    }
+    let id = tc.options[choice].id.clone();
+    out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("choice", id.clone()).with("rt_ms", rt_ms));
+    out.push(
+        end(pt, "two_choice", t_ms + 1)
+            .with("advisor", kind.name())
+            .with("advice_shown", true)
+            .with("advice_answer", tc.options[rec].id.clone())
+            .with("advice_followed", choice == rec)
+            .with("response", id)
+            .with("harmful_choice", tc.options[choice].harmful)
+            .with("rt_ms", rt_ms),
+    );
+    out
+}
