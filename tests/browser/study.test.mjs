@@ -1,0 +1,174 @@
+// Why: a study participant's data must never be lost or doubled, and a participant must be
+// able to take a study in a tab with no server. These tests take the shipped
+// advisor-manipulation study as a participant would (from a Prolific-style link), reloading
+// at several points — between trials and in the middle of one — and check that the export
+// holds every event exactly once with no gap in sequence numbers, one row per trial, one
+// condition throughout, and that no request leaves the page. With storage unavailable the
+// study still completes and offers the data as a download. A second tab for the same
+// participant is blocked. Consent text with script payloads renders inert.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { serveDist, launch, waitFor, DIST } from './harness.mjs';
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server.close(); });
+
+const LINK = (pid) => `/?page=study&study=advisor-manipulation&PROLIFIC_PID=${pid}&STUDY_ID=s-42&SESSION_ID=sess-1`;
+// consent, instructions, 4 decisions, likert, multiple choice, attention check.
+const TRIALS = 9;
+
+async function screen(page) {
+  return page.locator('[data-testid="study"]').getAttribute('data-screen');
+}
+
+async function settle(page, previous) {
+  return waitFor(async () => {
+    const s = await screen(page);
+    return s && s !== 'loading' && s !== previous ? s : null;
+  }, 30000, `the screen after ${previous}`);
+}
+
+/** Answer whatever trial is on screen; returns the next screen. */
+async function answer(page) {
+  const now = await screen(page);
+  const has = async (id) => (await page.locator(`[data-testid="${id}"]`).count()) > 0;
+  if (await has('study-agree')) await page.locator('[data-testid="study-agree"]').click();
+  else if (await has('study-continue')) await page.locator('[data-testid="study-continue"]').click();
+  else if (await has('study-option-1')) await page.locator('[data-testid="study-option-1"]').click();
+  else if (await has('study-likert-3')) await page.locator('[data-testid="study-likert-3"]').click();
+  else if (await has('study-choice-0')) await page.locator('[data-testid="study-choice-0"]').click();
+  else if (await has('study-text')) { await page.locator('[data-testid="study-text"]').fill('fine'); await page.locator('[data-testid="study-submit"]').click(); }
+  else throw new Error(`nothing to answer on ${now}: ${await page.locator('[data-testid="study"]').innerText()}`);
+  return settle(page, now);
+}
+
+async function open(context, url, requests) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (requests) page.on('request', (r) => requests.push(r.url()));
+  await page.goto(`${server.url}${url}`);
+  await settle(page, 'loading');
+  return { page, errors };
+}
+
+async function downloadJson(page) {
+  const [d] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="study-download-json"]').click()]);
+  return JSON.parse(fs.readFileSync(await d.path(), 'utf8'));
+}
+
+function checkExport(doc, reloads) {
+  const seqs = doc.events.map((e) => e.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => i), 'sequence numbers 0..n-1, no gap, no repeat');
+  const keys = new Set(doc.events.map((e) => `${e.seq}`));
+  assert.equal(keys.size, doc.events.length, 'every event once');
+  assert.equal(new Set(doc.events.map((e) => e.condition)).size, 1, 'one condition throughout');
+  assert.equal(doc.events.filter((e) => e.kind === 'reload').length, reloads);
+  assert.equal(doc.trials.length, TRIALS, 'one row per trial');
+  assert.deepEqual(doc.trials.map((t) => +t.trial_index), [...Array(TRIALS).keys()]);
+  assert.equal(doc.events.filter((e) => e.kind === 'completion').length, 1);
+  for (const t of doc.trials.filter((t) => t.trial_type === 'two_choice')) {
+    assert.ok(t.advice_answer && t.response && ['TRUE', 'FALSE'].includes(t.harmful_choice), JSON.stringify(t));
+  }
+}
+
+test('a participant completes the study with reloads, and the export holds every event exactly once', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const requests = [];
+    let { page, errors } = await open(context, LINK('p-reload'), requests);
+    let reloads = 0;
+    const reload = async () => {
+      const before = await screen(page);
+      await page.reload();
+      const after = await settle(page, 'loading');
+      assert.equal(after, before, 'a reload resumes at the same trial');
+      reloads += 1;
+    };
+    assert.equal(await screen(page), 'trial-0');
+    assert.equal(await page.locator('[data-testid="study-storage-warning"]').count(), 0, 'storage works here');
+    await answer(page); // consent
+    await reload(); // between trials
+    await answer(page); // instructions
+    const advice1 = await page.locator('[data-testid="study-advice"]').textContent();
+    await reload(); // mid-trial: the decision is on screen, not answered
+    assert.equal(await page.locator('[data-testid="study-advice"]').textContent(), advice1, 'the same advice after a reload');
+    while ((await screen(page)) !== 'done') {
+      if ((await screen(page)) === 'trial-7') await reload();
+      await answer(page);
+    }
+    assert.equal(await page.locator('[data-testid="study-code"]').textContent(), 'M4N5P6');
+    const href = await page.locator('[data-testid="study-redirect"]').getAttribute('href');
+    assert.equal(href, 'https://app.prolific.com/submissions/complete?cc=M4N5P6&pid=p-reload&session=sess-1');
+    const doc = await downloadJson(page);
+    checkExport(doc, reloads);
+    assert.deepEqual(doc.events[0].data.url_params, { PROLIFIC_PID: 'p-reload', STUDY_ID: 's-42', SESSION_ID: 'sess-1' });
+    console.log(`# study with ${reloads} reloads: ${doc.events.length} events, ${doc.trials.length} trial rows, kinds ${JSON.stringify(doc.events.reduce((m, e) => ({ ...m, [e.kind]: (m[e.kind] || 0) + 1 }), {}))}`);
+    // Reopening the finished study shows the completion again, and adds only the reload.
+    await reload();
+    assert.equal(await screen(page), 'done');
+    const again = await downloadJson(page);
+    assert.equal(again.events.length, doc.events.length + 1);
+    const off = requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('blob:') && !u.startsWith('data:'));
+    assert.deepEqual(off, [], 'no request leaves the page');
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('with storage unavailable the study warns before consent, completes and offers the download', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    await context.addInitScript(() => { Object.defineProperty(window, 'indexedDB', { get() { throw new Error('denied by the test'); } }); });
+    const { page, errors } = await open(context, LINK('p-nostore'));
+    assert.equal(await screen(page), 'trial-0');
+    assert.match(await page.locator('[data-testid="study-storage-warning"]').textContent(), /not saving/);
+    while ((await screen(page)) !== 'done') await answer(page);
+    checkExport(await downloadJson(page), 0);
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+test('a second tab for the same participant is blocked', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const first = await open(context, LINK('p-tabs'));
+    assert.equal(await screen(first.page), 'trial-0');
+    const second = await open(context, LINK('p-tabs'));
+    assert.equal(await screen(second.page), 'blocked');
+    const other = await open(context, LINK('p-someone-else'));
+    assert.equal(await screen(other.page), 'trial-0');
+  } finally { await browser.close(); }
+});
+
+test('consent text with script payloads renders inert, and a bad protocol is named', async () => {
+  const file = path.join(DIST, 'public/studies/test-payloads.json');
+  const proto = JSON.parse(fs.readFileSync(path.join(DIST, 'public/studies/advisor-manipulation.json'), 'utf8'));
+  proto.consent = 'Hello <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> [click](javascript:window.__pwned=3) **ok**';
+  fs.writeFileSync(file, JSON.stringify(proto, null, 2));
+  const broken = path.join(DIST, 'public/studies/test-broken.json');
+  fs.writeFileSync(broken, JSON.stringify({ ...proto, conditions: [] }, null, 2));
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const { page } = await open(context, '/?page=study&study=test-payloads&participant=x');
+    const consent = page.locator('[data-testid="study-consent-text"]');
+    assert.match(await consent.innerText(), /<script>window.__pwned = 1<\/script>/);
+    assert.equal(await consent.locator('script, img, [onerror]').count(), 0);
+    assert.equal(await consent.locator('a[href^="javascript"]').count(), 0);
+    await page.locator('[data-testid="study-agree"]').hover();
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    const bad = await open(context, '/?page=study&study=test-broken&participant=y');
+    assert.equal(await screen(bad.page), 'broken');
+    assert.match(await bad.page.locator('[data-testid="study-broken"]').innerText(), /conditions/);
+  } finally {
+    await browser.close();
+    fs.rmSync(file, { force: true });
+    fs.rmSync(broken, { force: true });
+  }
+});
