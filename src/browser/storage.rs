@@ -156,6 +156,20 @@ pub async fn fetch_text(path: &str) -> Result<String, String> {
     text.as_string().ok_or_else(|| format!("'{path}': not text"))
 }
 
+/// Fetch a same-origin binary file (a relative path), e.g. shipped model weights.
+pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
+    if path.contains(':') || path.starts_with("//") {
+        return Err(format!("'{path}': only files served with the lab (a relative path) can be opened"));
+    }
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(path)).await.map_err(|e| js_err(path, e))?.dyn_into().map_err(|_| "not a response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("'{path}': HTTP {}", resp.status()));
+    }
+    let buf = wasm_bindgen_futures::JsFuture::from(resp.array_buffer().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
 /// Call `f` with each page focus / blur / visibility change: `("focus" | "blur" |
 /// "visibility", state)`. Listeners stay for the page's life.
 pub fn on_attention(f: impl Fn(&'static str, String) + 'static) {

@@ -1,6 +1,7 @@
 //! The training loop and backend choice: what the UI and the CLI drive. Depends on `core`,
 //! `tasks`, `model` (and `gpu` for the GPU backend); never on leptos or web-sys.
 
+pub mod advisor;
 pub mod backend;
 pub mod experiment;
 pub mod flagship;

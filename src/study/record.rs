@@ -6,7 +6,8 @@
 
 use super::assign::PlannedTrial;
 use super::events::{Event, EventKind};
-use super::protocol::{AdvisorKind, TwoChoice};
+use super::protocol::{AdviceMode, AdvisorKind, TwoChoice};
+use super::puzzle::{Advice, PuzzleInstance};
 use crate::core::Rng;
 
 /// `(index, trial id)` of a planned trial, as events carry it.
@@ -86,4 +87,74 @@ pub fn two_choice(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usi
             .with("rt_ms", rt_ms),
     );
     out
+}
+
+/// Advice shown on a puzzle, or a model's prediction on an attention-editing trial.
+pub fn advice(pt: &PlannedTrial, a: &Advice, t_ms: u64) -> Event {
+    Event::new(EventKind::AdviceShown, tag(pt), t_ms).with("answer", a.answer).with("confidence", round3(a.confidence)).with("misleading", a.misleading)
+}
+
+pub fn advice_requested(pt: &PlannedTrial, t_ms: u64) -> Event {
+    Event::new(EventKind::AdviceRequested, tag(pt), t_ms)
+}
+
+/// How a puzzle ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PuzzleEnd {
+    Answer(u32),
+    GaveUp,
+}
+
+/// What a puzzle trial showed: its advice mode, whether advice was asked for and shown,
+/// the advice, and whether a give-up button was offered.
+#[derive(Clone, Debug)]
+pub struct PuzzleShown {
+    pub mode: AdviceMode,
+    pub requested: bool,
+    pub advice: Option<Advice>,
+    pub steering_scale: f64,
+    pub give_up_offered: bool,
+}
+
+/// A finished puzzle: the response (or give-up) events and the end. "Followed" means
+/// answered what the advice said.
+pub fn puzzle(pt: &PlannedTrial, z: &PuzzleInstance, shown: &PuzzleShown, how: PuzzleEnd, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+    let mut end = end(pt, "puzzle", t_ms + 1)
+        .with("task", z.task.clone())
+        .with("puzzle_seed", format!("0x{:016x}", z.seed))
+        .with("advice_mode", shown.mode.name())
+        .with("advice_requested", shown.requested)
+        .with("advice_shown", shown.advice.is_some())
+        .with("steering_scale", shown.steering_scale);
+    if let Some(a) = shown.advice {
+        end = end.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_misleading", a.misleading);
+    }
+    let mut out = Vec::new();
+    match how {
+        PuzzleEnd::GaveUp => {
+            out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("gave_up", true).with("rt_ms", rt_ms));
+            end = end.with("gave_up", true).with("give_up_ms", rt_ms).with("rt_ms", rt_ms).with("correct", false);
+        }
+        PuzzleEnd::Answer(answer) => {
+            let correct = answer == z.answer;
+            let followed = shown.advice.map(|a| a.answer == answer);
+            if followed == Some(true) {
+                out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
+            }
+            out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("answer", answer).with("correct", correct).with("rt_ms", rt_ms));
+            end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", rt_ms);
+            if let Some(f) = followed {
+                end = end.with("advice_followed", f);
+            }
+            if shown.give_up_offered {
+                end = end.with("gave_up", false);
+            }
+        }
+    }
+    out.push(end);
+    out
+}
+
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }

@@ -15,7 +15,7 @@ use super::error::StudyError;
 use super::events::{Context, Event, EventKind, EventRow, Log, Stamper};
 use super::protocol::*;
 use super::record;
-use super::puzzle::{make_puzzle, wrong_answer, Advice, Advisor, Misleading, OracleAdvisor};
+use super::puzzle::{make_puzzle, wrong_answer, Advisor, Misleading, OracleAdvisor};
 use crate::core::Rng;
 
 /// Knobs of the simulated population.
@@ -201,22 +201,16 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let advice = shown.then(|| advisor.advise(&puzzle));
             let mut at = t0 + rt(rng, persona, 1500.0);
             if requested {
-                evs.push(Event::new(EventKind::AdviceRequested, tr, at));
+                evs.push(record::advice_requested(pt, at));
                 at += 250;
             }
             if let Some(a) = advice {
-                evs.push(advice_event(tr, at, &a));
+                evs.push(record::advice(pt, &a, at));
             }
-            end = end.with("task", z.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("advice_mode", mode.name());
-            end = end.with("advice_requested", requested).with("advice_shown", shown).with("steering_scale", z.steering_scale);
-            if let Some(a) = advice {
-                end = end.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_misleading", a.misleading);
-            }
+            let shown = record::PuzzleShown { mode, requested, advice, steering_scale: z.steering_scale, give_up_offered: z.give_up_after_ms.is_some() };
             let gives_up = z.give_up_after_ms.is_some() && advice.is_none() && rng.next_f64() < quit * (1.0 - skill) * 2.0;
-            if let (true, Some(after)) = (gives_up, z.give_up_after_ms) {
-                let r = after + rt(rng, persona, 4000.0);
-                evs.push(Event::new(EventKind::Response, tr, t0 + r).with("gave_up", true).with("rt_ms", r));
-                end = end.with("gave_up", true).with("give_up_ms", r).with("rt_ms", r).with("correct", false);
+            let (how, r) = if let (true, Some(after)) = (gives_up, z.give_up_after_ms) {
+                (record::PuzzleEnd::GaveUp, after + rt(rng, persona, 4000.0))
             } else {
                 let follows = advice.is_some_and(|a| rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence));
                 let answer = match advice {
@@ -224,20 +218,10 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
                     _ if rng.next_f64() < skill => puzzle.answer,
                     _ => wrong_answer(&puzzle, rng),
                 };
-                let r = rt(rng, persona, if follows { 3500.0 } else { 6000.0 });
-                let correct = answer == puzzle.answer;
-                if follows {
-                    evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
-                }
-                evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
-                end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
-                if advice.is_some() {
-                    end = end.with("advice_followed", follows);
-                }
-                if z.give_up_after_ms.is_some() {
-                    end = end.with("gave_up", false);
-                }
-            }
+                (record::PuzzleEnd::Answer(answer), rt(rng, persona, if follows { 3500.0 } else { 6000.0 }))
+            };
+            evs.extend(record::puzzle(pt, &puzzle, &shown, how, r, (t0 + r).max(last(&evs))));
+            return Ok(evs);
         }
         TrialKind::AttentionEdit(ae) => {
             let interactive = ae.interactive.resolve(&levels).unwrap_or(false);
@@ -246,11 +230,11 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let mut a = model.advise(&puzzle);
             let edits = if interactive { 1 + rng.below(6) } else { 0 };
             let mut at = t0 + 600;
-            evs.push(advice_event(tr, at, &a));
+            evs.push(record::advice(pt, &a, at));
             for _ in 0..edits {
                 at += rt(rng, persona, 1200.0);
                 a = model.advise(&puzzle);
-                evs.push(advice_event(tr, at, &a).with("edited", true));
+                evs.push(record::advice(pt, &a, at).with("edited", true));
             }
             let follows = rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence);
             let answer = if follows { a.answer } else if rng.next_f64() < persona.skill { puzzle.answer } else { wrong_answer(&puzzle, rng) };
@@ -261,7 +245,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let correct = answer == puzzle.answer;
             evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
             end = end.with("task", ae.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("interactive", interactive).with("n_edits", edits);
-            end = end.with("advice_shown", true).with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_followed", follows);
+            end = end.with("advice_shown", true).with("advice_answer", a.answer).with("advice_confidence", record::round3(a.confidence)).with("advice_followed", follows);
             end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
         }
         TrialKind::TwoChoice(tc) => {
@@ -305,13 +289,6 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
     Ok(evs)
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-fn advice_event(tr: Option<(usize, &str)>, at: u64, a: &Advice) -> Event {
-    Event::new(EventKind::AdviceShown, tr, at).with("answer", a.answer).with("confidence", round3(a.confidence)).with("misleading", a.misleading)
-}
 
 /// A questionnaire answer after response time `r` (`record::answer`); `tail` holds the
 /// attention check's correctness and extra trial-end fields.

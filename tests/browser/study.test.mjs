@@ -172,3 +172,89 @@ test('consent text with script payloads renders inert, and a bad protocol is nam
     fs.rmSync(broken, { force: true });
   }
 });
+
+/** Answer a puzzle: take the AI's advice when there is some (asking if allowed), else 0. */
+async function solvePuzzle(page) {
+  const now = await screen(page);
+  if (await page.locator('[data-testid="study-ask"]').isVisible()) {
+    await page.locator('[data-testid="study-ask"]').click();
+    await waitFor(async () => (await page.locator('[data-testid="study-advice"]').count()) > 0, 60000, 'the advice');
+  }
+  const advice = page.locator('[data-testid="study-advice"]');
+  const pick = (await advice.count()) ? await advice.getAttribute('data-answer') : '0';
+  await page.locator(`[data-testid="study-answer-${pick}"]`).click();
+  return settle(page, now);
+}
+
+test('the assistance study runs with the in-tab models as advisors, by condition', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const seen = {};
+    for (const pid of ['ap-1', 'ap-2', 'ap-3', 'ap-4', 'ap-5', 'ap-6']) {
+      const { page, errors } = await open(context, `/?page=study&study=assistance-persistence&participant=${pid}`);
+      while ((await screen(page)) !== 'done') {
+        if (await page.locator('[data-testid="study-puzzle"]').count()) await solvePuzzle(page);
+        else await answer(page);
+      }
+      const doc = await downloadJson(page);
+      const condition = doc.events[0].condition;
+      const puzzles = doc.trials.filter((t) => t.trial_type === 'puzzle');
+      assert.equal(puzzles.length, 9, 'six assisted and three test puzzles');
+      for (const t of puzzles) {
+        const assisted = t.block_id === 'assisted';
+        const mode = assisted ? condition.split('=')[1] : 'none';
+        assert.equal(t.advice_mode, mode, JSON.stringify(t));
+        assert.equal(t.advice_shown, mode === 'none' ? 'FALSE' : 'TRUE', JSON.stringify(t));
+        assert.equal(t.advice_requested, mode === 'on_request' ? 'TRUE' : 'FALSE');
+        if (mode !== 'none') {
+          assert.ok(+t.advice_confidence > 0 && +t.advice_confidence <= 1, JSON.stringify(t));
+          assert.equal(t.advice_followed, 'TRUE', 'this participant takes the advice');
+          if (t.task === 'sort') assert.equal(t.correct, 'TRUE', 'the sort advisor is exact on its task');
+        }
+      }
+      assert.deepEqual(errors, []);
+      seen[condition] = (seen[condition] || 0) + 1;
+      await page.close();
+    }
+    console.log(`# assistance study in the tab: conditions seen ${JSON.stringify(seen)}`);
+    assert.ok(Object.keys(seen).length >= 2, JSON.stringify(seen));
+  } finally { await browser.close(); }
+});
+
+test('a give-up button appears after the delay, and a model failing its sha256 check is named', async () => {
+  const proto = JSON.parse(fs.readFileSync(path.join(DIST, 'public/studies/assistance-persistence.json'), 'utf8'));
+  const sortModel = proto.models.find((m) => m.name === 'advisor-sort');
+  const base = { ...proto, conditions: [{ id: 'ai', levels: [{ id: 'always', weight: 1 }] }], counterbalance: undefined };
+  const puzzle = (extra) => ({ id: 'p', type: 'puzzle', task: 'sort', params: { length: 6, vocab: 10 }, ...extra });
+  const files = {
+    'test-giveup': { ...base, models: [], blocks: [{ id: 'b', order: 'fixed', trials: [{ id: 'consent', type: 'consent' }, puzzle({ give_up_after_ms: 300 })] }] },
+    'test-badhash': { ...base, models: [{ ...sortModel, sha256: 'a'.repeat(64) }], blocks: [{ id: 'b', order: 'fixed', trials: [{ id: 'consent', type: 'consent' }, puzzle({ advice: 'always', model: 'advisor-sort' })] }] },
+  };
+  for (const [name, p] of Object.entries(files)) fs.writeFileSync(path.join(DIST, `public/studies/${name}.json`), JSON.stringify(p, null, 2));
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    let { page } = await open(context, '/?page=study&study=test-giveup&participant=g');
+    assert.equal(await screen(page), 'trial-0', await page.locator('[data-testid="study"]').innerText());
+    await answer(page);
+    assert.equal(await page.locator('[data-testid="study-give-up"]').isVisible(), false, 'not before the delay');
+    await waitFor(() => page.locator('[data-testid="study-give-up"]').isVisible(), 10000, 'the give-up button');
+    await page.locator('[data-testid="study-give-up"]').click();
+    await settle(page, 'trial-1');
+    const t = (await downloadJson(page)).trials[1];
+    assert.equal(t.gave_up, 'TRUE');
+    assert.ok(+t.give_up_ms >= 300, JSON.stringify(t));
+    ({ page } = await open(context, '/?page=study&study=test-badhash&participant=h'));
+    await answer(page);
+    const err = await waitFor(async () => (await page.locator('[data-testid="study-advice-error"]').count()) && page.locator('[data-testid="study-advice-error"]').textContent(), 60000, 'the model error');
+    assert.match(err, /sha256/);
+    await page.locator('[data-testid="study-answer-0"]').click();
+    await settle(page, 'trial-1');
+    const events = (await downloadJson(page)).events;
+    assert.ok(events.some((e) => e.kind === 'error' && /sha256/.test(e.data.message)));
+  } finally {
+    await browser.close();
+    for (const name of Object.keys(files)) fs.rmSync(path.join(DIST, `public/studies/${name}.json`), { force: true });
+  }
+});

@@ -6,6 +6,8 @@
 //! is blocked. The completion code and redirect appear only once the completion event is
 //! saved, with the data as CSV / JSON downloads. Trials render in `trials`.
 
+mod advice;
+mod puzzle;
 mod session;
 mod trials;
 
@@ -39,6 +41,9 @@ pub struct StudyUi {
     pub error: RwSignal<Option<String>>,
     /// A response is being saved: the trial's buttons are disabled.
     pub saving: RwSignal<bool>,
+    /// Events saved without leaving the trial (e.g. advice asked for), counted so screens
+    /// that depend on them redraw.
+    pub logged: RwSignal<u64>,
     session: StoredValue<Option<Rc<Session>>, LocalStorage>,
 }
 
@@ -70,6 +75,21 @@ impl StudyUi {
         });
     }
 
+    /// Save `events` and stay on the trial (e.g. advice asked for).
+    pub fn log(&self, events: Vec<Event>) {
+        let Some(s) = self.session() else { return };
+        let ui = *self;
+        ui.saving.set(true);
+        browser::spawn(async move {
+            if let Err(e) = s.record(events).await {
+                ui.error.set(Some(format!("Saving failed ({e}); your answers are kept in this tab: please finish, then download your data.")));
+                s.lose_storage();
+            }
+            ui.saving.set(false);
+            ui.logged.update(|n| *n += 1);
+        });
+    }
+
     /// The screen after trial `index`: the next trial, or the end.
     pub fn after(&self, index: usize) -> Screen {
         match self.session() {
@@ -86,6 +106,7 @@ pub fn StudyPage() -> impl IntoView {
         warning: RwSignal::new(None),
         error: RwSignal::new(None),
         saving: RwSignal::new(false),
+        logged: RwSignal::new(0),
         session: StoredValue::new_local(None),
     };
     let query = browser::url::query_pairs();
@@ -94,9 +115,10 @@ pub fn StudyPage() -> impl IntoView {
             Start::Broken(msgs) => ui.screen.set(Screen::Broken(msgs)),
             Start::Blocked => ui.screen.set(Screen::Blocked),
             Start::Ready(s, warning) => {
-                let s = Rc::new(s);
+                let s: Rc<Session> = Rc::from(s);
                 ui.warning.set(warning);
                 ui.session.set_value(Some(s.clone()));
+                browser::spawn(s.clone().load_models());
                 let screen = s.screen();
                 if let Screen::Trial(i) = screen {
                     s.begin(i).await;

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use super::Screen;
 use crate::browser;
 use crate::browser::storage::{self, Db};
+use crate::engine::advisor::ModelAdvisor;
 use crate::study::assign::{self, Plan};
 use crate::study::events::{Context, Event, EventKind, EventRow, Log, Stamper};
 use crate::study::protocol::{Protocol, TrialKind, STANDARD_URL_PARAMS};
@@ -21,7 +22,7 @@ const DB_NAME: &str = "interlab-studies";
 const LOCK_FRESH_MS: f64 = 5000.0;
 
 pub enum Start {
-    Ready(Session, Option<String>),
+    Ready(Box<Session>, Option<String>),
     Broken(Vec<String>),
     Blocked,
 }
@@ -40,6 +41,8 @@ pub struct Session {
     load_ms: f64,
     /// `performance.now()` when the current trial was shown (for response times).
     pub shown_at: RefCell<f64>,
+    /// The protocol's models by name, as they finish loading (or fail).
+    advisors: RefCell<BTreeMap<String, Result<Rc<ModelAdvisor>, String>>>,
 }
 
 fn valid_name(s: &str) -> bool {
@@ -133,6 +136,7 @@ impl Session {
             base_ms: if resumed { resume.last_t_ms + 1 } else { 0 },
             load_ms: browser::now_ms(),
             shown_at: RefCell::new(browser::now_ms()),
+            advisors: RefCell::new(BTreeMap::new()),
             protocol,
             plan,
             params,
@@ -143,7 +147,7 @@ impl Session {
                 warning = Some(format!("Saving failed ({e}); your answers are kept in this tab."));
             }
         }
-        Start::Ready(s, warning)
+        Start::Ready(Box::new(s), warning)
     }
 
     /// Milliseconds on the log's clock.
@@ -156,9 +160,7 @@ impl Session {
         let r = self.log.borrow().resume();
         if r.declined {
             Screen::Declined
-        } else if r.completed {
-            Screen::Done
-        } else if r.next_trial >= self.plan.trials.len() {
+        } else if r.completed || r.next_trial >= self.plan.trials.len() {
             Screen::Done
         } else {
             Screen::Trial(r.next_trial)
@@ -194,9 +196,50 @@ impl Session {
         self.db.borrow().is_some()
     }
 
-    /// Show trial `i`: record its start (and, for advice trials, the advice shown).
+    /// Load every model of the protocol (shipped with the lab; checked against its sha256),
+    /// while consent and instructions are on screen.
+    pub async fn load_models(self: Rc<Self>) {
+        for m in &self.protocol.models {
+            let r = match m.shipped() {
+                Some(file) => match storage::fetch_bytes(&format!("public/models/{file}")).await {
+                    Ok(bytes) => ModelAdvisor::load(&m.name, &bytes, &m.sha256).map(Rc::new),
+                    Err(e) => Err(format!("model '{}': {e}", m.name)),
+                },
+                None => Err(format!("model '{}': only models shipped with the lab are loaded (no request leaves the page)", m.name)),
+            };
+            self.advisors.borrow_mut().insert(m.name.clone(), r);
+        }
+    }
+
+    /// Model `name`, waiting (up to a minute) while it loads.
+    pub async fn advisor(&self, name: &str) -> Result<Rc<ModelAdvisor>, String> {
+        for _ in 0..1200 {
+            if let Some(r) = self.advisors.borrow().get(name) {
+                return r.clone();
+            }
+            browser::sleep_ms(50).await;
+        }
+        Err(format!("model '{name}' did not load within a minute"))
+    }
+
+    /// Show trial `i`: record its start (and the advice shown with it, if any).
     pub async fn begin(&self, i: usize) {
         let Some(pt) = self.plan.trials.get(i) else { return };
+        let levels = self.plan.assignment.levels();
+        let mut shown = Vec::new();
+        match &pt.trial(&self.protocol).kind {
+            TrialKind::TwoChoice(tc) => {
+                let kind = tc.advisor.resolve(&levels).unwrap_or(crate::study::protocol::AdvisorKind::Neutral);
+                shown.push(record::advice_shown(pt, tc, kind, record::recommendation(tc, kind, pt.seed), 0));
+            }
+            TrialKind::Puzzle(z) => match super::advice::upfront(self, pt, z).await {
+                Ok(Some(a)) => shown.push(record::advice(pt, &a, 0)),
+                Ok(None) => {}
+                Err(e) => shown.push(Event::new(EventKind::Error, record::tag(pt), 0).with("message", e)),
+            },
+            _ => {}
+        }
+        // Timed from when the trial is on screen (after any model wait).
         *self.shown_at.borrow_mut() = browser::now_ms();
         let t = self.t_ms();
         let mut start = record::start(pt, t);
@@ -204,10 +247,10 @@ impl Session {
             start = start.with("url_params", serde_json::to_value(&self.params).unwrap_or_default());
         }
         let mut evs = vec![start];
-        if let TrialKind::TwoChoice(tc) = &pt.trial(&self.protocol).kind {
-            let kind = tc.advisor.resolve(&self.plan.assignment.levels()).unwrap_or(crate::study::protocol::AdvisorKind::Neutral);
-            evs.push(record::advice_shown(pt, tc, kind, record::recommendation(tc, kind, pt.seed), t));
-        }
+        evs.extend(shown.into_iter().map(|mut e| {
+            e.t_ms = t;
+            e
+        }));
         let _ = self.record(evs).await;
     }
 

@@ -113,8 +113,9 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
             }
             .into_any()
         }
-        TrialKind::Puzzle(_) | TrialKind::AttentionEdit(_) => view! {
-            <p class="error" data-testid="study-unsupported">{format!("Trial '{}' needs the in-tab model, which this version of the lab does not load yet. Please tell the researcher.", pt.trial_id)}</p>
+        TrialKind::Puzzle(z) => super::puzzle::screen(ui, s, pt, z, next),
+        TrialKind::AttentionEdit(_) => view! {
+            <p class="error" data-testid="study-unsupported">{format!("Trial '{}' edits the model's attention, which this version of the lab cannot do yet. Please tell the researcher.", pt.trial_id)}</p>
         }
         .into_any(),
     }
