@@ -39,7 +39,8 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
     let shown_advice = RwSignal::new(logged_advice(&s));
     // The advice could not be made (e.g. the model's file failed its sha256 check).
     let advice_error = s.rows().iter().rev().find(|r| r.kind == crate::study::events::EventKind::Error && r.trial_index == Some(pt.index)).and_then(|r| r.data.get("message").and_then(|m| m.as_str()).map(String::from));
-    let requested = RwSignal::new(false);
+    // Asked for before a reload: still asked for.
+    let requested = RwSignal::new(s.rows().iter().any(|r| r.kind == crate::study::events::EventKind::AdviceRequested && r.trial_index == Some(pt.index)));
     let give_up = RwSignal::new(false);
     if let Some(ms) = z.give_up_after_ms {
         crate::browser::spawn(async move {
