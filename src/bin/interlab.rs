@@ -16,7 +16,7 @@
 //! interlab gpu-bench    [--reps N] [--size N] [--quick] [--full]
 //! interlab study validate FILE                                   (exit 1 and one line per problem when invalid)
 //! interlab study simulate FILE [--n N] [--seed S] [--out DIR]    (writes trials.csv, events.csv, export.json; DIR defaults to target/study/ID)
-//! interlab study analyze  FILES... [--out FILE]                  (trial or event CSVs → per-condition table)
+//! interlab study analyze  FILES... [--out FILE]                  (trial CSV, event CSV or JSON exports → per-condition table)
 //! ```
 //! `key=value` pairs are the same keys as the lab's URL (`seed=3 layers=2 task=shift seq_len=64`),
 //! parsed and validated by the same tables.
@@ -870,7 +870,7 @@ fn study_analyze(rest: &[String]) -> Result<(), interlab::study::StudyError> {
     let mut records = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).map_err(|e| StudyError::Input(format!("{f}: {e}")))?;
-        records.extend(analyze::load_csv(&text, f)?);
+        records.extend(analyze::load_any(&text, f)?);
     }
     let table = analyze::analysis_csv(&analyze::analyze(&records));
     match out {

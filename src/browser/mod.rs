@@ -95,3 +95,18 @@ pub fn has_webgpu_api() -> bool {
         .map(|v| !v.is_undefined() && !v.is_null())
         .unwrap_or(false)
 }
+
+/// Every file chosen in a multiple file `<input>` (from its change event): names and text.
+pub async fn read_chosen_texts(ev: &web_sys::Event) -> Result<Vec<(String, String)>, String> {
+    use wasm_bindgen::JsCast;
+    let input = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
+    let Some(files) = input.files() else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for i in 0..files.length() {
+        let Some(file) = files.get(i) else { continue };
+        let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+        out.push((file.name(), text.as_string().unwrap_or_default()));
+    }
+    input.set_value("");
+    Ok(out)
+}

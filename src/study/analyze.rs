@@ -102,6 +102,23 @@ pub fn load_csv(text: &str, source: &str) -> Result<Vec<TrialRecord>, StudyError
     Ok(out)
 }
 
+/// Records from any export: the JSON export (its `trials`), a trial CSV or an event CSV.
+pub fn load_any(text: &str, source: &str) -> Result<Vec<TrialRecord>, StudyError> {
+    if !text.trim_start().starts_with('{') {
+        return load_csv(text, source);
+    }
+    let doc: Value = serde_json::from_str(text).map_err(|e| data_err(source, e.line(), format!("not a JSON export: {e}")))?;
+    let trials = doc.get("trials").and_then(Value::as_array).ok_or_else(|| data_err(source, 1, "a JSON export needs a \"trials\" list".into()))?;
+    let mut csv = String::new();
+    write_row(&mut csv, TRIAL_COLUMNS);
+    for (i, t) in trials.iter().enumerate() {
+        let obj = t.as_object().ok_or_else(|| data_err(source, 1, format!("trials[{i}] is not an object")))?;
+        let cells: Vec<String> = TRIAL_COLUMNS.iter().map(|c| obj.get(*c).and_then(Value::as_str).unwrap_or("").to_string()).collect();
+        write_row(&mut csv, &cells);
+    }
+    load_csv(&csv, source)
+}
+
 /// Event rows back from event-CSV records (header already checked).
 pub fn events_from_rows(rows: &[Vec<String>], source: &str) -> Result<Vec<EventRow>, StudyError> {
     let mut out = Vec::new();

@@ -8,6 +8,7 @@ mod experiments;
 mod gallery;
 mod gpu_panel;
 mod image;
+mod results;
 mod run;
 mod steer_views;
 mod steering;
@@ -34,6 +35,7 @@ enum Page {
     Lab,
     Gallery,
     Experiments,
+    Results,
 }
 
 #[component]
@@ -46,6 +48,7 @@ fn App() -> impl IntoView {
     let autorun = query.iter().any(|(k, v)| k == "autorun" && (v == "1" || v == "true"));
     let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
     let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
+    let on_results = query.iter().any(|(k, v)| k == "page" && v == "results");
     // A raised memory budget (`budget=MiB`) must be in force before the form validates.
     let budget_error = query.iter().rev().find(|(k, _)| k == "budget").and_then(|(_, v)| match crate::core::config::parse_budget_mib(v) {
         Ok(mib) => {
@@ -76,6 +79,8 @@ fn App() -> impl IntoView {
         Page::Gallery
     } else if on_experiments {
         Page::Experiments
+    } else if on_results {
+        Page::Results
     } else {
         Page::Lab
     });
@@ -141,6 +146,8 @@ fn App() -> impl IntoView {
                     on:click=move |_| { page.set(Page::Gallery); gallery_state.write_url(); }>"Task gallery"</button>
                 <button data-testid="nav-experiments" class:active=move || page.get() == Page::Experiments
                     on:click=move |_| { page.set(Page::Experiments); exp_state.write_url(&form); }>"Experiments"</button>
+                <button data-testid="nav-results" class:active=move || page.get() == Page::Results
+                    on:click=move |_| { page.set(Page::Results); let _ = crate::browser::url::replace_query(&[("page".into(), "results".into())]); }>"Study results"</button>
             </nav>
             <span class="tagline">{move || format!("{} · {}", task_title(), controls::model_title(&form.model.get()))}</span>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
@@ -174,6 +181,9 @@ fn App() -> impl IntoView {
         </main>
         <main class="experiments-page" style:display=move || if page.get() == Page::Experiments { "block" } else { "none" }>
             <experiments::Experiments state=exp_state form=form/>
+        </main>
+        <main class="results-page" style:display=move || if page.get() == Page::Results { "block" } else { "none" }>
+            <results::Results/>
         </main>
     }
     .into_any()

@@ -258,3 +258,44 @@ test('a give-up button appears after the delay, and a model failing its sha256 c
     for (const name of Object.keys(files)) fs.rmSync(path.join(DIST, `public/studies/${name}.json`), { force: true });
   }
 });
+
+test('the researcher view analyses exported files like the CLI, and refuses doubles and junk', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const os = await import('node:os');
+  const CLI = path.resolve(process.env.CARGO_TARGET_DIR || 'target', 'debug/interlab');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interlab-results-'));
+  execFileSync(CLI, ['study', 'simulate', 'public/studies/advisor-manipulation.json', '--n', '60', '--seed', '5', '--out', dir]);
+  execFileSync(CLI, ['study', 'analyze', path.join(dir, 'trials.csv'), '--out', path.join(dir, 'analysis.csv')]);
+  const [header, ...lines] = fs.readFileSync(path.join(dir, 'analysis.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+  const col = (n) => header.indexOf(n);
+  const native = lines.map((l) => ({ metric: l[col('metric')], condition: l[col('condition')], estimate: +l[col('estimate')], p: l[col('p_value')] === '' ? NaN : +l[col('p_value')] }));
+  fs.writeFileSync(path.join(dir, 'junk.csv'), 'a,b\n1,2\n');
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?page=results`);
+    const rows = async () => page.locator('[data-testid="results-row"]').evaluateAll((rs) => rs.map((r) => ({ metric: r.dataset.metric, condition: r.dataset.condition, estimate: +r.dataset.estimate, p: +r.dataset.p })));
+    const same = (tab) => {
+      assert.equal(tab.length, native.length, JSON.stringify(tab));
+      for (const [i, n] of native.entries()) {
+        assert.equal(`${tab[i].metric}|${tab[i].condition}`, `${n.metric}|${n.condition}`);
+        assert.ok(Math.abs(tab[i].estimate - n.estimate) < 1e-6, `${n.metric} ${n.condition}: tab ${tab[i].estimate} vs CLI ${n.estimate}`);
+        assert.ok(Number.isNaN(n.p) ? Number.isNaN(tab[i].p) : Math.abs(tab[i].p - n.p) < 1e-6, `${n.metric} p: ${tab[i].p} vs ${n.p}`);
+      }
+    };
+    for (const file of ['events.csv', 'export.json']) {
+      await page.locator('[data-testid="results-clear"]').click();
+      await page.locator('[data-testid="results-files"]').setInputFiles(path.join(dir, file));
+      await waitFor(async () => (await page.locator('[data-testid="results-row"]').count()) > 0, 30000, `the table from ${file}`);
+      same(await rows());
+    }
+    assert.ok(await page.locator('[data-testid="results-plot"]').count() >= 4, 'one plot per metric');
+    await page.locator('[data-testid="results-files"]').setInputFiles([path.join(dir, 'trials.csv'), path.join(dir, 'junk.csv')]);
+    const errs = await waitFor(async () => { const e = await page.locator('[data-testid="results-error"]').allTextContents(); return e.length === 2 ? e : null; }, 30000, 'two errors');
+    assert.match(errs[0], /trials\.csv: participant .* already loaded/);
+    assert.match(errs[1], /junk\.csv.*missing column/);
+    same(await rows());
+    console.log(`# researcher view: ${native.length} rows from 60 simulated participants equal the CLI's analysis`);
+  } finally { await browser.close(); fs.rmSync(dir, { recursive: true, force: true }); }
+});
