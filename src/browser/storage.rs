@@ -141,23 +141,9 @@ pub fn session_value(key: &str, make: impl FnOnce() -> String) -> Option<String>
     Some(v)
 }
 
-/// Fetch a same-origin text file (a relative path); anything else is refused, so no
-/// request leaves the page.
-pub async fn fetch_text(path: &str) -> Result<String, String> {
-    if path.contains("://") || path.starts_with("//") || path.contains(':') {
-        return Err(format!("'{path}': only files served with the lab (a relative path) can be opened"));
-    }
-    let window = web_sys::window().ok_or("no window")?;
-    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(path)).await.map_err(|e| js_err(path, e))?.dyn_into().map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("'{path}': HTTP {}", resp.status()));
-    }
-    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
-    text.as_string().ok_or_else(|| format!("'{path}': not text"))
-}
-
-/// Fetch a same-origin binary file (a relative path), e.g. shipped model weights.
-pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
+/// GET a same-origin file (a relative path) and check its status; anything else is refused,
+/// so no request leaves the page.
+async fn fetch_ok(path: &str) -> Result<web_sys::Response, String> {
     if path.contains(':') || path.starts_with("//") {
         return Err(format!("'{path}': only files served with the lab (a relative path) can be opened"));
     }
@@ -166,6 +152,19 @@ pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     if !resp.ok() {
         return Err(format!("'{path}': HTTP {}", resp.status()));
     }
+    Ok(resp)
+}
+
+/// A same-origin text file (a protocol).
+pub async fn fetch_text(path: &str) -> Result<String, String> {
+    let resp = fetch_ok(path).await?;
+    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
+    text.as_string().ok_or_else(|| format!("'{path}': not text"))
+}
+
+/// A same-origin binary file (shipped model weights).
+pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
+    let resp = fetch_ok(path).await?;
     let buf = wasm_bindgen_futures::JsFuture::from(resp.array_buffer().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }

@@ -141,6 +141,6 @@ pub fn patch_timing_seq64() -> Result<f64, String> {
     let metric = |l: &Tensor| -> crate::steer::Result<f64> { l.mean_all().and_then(|x| x.to_scalar::<f32>()).map(f64::from).map_err(|e| crate::steer::SteerError { what: "metric".into(), detail: e.to_string() }) };
     let sites: Vec<String> = crate::model::SeqModel::sites(&m).into_iter().filter(|s| s.kind != "mixer.heads").map(|s| s.name).collect();
     let t = std::time::Instant::now();
-    patch::sweep(&m, &clean, &corrupt, &sites, &metric).map_err(|e| e.to_string())?;
+    patch::sweep(&m, &clean, &corrupt, &sites, &metric, &mut |_, _| {}).map_err(|e| e.to_string())?;
     Ok(t.elapsed().as_secs_f64())
 }

@@ -29,8 +29,9 @@ pub fn cache(model: &dyn SeqModel, tokens: &Tensor, sites: &[String]) -> Result<
     Ok(run(model, tokens, None, &list)?.captures)
 }
 
-/// Patch each site × position of `corrupt` from `clean` (same shape) and score with `metric`.
-pub fn sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[String], metric: &Scalar) -> Result<PatchResult> {
+/// Patch each site × position of `corrupt` from `clean` (same shape) and score with `metric`;
+/// `progress(done, total)` is called before each site.
+pub fn sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[String], metric: &Scalar, progress: &mut dyn FnMut(usize, usize)) -> Result<PatchResult> {
     if clean.dims() != corrupt.dims() {
         return Err(err("patching", format!("clean {:?} and corrupted {:?} inputs differ in shape", clean.dims(), corrupt.dims())));
     }
@@ -39,13 +40,17 @@ pub fn sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[St
     let m_clean = metric(&run(model, clean, None, &[])?.logits)?;
     let m_corrupt = metric(&run(model, corrupt, None, &[])?.logits)?;
     let span = m_clean - m_corrupt;
+    if span.abs() < 1e-9 {
+        return Err(err("patching", format!("clean and corrupted inputs score the same ({m_clean:.4}): there is nothing for patching to restore")));
+    }
     let mut restored = Vec::with_capacity(sites.len());
-    for (site, act) in &cached {
+    for (i, (site, act)) in cached.iter().enumerate() {
+        progress(i, cached.len());
         let row = (0..l)
             .map(|p| {
                 let iv = Intervention::new(site, Positions::One(p), Edit::Patch { cache: act.clone() });
                 let m = metric(&run(model, corrupt, None, &[iv])?.logits)?;
-                Ok(if span.abs() > 1e-12 { (m - m_corrupt) / span } else { 0.0 })
+                Ok((m - m_corrupt) / span)
             })
             .collect::<Result<Vec<f64>>>()?;
         restored.push(row);
@@ -57,7 +62,7 @@ pub fn sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[St
 #[cfg(not(target_arch = "wasm32"))]
 pub fn timed_sweep(model: &dyn SeqModel, clean: &Tensor, corrupt: &Tensor, sites: &[String], metric: &Scalar) -> Result<(PatchResult, f64)> {
     let t = std::time::Instant::now();
-    let r = sweep(model, clean, corrupt, sites, metric)?;
+    let r = sweep(model, clean, corrupt, sites, metric, &mut |_, _| {})?;
     Ok((r, t.elapsed().as_secs_f64()))
 }
 

@@ -15,23 +15,47 @@ use crate::steer::patch::PatchResult;
 use crate::steer::sweep::{SweepResult, MIN_RANDOM};
 use crate::steer::Positions;
 
-/// The URL keys of the spec, with the label errors use. `steer` itself (the action a link
-/// runs once the run is trained) is read by the UI.
-pub const KEYS: &[(&str, &str)] = &[
-    ("st_site", "site"),
-    ("st_pos", "positions"),
-    ("st_a", "set A"),
-    ("st_b", "set B"),
-    ("st_n", "sequences per set"),
-    ("st_seed", "steering seed"),
-    ("st_method", "direction method"),
-    ("st_unit", "scale unit"),
-    ("st_scales", "scales"),
-    ("st_random", "random directions"),
-    ("st_metric", "effect metric"),
-    ("st_labels", "probe labels"),
-    ("st_scale", "example scale"),
-    ("st_example", "example"),
+/// One list of the spec's fields: its URL key, field and label (for errors). It makes `KEYS`
+/// and the by-key accessors, so a new field is added in one place.
+macro_rules! spec_keys {
+    ($(($key:literal, $field:ident, $label:literal)),* $(,)?) => {
+        /// The URL keys of the spec, with the label errors use. `steer` itself (the action a
+        /// link runs once the run is trained) is read by the UI.
+        pub const KEYS: &[(&str, &str)] = &[$(($key, $label)),*];
+
+        impl SteerSpec {
+            pub fn get(&self, key: &str) -> Option<&String> {
+                match key {
+                    $($key => Some(&self.$field),)*
+                    _ => None,
+                }
+            }
+
+            pub fn get_mut(&mut self, key: &str) -> Option<&mut String> {
+                match key {
+                    $($key => Some(&mut self.$field),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+spec_keys![
+    ("st_site", site, "site"),
+    ("st_pos", positions, "positions"),
+    ("st_a", a, "set A"),
+    ("st_b", b, "set B"),
+    ("st_n", n, "sequences per set"),
+    ("st_seed", seed, "steering seed"),
+    ("st_method", method, "direction method"),
+    ("st_unit", unit, "scale unit"),
+    ("st_scales", scales, "scales"),
+    ("st_random", random, "random directions"),
+    ("st_metric", metric, "effect metric"),
+    ("st_labels", labels, "probe labels"),
+    ("st_scale", scale, "example scale"),
+    ("st_example", example, "example"),
 ];
 
 /// Most sequences per set (activations of every sequence are held at once).
@@ -117,46 +141,6 @@ pub struct Parsed {
 }
 
 impl SteerSpec {
-    pub fn get(&self, key: &str) -> Option<&String> {
-        Some(match key {
-            "st_site" => &self.site,
-            "st_pos" => &self.positions,
-            "st_a" => &self.a,
-            "st_b" => &self.b,
-            "st_n" => &self.n,
-            "st_seed" => &self.seed,
-            "st_method" => &self.method,
-            "st_unit" => &self.unit,
-            "st_scales" => &self.scales,
-            "st_random" => &self.random,
-            "st_metric" => &self.metric,
-            "st_labels" => &self.labels,
-            "st_scale" => &self.scale,
-            "st_example" => &self.example,
-            _ => return None,
-        })
-    }
-
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut String> {
-        Some(match key {
-            "st_site" => &mut self.site,
-            "st_pos" => &mut self.positions,
-            "st_a" => &mut self.a,
-            "st_b" => &mut self.b,
-            "st_n" => &mut self.n,
-            "st_seed" => &mut self.seed,
-            "st_method" => &mut self.method,
-            "st_unit" => &mut self.unit,
-            "st_scales" => &mut self.scales,
-            "st_random" => &mut self.random,
-            "st_metric" => &mut self.metric,
-            "st_labels" => &mut self.labels,
-            "st_scale" => &mut self.scale,
-            "st_example" => &mut self.example,
-            _ => return None,
-        })
-    }
-
     /// The defaults for a task (its two regimes as sets A and B), then the `st_*` pairs of a
     /// link on top.
     pub fn from_pairs(task: &str, pairs: &[(String, String)]) -> SteerSpec {

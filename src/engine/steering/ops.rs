@@ -330,24 +330,11 @@ fn patch_op(st: &Setup, clock: &dyn Fn() -> f64, progress: &mut Progress) -> Res
     };
     let sites: Vec<String> = st.model.sites().into_iter().filter(|x| x.kind != "mixer.heads").map(|x| x.name).collect();
     let t0 = clock();
-    let mut result: Option<patch::PatchResult> = None;
-    for (i, site) in sites.iter().enumerate() {
-        progress(SteerProgress { what: format!("patching {site} at each of {} positions", clean.seq_len()), done: i, total: sites.len() });
-        let one = s(patch::sweep(st.model, &clean.tokens, &corrupt.tokens, std::slice::from_ref(site), &score))?;
-        if (one.clean - one.corrupt).abs() < 1e-9 {
-            return Err(format!("clean (set A) and corrupted (set B) inputs score the same ({:.4}): there is nothing for patching to restore", one.clean));
-        }
-        match &mut result {
-            None => result = Some(one),
-            Some(acc) => {
-                acc.sites.extend(one.sites);
-                acc.restored.extend(one.restored);
-                acc.runs += one.runs - 2;
-            }
-        }
-    }
+    let l = clean.seq_len();
+    let result = s(patch::sweep(st.model, &clean.tokens, &corrupt.tokens, &sites, &score, &mut |i, n| {
+        progress(SteerProgress { what: format!("patching {} at each of {l} positions", sites[i]), done: i, total: n });
+    }))?;
     let ms = clock() - t0;
-    let result = result.ok_or("patching: the model has no sites")?;
     let layers = st.model.sites().iter().filter(|x| x.kind == "mixer.heads").count();
     let (mut heads, mut ablation) = (Vec::new(), Vec::new());
     if layers > 0 {
