@@ -169,6 +169,23 @@ pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
+/// POST `body` (JSON) to a study's endpoint, the one request a study may send off the page
+/// (only when its protocol names the endpoint). Ok on a 2xx answer.
+pub async fn post_json(url: &str, body: &str) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let headers = js_sys::Object::new();
+    js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into()).map_err(|e| js_err(url, e))?;
+    init.set_headers(&headers);
+    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| js_err(url, e))?.dyn_into().map_err(|_| "not a response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("'{url}': HTTP {}", resp.status()));
+    }
+    Ok(())
+}
+
 /// Call `f` with each page focus / blur / visibility change: `("focus" | "blur" |
 /// "visibility", state)`. Listeners stay for the page's life.
 pub fn on_attention(f: impl Fn(&'static str, String) + 'static) {

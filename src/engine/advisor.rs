@@ -52,6 +52,39 @@ impl ModelAdvisor {
     }
 }
 
+/// The model's prediction with some context tokens hidden from its attention (attention
+/// editing): class probabilities at `position`, and how much that position attends to each
+/// position `..= position` (averaged over layers and heads; sums to 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditedPrediction {
+    pub probs: Vec<f64>,
+    pub attention: Vec<f64>,
+}
+
+impl ModelAdvisor {
+    /// `predict` with the tokens `s < position` where `!keep[s]` hidden from every query in
+    /// every layer (`keep.len()` = `position + 1`; the query position always sees itself).
+    pub fn predict_edited(&self, tokens: &[u32], position: usize, keep: &[bool]) -> Result<EditedPrediction, String> {
+        if position >= tokens.len() || keep.len() != position + 1 {
+            return Err(format!("model '{}': position {position} and {} keep flags for {} tokens", self.name, keep.len(), tokens.len()));
+        }
+        let n = position + 1;
+        let err = |e: &dyn std::fmt::Display| format!("model '{}': {e}", self.name);
+        let x = Tensor::from_vec(tokens[..n].to_vec(), (1, n), &Device::Cpu).map_err(|e| err(&e))?; // [1, n]
+        let (logits, maps) = self.trainer.model.forward_key_mask(&x, keep).map_err(|e| err(&e))?; // [n, classes], [1, h, n, n] per layer
+        let probs = logits.narrow(0, position, 1).and_then(|r| softmax_row(&r)).map_err(|e| err(&e))?;
+        let mut attention = vec![0f64; n];
+        for w in &maps {
+            let (_, h, _, _) = w.dims4().map_err(|e| err(&e))?;
+            let rows: Vec<f32> = w.narrow(2, position, 1).and_then(|r| r.flatten_all()).and_then(|r| r.to_vec1()).map_err(|e| err(&e))?; // [h * n]
+            for (i, &a) in rows.iter().enumerate() {
+                attention[i % n] += a as f64 / (h * maps.len()) as f64;
+            }
+        }
+        Ok(EditedPrediction { probs: probs.iter().map(|&p| p as f64).collect(), attention })
+    }
+}
+
 /// Softmax of one row `[1, classes]` → its values.
 fn softmax_row(row: &Tensor) -> candle_core::Result<Vec<f32>> {
     let m = row.max_keepdim(D::Minus1)?;
@@ -92,5 +125,21 @@ mod tests {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5 && p.len() == 6);
         let (t, s) = top_two(&p);
         assert!(t != s && p[t] >= p[s]);
+        // Attention editing: keeping every token is the plain prediction; hiding tokens
+        // moves their attention to zero; a non-attention model says it cannot be edited.
+        let q = b.seq_len - 1;
+        let all = a.predict_edited(&b.inputs, q, &vec![true; q + 1]).unwrap();
+        assert!(all.probs.iter().zip(&p).all(|(x, y)| (x - y).abs() < 1e-5));
+        assert!((all.attention.iter().sum::<f64>() - 1.0).abs() < 1e-5 && all.attention.len() == q + 1);
+        let mut keep = vec![true; q + 1];
+        keep[0] = false;
+        keep[1] = false;
+        let cut = a.predict_edited(&b.inputs, q, &keep).unwrap();
+        assert!(cut.attention[0] == 0.0 && cut.attention[1] == 0.0 && (cut.attention.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+        assert!(a.predict_edited(&b.inputs, q, &keep[1..]).unwrap_err().contains("keep flags"));
+        let dlr = crate::core::TrainConfig { model: "dlr".into(), layers: 1, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("sort", &[("length", "4"), ("vocab", "6")]);
+        let bytes = Trainer::new(dlr).unwrap().checkpoint().unwrap();
+        let d = ModelAdvisor::load("d", &bytes, &sha256_hex(&bytes)).unwrap();
+        assert!(d.predict_edited(&b.inputs, q, &vec![true; q + 1]).unwrap_err().contains("no attention to edit"));
     }
 }

@@ -139,6 +139,21 @@ pub fn score_weights(kind: Mixer, q: &Tensor, k: &Tensor, scale: f32) -> Result<
     Ok(a)
 }
 
+/// Attention editing: the additive mask `[l, l]` that hides every key `s` with `!keep[s]` from
+/// every query but its own position (so no row is empty), on top of causality.
+pub fn key_mask_bias(keep: &[bool], dev: &Device) -> Result<Tensor> {
+    let l = keep.len();
+    let data: Vec<f32> = (0..l * l).map(|i| (i / l, i % l)).map(|(t, s)| if s <= t && (keep[s] || s == t) { 0.0 } else { -1e9 }).collect();
+    Ok(Tensor::from_vec(data, (l, l), dev)?)
+}
+
+/// Softmax attention weights `[b, h, l, l]` with an additive `bias` `[l, l]` (see
+/// `key_mask_bias`) in place of the causal mask. `q, k`: `[b, h, l, dh]`.
+pub fn biased_softmax_weights(q: &Tensor, k: &Tensor, scale: f32, bias: &Tensor) -> Result<Tensor> {
+    let kt = k.t()?.contiguous()?; // [b, h, dh, l]
+    softmax_last(&(q.matmul(&kt)? * scale as f64)?.broadcast_add(bias)?)
+}
+
 /// Sequence-independent weights from a learned `[h, max_len, max_len]` matrix: causal
 /// softmax over its first `l` rows and columns → `[h, l, l]`.
 pub fn static_weights(m: &Tensor, l: usize) -> Result<Tensor> {

@@ -40,6 +40,12 @@ pub trait SeqModel {
     fn sites(&self) -> Vec<sites::SiteInfo> {
         Vec::new()
     }
+    /// Attention editing: `forward` with the keys `s` where `!keep[s]` hidden from later
+    /// queries in every layer → (head outputs `[b*l, out]`, each layer's weights
+    /// `[b, h, l, l]`). Only softmax-attention Transformers have it.
+    fn forward_key_mask(&self, _tokens: &Tensor, _keep: &[bool]) -> Result<(Tensor, Vec<Tensor>)> {
+        Err(ModelError { op: "forward_key_mask".into(), detail: "this model family has no attention to edit".into() })
+    }
     /// Every parameter with its checkpoint name, in a fixed order.
     fn named_params(&self) -> Vec<(String, &Var)>;
     fn param_count(&self) -> usize {

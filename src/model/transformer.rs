@@ -134,11 +134,15 @@ impl super::SeqModel for Transformer {
     }
 
     fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
-        self.run(tokens, features, hook, |_, _, _| Ok(()))
+        self.run(tokens, features, None, hook, |_, _, _| Ok(()))
     }
 
     fn sites(&self) -> Vec<super::sites::SiteInfo> {
         super::sites::list(self.cfg.layers, SITE_KINDS, self.cfg.d_model)
+    }
+
+    fn forward_key_mask(&self, tokens: &Tensor, keep: &[bool]) -> Result<(Tensor, Vec<Tensor>)> {
+        Transformer::forward_key_mask(self, tokens, keep)
     }
 
     fn internals(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<super::Internals> {
@@ -170,7 +174,28 @@ impl Transformer {
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
     /// model has continuous inputs) → head outputs `[batch * seq, out]`.
     pub fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
-        self.run(tokens, features, &mut super::sites::identity, |_, _, _| Ok(()))
+        self.run(tokens, features, None, &mut super::sites::identity, |_, _, _| Ok(()))
+    }
+
+    /// Attention editing: the forward pass with the keys `s` where `!keep[s]` hidden from
+    /// every later query in every layer (each position still sees itself). `tokens`: `[b, l]`
+    /// with `keep.len() == l` → (head outputs `[b*l, out]`, each layer's weights `[b, h, l, l]`
+    /// as the edited model used them). Needs softmax-attention mixers in every layer.
+    pub fn forward_key_mask(&self, tokens: &Tensor, keep: &[bool]) -> Result<(Tensor, Vec<Tensor>)> {
+        let l = tokens.dim(1)?;
+        if keep.len() != l {
+            return Err(super::ModelError { op: "forward_key_mask".into(), detail: format!("{} keep flags for {l} positions", keep.len()) });
+        }
+        if let Some(m) = self.cfg.mixers.iter().find(|m| !matches!(m, Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos)) {
+            return Err(super::ModelError { op: "forward_key_mask".into(), detail: format!("attention editing needs softmax attention in every layer; this model has a '{}' mixer", m.name()) });
+        }
+        let bias = mixers::key_mask_bias(keep, tokens.device())?; // [l, l]
+        let mut maps = Vec::with_capacity(self.blocks.len());
+        let out = self.run(tokens, None, Some(&bias), &mut super::sites::identity, |blk, x, x0| {
+            maps.push(self.weights(blk, x, x0, Some(&bias))?);
+            Ok(())
+        })?;
+        Ok((out, maps))
     }
 
     /// Every layer's mixing weights for a batch: `[b, h, l, l]` per layer, row `t` giving how
@@ -178,16 +203,17 @@ impl Transformer {
     /// attention-map views; training uses the fused path.
     pub fn mixing_weights(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Vec<Tensor>> {
         let mut out = Vec::with_capacity(self.blocks.len());
-        self.run(tokens, features, &mut super::sites::identity, |blk, x, x0| {
-            out.push(self.weights(blk, x, x0)?);
+        self.run(tokens, features, None, &mut super::sites::identity, |blk, x, x0| {
+            out.push(self.weights(blk, x, x0, None)?);
             Ok(())
         })?;
         Ok(out)
     }
 
     /// The forward pass, calling `hook` at every named site and `visit(block, normalised
-    /// input, embeddings)` before each block's mixer.
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
+    /// input, embeddings)` before each block's mixer; `bias` (`[l, l]`, attention editing)
+    /// replaces softmax attention's causal mask.
+    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, bias: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("forward.tokens")?;
         if l > self.cfg.max_len {
             return Err(super::ModelError {
@@ -205,7 +231,7 @@ impl Transformer {
             x = hook(site("resid_pre"), x)?; // [b, l, d]
             let xn = blk.ln_1.forward(&x)?; // [b, l, d]
             visit(blk, &xn, &x0)?;
-            let a = self.attention(blk, &xn, &x0, &mut |y| hook(site("mixer.heads"), y))?; // [b, l, d]
+            let a = self.attention(blk, &xn, &x0, bias, &mut |y| hook(site("mixer.heads"), y))?; // [b, l, d]
             x = (x + hook(site("mixer.out"), a)?)?;
             x = hook(site("resid_mid"), x)?;
             let h = blk.ln_2.forward(&x)?.reshape((b * l, d))?; // [b*l, d]
@@ -252,7 +278,7 @@ impl Transformer {
     /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
     /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`; `heads` sees (and may replace) the
     /// per-head outputs `[b, l, h·dh]` before the output projection.
-    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor, heads: &mut dyn FnMut(Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor, bias: Option<&Tensor>, heads: &mut dyn FnMut(Tensor) -> Result<Tensor>) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let qkv = self.project(blk, x)?;
         let v = self.heads(&qkv, 2)?; // [b, h, l, dh]
@@ -262,7 +288,10 @@ impl Transformer {
             Mixer::Static => mixers::mix(&mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?, &v)?,
             Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos => {
                 let (q, k) = self.queries_keys(blk, &qkv, x0)?;
-                attention::causal_attention(&q, &k, &v, scale)?
+                match bias {
+                    Some(bias) => mixers::biased_softmax_weights(&q, &k, scale, bias)?.matmul(&v)?, // [b, h, l, dh]
+                    None => attention::causal_attention(&q, &k, &v, scale)?,
+                }
             }
             Mixer::Linear | Mixer::Relu | Mixer::Sigmoid | Mixer::L2 => {
                 let (q, k) = self.queries_keys(blk, &qkv, x0)?;
@@ -274,7 +303,7 @@ impl Transformer {
     }
 
     /// The block's mixing weights `[b, h, l, l]` (see `mixing_weights`).
-    fn weights(&self, blk: &Block, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
+    fn weights(&self, blk: &Block, x: &Tensor, x0: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let h = self.cfg.heads;
         let scale = 1.0 / ((d / h) as f32).sqrt();
@@ -283,6 +312,9 @@ impl Transformer {
             Mixer::Static => Ok(mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?.unsqueeze(0)?.broadcast_as((b, h, l, l))?.contiguous()?),
             kind => {
                 let (q, k) = self.queries_keys(blk, &self.project(blk, x)?, x0)?;
+                if let Some(bias) = bias {
+                    return mixers::biased_softmax_weights(&q, &k, scale, bias);
+                }
                 let form = if matches!(kind, Mixer::QkEmbed | Mixer::QkPos) { Mixer::Attention } else { kind };
                 mixers::score_weights(form, &q, &k, scale)
             }
@@ -361,6 +393,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn key_mask_keeping_everything_is_the_plain_forward_and_a_hidden_token_cannot_reach_later_positions() {
+        let m = Transformer::new(tiny(), 8).unwrap();
+        let ids = vec![1u32, 2, 3, 4, 5, 6, 7];
+        let x = |ids: &[u32]| Tensor::from_vec(ids.to_vec(), (1, ids.len()), &Device::Cpu).unwrap();
+        let rows = |t: &Tensor| t.to_vec2::<f32>().unwrap(); // [l, out]
+        let (all, maps) = m.forward_key_mask(&x(&ids), &[true; 7]).unwrap();
+        let plain = rows(&m.forward(&x(&ids), None).unwrap());
+        let diff = rows(&all).iter().flatten().zip(plain.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-5, "keep-all differs from forward by {diff}");
+        assert_eq!(maps.len(), 2);
+        // Hide position 2: its weight is 0 in every later row of every layer, and changing
+        // the token there leaves every later position's output exactly as it was.
+        let mut keep = [true; 7];
+        keep[2] = false;
+        let (a, maps) = m.forward_key_mask(&x(&ids), &keep).unwrap();
+        for w in &maps {
+            let w: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap(); // [1, h, 7, 7]
+            for (i, row) in w.chunks(7).enumerate() {
+                let t = i % 7;
+                assert!(t <= 2 || row[2] == 0.0, "row {t} still attends to the hidden key: {row:?}");
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            }
+        }
+        let mut other = ids.clone();
+        other[2] = 9;
+        let (b, _) = m.forward_key_mask(&x(&other), &keep).unwrap();
+        let (a, b) = (rows(&a), rows(&b));
+        assert!(a[..2] == b[..2] && a[3..] == b[3..], "a hidden token changed other positions");
+        assert_ne!(a[2], b[2]);
+        // Hiding it changes what later positions predict (it was attended to).
+        assert_ne!(a[6], plain[6]);
+        // Hiding every key leaves each position with itself only: still a distribution.
+        let (_, maps) = m.forward_key_mask(&x(&ids), &[false; 7]).unwrap();
+        let w: Vec<f32> = maps[0].flatten_all().unwrap().to_vec1().unwrap();
+        assert!(w.chunks(7).enumerate().all(|(i, r)| r[i % 7] == 1.0));
+    }
+
+    #[test]
+    fn key_mask_refuses_other_mixers_and_wrong_lengths() {
+        let x = Tensor::from_vec(vec![1u32, 2, 3], (1, 3), &Device::Cpu).unwrap();
+        let m = Transformer::new(TransformerConfig { mixers: vec![Mixer::Attention, Mixer::Static], ..tiny() }, 1).unwrap();
+        let e = m.forward_key_mask(&x, &[true; 3]).err().unwrap().to_string();
+        assert!(e.contains("forward_key_mask") && e.contains("'static' mixer"), "{e}");
+        let m = Transformer::new(tiny(), 1).unwrap();
+        let e = m.forward_key_mask(&x, &[true; 2]).err().unwrap().to_string();
+        assert!(e.contains("2 keep flags for 3 positions"), "{e}");
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub const TRIAL_COLUMNS: &[&str] = &[
     "give_up_ms",
     "interactive",
     "n_edits",
+    "hidden_positions",
     "advisor",
     "harmful_choice",
     "backend",

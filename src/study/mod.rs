@@ -25,6 +25,7 @@ pub mod record;
 pub mod puzzle;
 pub mod simulate;
 pub mod stats;
+pub mod upload;
 pub mod validate;
 pub mod validate_trial;
 pub mod validate_urls;

@@ -164,7 +164,6 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
     let tr = Some((pt.index, pt.trial_id.as_str()));
     let levels = plan.assignment.levels();
     let mut evs = vec![record::start(pt, t0)];
-    let mut end = record::end(pt, trial.type_name(), 0);
     if rng.next_f64() < opts.distraction_rate {
         let at = t0 + 200 + rng.below(2000);
         evs.push(Event::new(EventKind::Blur, tr, at));
@@ -231,22 +230,27 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let edits = if interactive { 1 + rng.below(6) } else { 0 };
             let mut at = t0 + 600;
             evs.push(record::advice(pt, &a, at));
+            // Each edit toggles one context position (never the query's own).
+            let mut hidden: Vec<usize> = Vec::new();
             for _ in 0..edits {
                 at += rt(rng, persona, 1200.0);
+                let pos = rng.below(puzzle.query_position.max(1) as u64) as usize;
+                match hidden.iter().position(|&h| h == pos) {
+                    Some(i) => {
+                        hidden.remove(i);
+                    }
+                    None => hidden.push(pos),
+                }
+                hidden.sort_unstable();
                 a = model.advise(&puzzle);
-                evs.push(record::advice(pt, &a, at).with("edited", true));
+                evs.push(record::edit(pt, &a, &hidden, at));
             }
             let follows = rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence);
             let answer = if follows { a.answer } else if rng.next_f64() < persona.skill { puzzle.answer } else { wrong_answer(&puzzle, rng) };
             let r = (at - t0) + rt(rng, persona, 3000.0);
-            if follows {
-                evs.push(Event::new(EventKind::AdviceFollowed, tr, t0 + r));
-            }
-            let correct = answer == puzzle.answer;
-            evs.push(Event::new(EventKind::Response, tr, t0 + r).with("answer", answer).with("correct", correct).with("rt_ms", r));
-            end = end.with("task", ae.task.name.clone()).with("puzzle_seed", format!("0x{:016x}", pt.seed)).with("interactive", interactive).with("n_edits", edits);
-            end = end.with("advice_shown", true).with("advice_answer", a.answer).with("advice_confidence", record::round3(a.confidence)).with("advice_followed", follows);
-            end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", r);
+            let shown = record::EditShown { interactive, n_edits: edits, hidden, advice: a };
+            evs.extend(record::attention_edit(pt, &puzzle, &shown, answer, r, (t0 + r).max(last(&evs))));
+            return Ok(evs);
         }
         TrialKind::TwoChoice(tc) => {
             let kind = tc.advisor.resolve(&levels).unwrap_or(AdvisorKind::Neutral);
@@ -284,9 +288,6 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             return Ok(answer(evs, pt, "trace_view", r, t0, "viewed", (None, &[("n_trials_shown", pt.index as u64)])));
         }
     }
-    end.t_ms = last(&evs) + 50;
-    evs.push(end);
-    Ok(evs)
 }
 
 

@@ -5,7 +5,9 @@
 // holds every event exactly once with no gap in sequence numbers, one row per trial, one
 // condition throughout, and that no request leaves the page. With storage unavailable the
 // study still completes and offers the data as a download. A second tab for the same
-// participant is blocked. Consent text with script payloads renders inert.
+// participant is blocked. Consent text with script payloads renders inert. The
+// attention-editing study's edits reach the model and survive a reload, and a protocol's
+// endpoint receives every event (once by sequence number) despite failures.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -220,6 +222,134 @@ test('the assistance study runs with the in-tab models as advisors, by condition
     console.log(`# assistance study in the tab: conditions seen ${JSON.stringify(seen)}`);
     assert.ok(Object.keys(seen).length >= 2, JSON.stringify(seen));
   } finally { await browser.close(); }
+});
+
+/** The attention-editing trial on screen: wait for the model's prediction. */
+async function prediction(page) {
+  await waitFor(async () => (await page.locator('[data-testid="study-prediction"]').count()) > 0, 60000, 'the model prediction');
+  return page.locator('[data-testid="study-prediction"]').getAttribute('data-answer');
+}
+
+async function attentionOf(page) {
+  const toks = page.locator('[data-testid^="study-token-"]');
+  const out = [];
+  for (let i = 0; i < await toks.count(); i++) {
+    const t = toks.nth(i);
+    out.push({ id: await t.getAttribute('data-testid'), att: +(await t.getAttribute('data-attention')), hidden: /\bhidden\b/.test(await t.getAttribute('class')), disabled: await t.isDisabled() });
+  }
+  return out;
+}
+
+test('the attention-editing study: hiding tokens from the model changes its attention and prediction, edits survive a reload', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const seen = {};
+    let changedPrediction = 0;
+    for (const pid of ['ae-1', 'ae-2', 'ae-3', 'ae-4', 'ae-5', 'ae-6']) {
+      if (seen['interactive'] && seen['static']) break;
+      const { page, errors } = await open(context, `/?page=study&study=attention-editing&participant=${pid}`);
+      let reloaded = false;
+      let interactive = null;
+      while ((await screen(page)) !== 'done') {
+        if (!(await page.locator('[data-testid="study-puzzle"]').count())) { await answer(page); continue; }
+        const now = await screen(page);
+        const before = await prediction(page);
+        let toks = await attentionOf(page);
+        const sum = toks.reduce((a, t) => a + t.att, 0);
+        assert.ok(sum > 0.2 && sum <= 1.001, `context attention ${sum}`);
+        interactive = (await page.locator('section.attention-edit').getAttribute('data-interactive')) === 'true';
+        if (interactive) {
+          // Hide the two most-attended context tokens, one at a time.
+          for (let k = 0; k < 2; k++) {
+            const top = toks.filter((t) => !t.hidden).sort((a, b) => b.att - a.att)[0];
+            await page.locator(`[data-testid="${top.id}"]`).click();
+            await waitFor(async () => (await page.locator('[data-testid="study-edits"]').textContent()).startsWith(`${k + 1} token(s) hidden`), 30000, 'the edit');
+            toks = await attentionOf(page);
+            const t = toks.find((x) => x.id === top.id);
+            assert.ok(t.hidden && t.att === 0, `a hidden token gets no attention: ${JSON.stringify(t)}`);
+          }
+          if (await prediction(page) !== before) changedPrediction += 1;
+          if (!reloaded) {
+            // Mid-trial reload: the edited view comes back.
+            const hidden = toks.filter((t) => t.hidden).map((t) => t.id);
+            const pred = await prediction(page);
+            await page.reload();
+            await settle(page, 'loading');
+            assert.equal(await screen(page), now);
+            assert.equal(await prediction(page), pred, 'the same prediction after a reload');
+            assert.deepEqual((await attentionOf(page)).filter((t) => t.hidden).map((t) => t.id), hidden);
+            reloaded = true;
+          }
+        } else {
+          assert.ok(toks.every((t) => t.disabled), 'static explanation: tokens cannot be toggled');
+        }
+        const pick = await prediction(page);
+        await page.locator(`[data-testid="study-answer-${pick}"]`).click();
+        await settle(page, now);
+      }
+      const doc = await downloadJson(page);
+      const seqs = doc.events.map((e) => e.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => i), 'no gap, no repeat');
+      const rows = doc.trials.filter((t) => t.trial_type === 'attention_edit');
+      assert.equal(rows.length, 6, 'three recall and three induction trials');
+      for (const t of rows) {
+        assert.equal(t.interactive, interactive ? 'TRUE' : 'FALSE', JSON.stringify(t));
+        assert.equal(t.advice_followed, 'TRUE');
+        assert.equal(+t.n_edits, interactive ? 2 : 0, JSON.stringify(t));
+        assert.equal(t.hidden_positions.split(' ').filter(Boolean).length, interactive ? 2 : 0, JSON.stringify(t));
+      }
+      const edits = doc.events.filter((e) => e.kind === 'advice_shown' && e.data.edited);
+      assert.equal(edits.length, interactive ? 12 : 0);
+      assert.deepEqual(errors, []);
+      seen[interactive ? 'interactive' : 'static'] = (seen[interactive ? 'interactive' : 'static'] || 0) + 1;
+      await page.close();
+    }
+    console.log(`# attention-editing study in the tab: ${JSON.stringify(seen)}; hiding the two most-attended tokens changed the prediction on ${changedPrediction} of ${6 * (seen.interactive || 0)} interactive trials`);
+    assert.ok(seen.interactive && seen.static, JSON.stringify(seen));
+  } finally { await browser.close(); }
+});
+
+test('with an endpoint, a copy of the log reaches it despite failures and a reload, each event once by sequence number', async () => {
+  const proto = JSON.parse(fs.readFileSync(path.join(DIST, 'public/studies/advisor-manipulation.json'), 'utf8'));
+  const ENDPOINT = 'https://data.example.org/upload';
+  fs.writeFileSync(path.join(DIST, 'public/studies/test-endpoint.json'), JSON.stringify({ ...proto, endpoint: { url: ENDPOINT, retries: 2 } }, null, 2));
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    const store = new Map(); // seq -> event, as an endpoint keeps them
+    let posts = 0, failedPosts = 0, received = 0;
+    await context.route(`${ENDPOINT}**`, async (route) => {
+      posts += 1;
+      // The first two POSTs fail (a flaky server), so the tab must retry.
+      if (posts <= 2) { failedPosts += 1; return route.fulfill({ status: 503, headers: { 'access-control-allow-origin': '*' }, body: 'busy' }); }
+      const body = JSON.parse(route.request().postData());
+      assert.equal(body.participant, 'up-1');
+      assert.equal(body.first_seq, body.events[0].seq);
+      for (const e of body.events) { received += 1; store.set(e.seq, e); }
+      return route.fulfill({ status: 200, headers: { 'access-control-allow-origin': '*' }, body: 'ok' });
+    });
+    const requests = [];
+    let { page, errors } = await open(context, '/?page=study&study=test-endpoint&participant=up-1', requests);
+    await answer(page); // consent
+    await answer(page); // instructions
+    await page.reload(); // mid-way: the upload goes on from what the endpoint confirmed
+    await settle(page, 'loading');
+    while ((await screen(page)) !== 'done') await answer(page);
+    await waitFor(async () => (await page.locator('[data-testid="study-upload"]').getAttribute('data-state')) === 'sent', 30000, 'the upload');
+    const doc = await downloadJson(page);
+    const seqs = [...store.keys()].sort((a, b) => a - b);
+    assert.deepEqual(seqs, doc.events.map((e) => e.seq), 'the endpoint holds every event');
+    for (const e of doc.events) assert.deepEqual(store.get(e.seq), e, `event ${e.seq} arrived as recorded`);
+    assert.equal(failedPosts, 2);
+    const off = requests.filter((u) => !u.startsWith(server.url) && !u.startsWith(ENDPOINT) && !u.startsWith('blob:') && !u.startsWith('data:'));
+    assert.deepEqual(off, [], 'no request but to the lab and the endpoint');
+    assert.deepEqual(errors, []);
+    console.log(`# endpoint upload: ${doc.events.length} events, ${posts} POSTs (${failedPosts} failed, retried), ${received} events received (${received - doc.events.length} resent duplicates, kept once)`);
+  } finally {
+    await browser.close();
+    fs.rmSync(path.join(DIST, 'public/studies/test-endpoint.json'), { force: true });
+  }
 });
 
 test('a give-up button appears after the delay, and a model failing its sha256 check is named', async () => {

@@ -11,6 +11,12 @@ use crate::study::assign::PlannedTrial;
 use crate::study::protocol::{AdviceMode, Puzzle};
 use crate::study::puzzle::{make_puzzle, Advice, PuzzleInstance};
 
+/// The answer buttons' labels of a puzzle task with `classes` answers.
+pub fn answer_labels(spec: &crate::study::protocol::TaskSpec, classes: u32) -> std::sync::Arc<Vec<String>> {
+    let task = crate::tasks::build(&spec.name, spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).ok();
+    std::sync::Arc::new((0..classes).map(|c| task.as_ref().map(|t| t.class_label(c)).unwrap_or_else(|| c.to_string())).collect())
+}
+
 pub fn mode(s: &Session, z: &Puzzle) -> AdviceMode {
     z.advice.resolve(&s.plan.assignment.levels()).unwrap_or(AdviceMode::None)
 }

@@ -7,9 +7,11 @@
 //! saved, with the data as CSV / JSON downloads. Trials render in `trials`.
 
 mod advice;
+mod attention_edit;
 mod puzzle;
 mod session;
 mod trials;
+mod upload;
 
 use std::rc::Rc;
 
@@ -70,6 +72,7 @@ impl StudyUi {
                     ui.error.set(Some(format!("The completion could not be saved ({e}); download your data below.")));
                 }
             }
+            s.send();
             ui.saving.set(false);
             ui.screen.set(next);
         });
@@ -85,6 +88,7 @@ impl StudyUi {
                 ui.error.set(Some(format!("Saving failed ({e}); your answers are kept in this tab: please finish, then download your data.")));
                 s.lose_storage();
             }
+            s.send();
             ui.saving.set(false);
             ui.logged.update(|n| *n += 1);
         });
@@ -123,6 +127,7 @@ pub fn StudyPage() -> impl IntoView {
                 if let Screen::Trial(i) = screen {
                     s.begin(i).await;
                 }
+                s.send();
                 let rec = s.clone();
                 browser::storage::on_attention(move |kind, state| rec.attention(kind, state));
                 ui.screen.set(screen);

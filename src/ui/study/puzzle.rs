@@ -23,8 +23,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
         Ok(i) => i,
         Err(e) => return view! { <p class="error" data-testid="study-unsupported">{e}</p> }.into_any(),
     };
-    let task = crate::tasks::build(&z.task.name, z.task.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).ok();
-    let labels: std::sync::Arc<Vec<String>> = std::sync::Arc::new((0..inst.classes).map(|c| task.as_ref().map(|t| t.class_label(c)).unwrap_or_else(|| c.to_string())).collect());
+    let labels = advice::answer_labels(&z.task, inst.classes);
     let label = {
         let labels = labels.clone();
         move |c: u32| labels.get(c as usize).cloned().unwrap_or_else(|| c.to_string())

@@ -43,6 +43,8 @@ pub struct Session {
     pub shown_at: RefCell<f64>,
     /// The protocol's models by name, as they finish loading (or fail).
     advisors: RefCell<BTreeMap<String, Result<Rc<ModelAdvisor>, String>>>,
+    /// The copy sent to the protocol's endpoint (None: no endpoint, nothing leaves the page).
+    pub upload: Option<Rc<super::upload::Uploader>>,
 }
 
 fn valid_name(s: &str) -> bool {
@@ -128,6 +130,7 @@ impl Session {
         let backend = if protocol.models.is_empty() { "none" } else { "cpu" };
         let ctx = Context { study_id: id, participant, session, condition: plan.assignment.label(), backend: backend.into(), model_hash: protocol.models.first().map(|m| m.sha256.clone()).unwrap_or_default() };
         let resumed = !log.rows().is_empty();
+        let upload = protocol.endpoint.clone().map(|ep| Rc::new(super::upload::Uploader::new(ep, format!("interlab.upload.{prefix}"), log.rows().len() as u64)));
         let s = Session {
             stamper: RefCell::new(Stamper::resumed(ctx, &resume)),
             log: RefCell::new(log),
@@ -137,6 +140,7 @@ impl Session {
             load_ms: browser::now_ms(),
             shown_at: RefCell::new(browser::now_ms()),
             advisors: RefCell::new(BTreeMap::new()),
+            upload,
             protocol,
             plan,
             params,
@@ -185,6 +189,13 @@ impl Session {
             db.put(&format!("{}{:012}", self.prefix, row.seq), &text).await?;
         }
         Ok(())
+    }
+
+    /// Send new events to the protocol's endpoint, when it names one (in the background).
+    pub fn send(self: &Rc<Self>) {
+        if let Some(u) = &self.upload {
+            u.clone().sync(self.clone());
+        }
     }
 
     /// Writing failed: keep the rest of the study in memory only.
@@ -237,6 +248,13 @@ impl Session {
                 Ok(None) => {}
                 Err(e) => shown.push(Event::new(EventKind::Error, record::tag(pt), 0).with("message", e)),
             },
+            // The unedited prediction, once (a reload keeps the edits made so far).
+            TrialKind::AttentionEdit(ae) if !self.log.borrow().rows().iter().any(|r| r.kind == EventKind::AdviceShown && r.trial_index == Some(i)) => {
+                match super::attention_edit::predict(self, pt, ae, &[]).await {
+                    Ok((a, _)) => shown.push(record::advice(pt, &a, 0)),
+                    Err(e) => shown.push(Event::new(EventKind::Error, record::tag(pt), 0).with("message", e)),
+                }
+            }
             _ => {}
         }
         // Timed from when the trial is on screen (after any model wait).

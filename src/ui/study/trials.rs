@@ -7,7 +7,8 @@
 //! `study-instructions`, `study-continue`, `study-prompt`, `study-advice` (two-choice advice),
 //! `study-option-{i}` (two-choice options), `study-likert-{n}` (1-based), `study-choice-{i}`
 //! (multiple choice and attention checks), `study-text` + `study-submit` (free text),
-//! `study-trace` (trace view rows), `study-unsupported`, and on completion `study-code`,
+//! `study-trace` (trace view rows), `study-unsupported`; puzzles and attention editing name
+//! theirs in `puzzle` and `attention_edit`; and on completion `study-code`,
 //! `study-redirect`, `study-download-trials`, `study-download-events`, `study-download-json`.
 
 use std::rc::Rc;
@@ -114,10 +115,7 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
             .into_any()
         }
         TrialKind::Puzzle(z) => super::puzzle::screen(ui, s, pt, z, next),
-        TrialKind::AttentionEdit(_) => view! {
-            <p class="error" data-testid="study-unsupported">{format!("Trial '{}' edits the model's attention, which this version of the lab cannot do yet. Please tell the researcher.", pt.trial_id)}</p>
-        }
-        .into_any(),
+        TrialKind::AttentionEdit(ae) => super::attention_edit::screen(ui, s, pt, ae, next),
     }
 }
 
@@ -148,6 +146,19 @@ pub fn done(ui: StudyUi) -> impl IntoView {
     let (s1, s2, s3) = (s.clone(), s.clone(), s.clone());
     let (n1, n2, n3) = (format!("{stem}-trials.csv"), format!("{stem}-events.csv"), format!("{stem}.json"));
     let saved = s.saves();
+    let upload = s.upload.clone().map(|u| {
+        let s = s.clone();
+        let state = u.state;
+        let retry = move |_| u.clone().sync(s.clone());
+        view! {
+            <p data-testid="study-upload" data-state=move || state.with(|x| x.name())>{move || match state.get() {
+                super::upload::UploadState::Sending => "Sending a copy of your data to the researcher…".to_string(),
+                super::upload::UploadState::Sent(n) => format!("A copy of your data ({n} events) reached the researcher."),
+                super::upload::UploadState::Failed(e) => format!("The researcher's server could not be reached ({e}). Your data is safe in this browser: try again, or download it below."),
+            }}</p>
+            <button data-testid="study-upload-retry" style:display=move || if state.with(|x| matches!(x, super::upload::UploadState::Failed(_))) { "inline-block" } else { "none" } on:click=retry>"Try sending again"</button>
+        }
+    });
     view! {
         <section class="trial done">
             <p>"Thank you — your answers are saved."</p>
@@ -156,6 +167,7 @@ pub fn done(ui: StudyUi) -> impl IntoView {
             <Show when=move || !saved>
                 <p class="notice">"This browser did not keep your data: download it now and send it to the researcher."</p>
             </Show>
+            {upload}
             <p class="muted">"Your data:"</p>
             <button data-testid="study-download-trials" on:click=move |_| save(n1.clone(), s1.trials_csv(), "text/csv")>"Trials (CSV)"</button>
             <button data-testid="study-download-events" on:click=move |_| save(n2.clone(), s2.events_csv(), "text/csv")>"Events (CSV)"</button>
