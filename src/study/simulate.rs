@@ -177,12 +177,12 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let yes = rng.next_f64() >= opts.decline_rate;
             let r = rt(rng, persona, 9000.0);
             evs.extend(record::consent(pt, yes, r, (t0 + r).max(last(&evs))));
-            return Ok(evs);
+            Ok(evs)
         }
         TrialKind::Instructions { pages } => {
             let r = rt(rng, persona, 7000.0 * pages.len() as f64);
             evs.extend(record::answer(pt, "instructions", "continue", r, (t0 + r).max(last(&evs)), None, &[]));
-            return Ok(evs);
+            Ok(evs)
         }
         TrialKind::Puzzle(z) => {
             let mode = z.advice.resolve(&levels).unwrap_or(AdviceMode::None);
@@ -220,7 +220,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
                 (record::PuzzleEnd::Answer(answer), rt(rng, persona, if follows { 3500.0 } else { 6000.0 }))
             };
             evs.extend(record::puzzle(pt, &puzzle, &shown, how, r, (t0 + r).max(last(&evs))));
-            return Ok(evs);
+            Ok(evs)
         }
         TrialKind::AttentionEdit(ae) => {
             let interactive = ae.interactive.resolve(&levels).unwrap_or(false);
@@ -250,7 +250,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let r = (at - t0) + rt(rng, persona, 3000.0);
             let shown = record::EditShown { interactive, n_edits: edits, hidden, advice: a };
             evs.extend(record::attention_edit(pt, &puzzle, &shown, answer, r, (t0 + r).max(last(&evs))));
-            return Ok(evs);
+            Ok(evs)
         }
         TrialKind::TwoChoice(tc) => {
             let kind = tc.advisor.resolve(&levels).unwrap_or(AdvisorKind::Neutral);
@@ -261,31 +261,31 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let choice = if follows { rec } else if rng.next_f64() < persona.harm_prior { harmful } else { 1 - harmful };
             let r = rt(rng, persona, 8000.0);
             evs.extend(record::two_choice(pt, tc, kind, rec, choice, r, (t0 + r).max(last(&evs))));
-            return Ok(evs);
+            Ok(evs)
         }
         TrialKind::Likert { points, .. } => {
             let pick = 1 + rng.below(*points as u64);
             let r = rt(rng, persona, 4000.0);
-            return Ok(answer(evs, pt, "likert", r, t0, &pick.to_string(), (None, &[])));
+            Ok(answer(evs, pt, "likert", r, t0, &pick.to_string(), (None, &[])))
         }
         TrialKind::MultipleChoice { options, .. } => {
             let pick = rng.below(options.len() as u64);
             let r = rt(rng, persona, 4000.0);
-            return Ok(answer(evs, pt, "multiple_choice", r, t0, &pick.to_string(), (None, &[])));
+            Ok(answer(evs, pt, "multiple_choice", r, t0, &pick.to_string(), (None, &[])))
         }
         TrialKind::FreeText { max_len, .. } => {
             let text: String = PHRASES[rng.below(PHRASES.len() as u64) as usize].chars().take(*max_len).collect();
             let r = rt(rng, persona, 4000.0);
-            return Ok(answer(evs, pt, "free_text", r, t0, &text, (None, &[])));
+            Ok(answer(evs, pt, "free_text", r, t0, &text, (None, &[])))
         }
         TrialKind::AttentionCheck { options, correct, .. } => {
             let pick = if rng.next_f64() < 0.95 { *correct } else { (*correct + 1) % options.len() };
             let r = rt(rng, persona, 4000.0);
-            return Ok(answer(evs, pt, "attention_check", r, t0, &pick.to_string(), (Some(pick == *correct), &[])));
+            Ok(answer(evs, pt, "attention_check", r, t0, &pick.to_string(), (Some(pick == *correct), &[])))
         }
         TrialKind::TraceView => {
             let r = rt(rng, persona, 4000.0);
-            return Ok(answer(evs, pt, "trace_view", r, t0, "viewed", (None, &[("n_trials_shown", pt.index as u64)])));
+            Ok(answer(evs, pt, "trace_view", r, t0, "viewed", (None, &[("n_trials_shown", pt.index as u64)])))
         }
     }
 }
