@@ -85,6 +85,20 @@ pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// Put `text` on the clipboard (`navigator.clipboard.writeText`); Err when the browser
+/// refuses (no permission, insecure context), so the caller can show the text instead.
+pub async fn copy_text(text: &str) -> Result<(), String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    let nav = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).map_err(|e| format!("{e:?}"))?;
+    let clip = js_sys::Reflect::get(&nav, &JsValue::from_str("clipboard")).map_err(|e| format!("{e:?}"))?;
+    if clip.is_undefined() || clip.is_null() {
+        return Err("this browser gives no clipboard here".into());
+    }
+    let write: js_sys::Function = js_sys::Reflect::get(&clip, &JsValue::from_str("writeText")).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no clipboard.writeText")?;
+    let promise: js_sys::Promise = write.call1(&clip, &JsValue::from_str(text)).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "clipboard: not a promise")?;
+    wasm_bindgen_futures::JsFuture::from(promise).await.map(|_| ()).map_err(|e| e.as_string().unwrap_or_else(|| "the browser refused the clipboard".into()))
+}
+
 /// Whether `navigator.gpu` exists (the browser exposes WebGPU at all; an adapter may still
 /// be refused).
 pub fn has_webgpu_api() -> bool {

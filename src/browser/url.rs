@@ -1,8 +1,22 @@
-//! Reading and writing the page's query string. The mapping between query keys and the
-//! run configuration lives in `core::config::FIELDS`; this file only moves text.
+//! Reading and writing the page's query string. What the keys mean lives in
+//! `core::config::FIELDS` and `core::share`; this file only moves text. Links are written
+//! through `share::encode` (compressed when long) and read back expanded.
 
-/// The current query string as ordered `(key, value)` pairs.
+use crate::core::share;
+
+/// The current query's pairs, a compressed link expanded (empty when the link does not pass
+/// `share::decode`; the app shows why at start-up, from `raw_query_pairs`).
 pub fn query_pairs() -> Vec<(String, String)> {
+    share::decode(&raw_query_pairs(), crate::VERSION).map(|l| l.pairs).unwrap_or_default()
+}
+
+/// The page's address, for "Copy link".
+pub fn href() -> String {
+    web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+}
+
+/// The current query string as ordered `(key, value)` pairs, exactly as in the address bar.
+pub fn raw_query_pairs() -> Vec<(String, String)> {
     let Some(w) = web_sys::window() else { return Vec::new() };
     let search = w.location().search().unwrap_or_default();
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return Vec::new() };
@@ -19,11 +33,12 @@ pub fn query_pairs() -> Vec<(String, String)> {
     out
 }
 
-/// Replace the query string (no reload, no history entry), keeping the path.
+/// Replace the query string (no reload, no history entry), keeping the path; a long link is
+/// written compressed (`share::encode`).
 pub fn replace_query(pairs: &[(String, String)]) -> Result<(), String> {
     let w = web_sys::window().ok_or("no window")?;
     let params = web_sys::UrlSearchParams::new().map_err(|e| format!("{e:?}"))?;
-    for (k, v) in pairs {
+    for (k, v) in &share::encode(pairs) {
         params.append(k, v);
     }
     let path = w.location().pathname().map_err(|e| format!("{e:?}"))?;

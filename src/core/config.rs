@@ -116,14 +116,14 @@ pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm",
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
 pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
 
-/// URL keys that belong to the app, not to the run (never read as task parameters). So do
-/// all keys starting with `APP_PREFIX` (the steering panel's `st_*`, `engine::steering::KEYS`).
-pub const APP_KEYS: &[&str] = &["autorun", "v", "page", "gseed", "preset", "arms", "budget", "backend", "lose_gpu_at", "steer"];
+/// URL keys that belong to the app, not to the run (never read as task parameters): the
+/// keys of `share::APP`, and all keys starting with `APP_PREFIX` (the steering panel's
+/// `st_*`, `engine::steering::KEYS`).
 pub const APP_PREFIX: &str = "st_";
 
-/// Whether a URL key belongs to the app (see `APP_KEYS`).
+/// Whether a URL key belongs to the app (see `APP_PREFIX`).
 pub fn is_app_key(k: &str) -> bool {
-    APP_KEYS.contains(&k) || k.starts_with(APP_PREFIX)
+    super::share::APP.iter().any(|a| a.key == k) || k.starts_with(APP_PREFIX)
 }
 
 impl Default for TrainConfig {
@@ -253,7 +253,7 @@ pub fn format_field(field: &Field, cfg: &TrainConfig) -> String {
 impl TrainConfig {
     /// Build a config from key/value text pairs (URL query, form or CLI): defaults for
     /// missing keys, every bad value reported with its field. `task` picks the task; keys that
-    /// are neither model fields nor `APP_KEYS` are kept as the task's parameters (the task
+    /// are neither model fields nor app keys (`is_app_key`) are kept as the task's parameters (the task
     /// checks them, and names unknown ones).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ConfigError> {
         let mut cfg = TrainConfig::default();

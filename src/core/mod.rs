@@ -1,11 +1,13 @@
 //! Pure foundations shared by every layer: the seeded RNG, error types, the run
-//! configuration and its URL table. Depends on std and serde only — never on candle,
+//! configuration and the share-link tables. Depends on std, serde and miniz_oxide (link
+//! compression) only — never on candle,
 //! wgpu, leptos or web-sys.
 
 pub mod base64;
 pub mod config;
 pub mod error;
 pub mod rng;
+pub mod share;
 
 pub use config::{ModelDims, TrainConfig};
 pub use error::{ConfigError, FieldError};

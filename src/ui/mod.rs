@@ -10,6 +10,7 @@ mod gpu_panel;
 mod image;
 mod results;
 mod run;
+mod share;
 mod steer_views;
 mod steering;
 mod study;
@@ -40,7 +41,13 @@ enum Page {
 
 #[component]
 fn App() -> impl IntoView {
-    let query = crate::browser::url::query_pairs();
+    // Every link passes the gate first (`core::share::decode`): sizes capped, a compressed
+    // link expanded, app keys checked. A refused link opens the default lab and says why.
+    let (query, link_note) = match crate::core::share::decode(&crate::browser::url::raw_query_pairs(), crate::VERSION) {
+        Ok(link) => (link.pairs, (!link.warnings.is_empty()).then(|| link.warnings.join(" "))),
+        Err(e) => (Vec::new(), Some(format!("{e}. The default lab opened instead."))),
+    };
+    let hidden = share::Hidden::from_query(&query);
     // A study participant sees only the study (no lab, no training worker).
     if query.iter().any(|(k, v)| k == "page" && v == "study") {
         return view! { <study::StudyPage/> }.into_any();
@@ -57,7 +64,7 @@ fn App() -> impl IntoView {
         }
         Err(e) => Some(format!("budget: {}", e.message)),
     });
-    let mut option_errors: Vec<String> = budget_error.into_iter().collect();
+    let mut option_errors: Vec<String> = link_note.into_iter().chain(budget_error).collect();
     if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "backend") {
         match crate::engine::backend::BackendPref::parse(v) {
             Ok(p) => crate::engine::backend::set_preference(p),
@@ -138,7 +145,7 @@ fn App() -> impl IntoView {
     let task_title = move || crate::tasks::find(&form.task.get()).map(|i| i.title).unwrap_or("?");
 
     view! {
-        <header class="topbar">
+        <header class="topbar" style:display=hidden.display("topbar", "")>
             <h1>"interlab"</h1>
             <nav class="tabs">
                 <button data-testid="nav-lab" class:active=move || page.get() == Page::Lab on:click=move |_| to_lab()>"Sequence lab"</button>
@@ -150,16 +157,18 @@ fn App() -> impl IntoView {
                     on:click=move |_| { page.set(Page::Results); let _ = crate::browser::url::replace_query(&[("page".into(), "results".into())]); }>"Study results"</button>
             </nav>
             <span class="tagline">{move || format!("{} · {}", task_title(), controls::model_title(&form.model.get()))}</span>
+            <share::CopyLink/>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
         </header>
-        <main class="layout" style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }>
-            <aside class="sidebar">
-                <controls::ConfigForm lab=lab/>
-                <gpu_panel::GpuPanel state=gpu/>
+        {hidden.embed.then(|| view! { <share::OpenFull/> })}
+        <main class="layout" class:nosidebar=hidden.hides("controls") && hidden.hides("gpu") style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }>
+            <aside class="sidebar" style:display=if hidden.hides("controls") && hidden.hides("gpu") { "none" } else { "" }>
+                <div style:display=hidden.display("controls", "")><controls::ConfigForm lab=lab/></div>
+                <div style:display=hidden.display("gpu", "")><gpu_panel::GpuPanel state=gpu/></div>
             </aside>
             <section class="content">
-                <run::RunBar lab=lab/>
-                <div class="charts">
+                <div style:display=hidden.display("runbar", "")><run::RunBar lab=lab/></div>
+                <div class="charts" style:display=hidden.display("charts", "")>
                     <LineChart title="Loss" x_label="step" y_label="training loss" series=loss_series testid="loss-chart"/>
                     <Show when=move || !regression.get() fallback=move || view! {
                         <LineChart title="Held-out error" x_label="step" y_label="mean squared error" series=metric_series testid="mse-chart"/>
@@ -168,9 +177,9 @@ fn App() -> impl IntoView {
                             y_range=(0.0, 1.0) testid="accuracy-chart"/>
                     </Show>
                 </div>
-                <views::Views lab=lab/>
-                <steering::SteerPanel lab=lab state=steer_state/>
-                <details class="automation">
+                <div style:display=hidden.display("views", "")><views::Views lab=lab/></div>
+                <div style:display=hidden.display("steer", "")><steering::SteerPanel lab=lab state=steer_state/></div>
+                <details class="automation" style:display=hidden.display("status", "")>
                     <summary>"Machine-readable status"</summary>
                     <pre data-testid="run-status">{move || status.with(RunStatus::to_json)}</pre>
                 </details>
