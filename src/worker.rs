@@ -100,10 +100,16 @@ fn handle(text: String) {
                 s.running = false;
                 post(FromWorker::state(run, RunState::Paused, None));
             }
-            ToWorker::Export { run } if run == s.run && s.session.is_some() => {
-                browser::spawn(after_catch_up(run, |m, session| match session.trainer.checkpoint() {
-                    Ok(bytes) => m.checkpoint = Some(crate::core::base64::encode(&bytes)),
-                    Err(e) => m.error = Some(format!("could not save the checkpoint: {e}")),
+            ToWorker::Export { run, bundle } if run == s.run && s.session.is_some() => {
+                browser::spawn(after_catch_up(run, move |m, session| {
+                    let bytes = match &bundle {
+                        Some(b) => crate::engine::bundle::write(&session.trainer, &b.metrics_csv, &b.link),
+                        None => session.trainer.checkpoint().map_err(|e| e.to_string()),
+                    };
+                    match bytes {
+                        Ok(bytes) => m.checkpoint = Some(crate::core::base64::encode(&bytes)),
+                        Err(e) => m.error = Some(format!("could not save the run: {e}")),
+                    }
                 }));
             }
             ToWorker::Load { run, checkpoint } => {

@@ -97,10 +97,18 @@ fn train(args: &Args) -> Result<(), String> {
     }
     let pref = BackendPref::parse(&args.flag("backend", "cpu".to_string())?).map_err(|e| format!("--backend: {e}"))?;
     set_preference(pref); // before planning: a GPU run is not held to the CPU budget
-    let cfg = args.config()?;
     let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
-    println!("config: {}", serde_json::to_string(&cfg).unwrap_or_default());
-    let t = Trainer::new(cfg)?;
+    // `--from FILE`: continue a run bundle (or a checkpoint) saved by the tab or the CLI.
+    let t = match args.flags.iter().find(|(k, _)| k == "from") {
+        Some((_, file)) => {
+            let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+            let t = interlab::engine::bundle::restore(&bytes).map_err(|e| format!("{file}: {e}"))?;
+            println!("continuing {file} from step {} of {}", t.step_count(), t.cfg.steps);
+            t
+        }
+        None => Trainer::new(args.config()?)?,
+    };
+    println!("config: {}", serde_json::to_string(&t.cfg).unwrap_or_default());
     println!("task: {} ({} held-out sequences), params: {}", t.task.info().name, t.eval_sequences(), t.model.param_count());
     let mut csv = String::from(METRICS_HEADER);
     let start = Instant::now();
@@ -709,12 +717,31 @@ fn gpu_bench_cmd(rest: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `interlab bundle --file FILE [--metrics OUT.csv]`: what a run bundle holds (exported from
+/// the tab).
+fn bundle_cmd(args: &Args) -> Result<(), String> {
+    let file = args.flags.iter().find(|(k, _)| k == "file").map(|(_, v)| v.clone()).ok_or("usage: interlab bundle --file FILE [--metrics OUT.csv]")?;
+    let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let info = interlab::engine::bundle::info(&bytes).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| format!("{file}: a checkpoint (weights only), not a run bundle"))?;
+    let h = interlab::engine::bundle::parse_metrics(&info.metrics_csv, false).map_err(|e| format!("{file}: {e}"))?;
+    println!("bundle: made with interlab {} (this is {})", info.version, interlab::VERSION);
+    println!("config: {}", serde_json::to_string(&info.config).unwrap_or_default());
+    println!("step: {} of {}", info.step, info.config.steps);
+    println!("link: {}", info.link);
+    println!("metrics: {} training losses, last {:?}; {} held-out evaluations", h.loss.len(), h.loss.last().map(|p| p.1), h.eval_accuracy.len().max(h.eval_mse.len()));
+    if let Some((_, out)) = args.flags.iter().find(|(k, _)| k == "metrics") {
+        std::fs::write(out, &info.metrics_csv).map_err(|e| format!("cannot write {out}: {e}"))?;
+        println!("wrote {out}");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let (cmd, rest) = match raw.split_first() {
         Some((c, r)) => (c.as_str(), r),
         None => {
-            eprintln!("usage: interlab <train|eval|bench|tasks|study|gpu-check|gpu-bench> [key=value ...] [--flag value ...]");
+            eprintln!("usage: interlab <train|eval|bundle|bench|tasks|study|steer|gpu-check|gpu-bench> [key=value ...] [--flag value ...]");
             return ExitCode::from(2);
         }
     };
@@ -759,8 +786,9 @@ fn main() -> ExitCode {
         "train" => train(&args),
         "bench" => bench(&args),
         "eval" => eval_cmd(&args),
+        "bundle" => bundle_cmd(&args),
         "gpu-check" => gpu_check_cmd(),
-        other => Err(format!("unknown command '{other}' (train, eval, bench, tasks, gpu-check, gpu-bench)")),
+        other => Err(format!("unknown command '{other}' (train, eval, bundle, bench, tasks, study, steer, gpu-check, gpu-bench)")),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

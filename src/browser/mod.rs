@@ -55,6 +55,21 @@ pub fn details_open(ev: &web_sys::Event) -> bool {
     ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlDetailsElement>().ok()).is_some_and(|d| d.open())
 }
 
+/// Select the text of the `<input>` an event came from (a field to copy from by hand).
+pub fn select_text(ev: &web_sys::Event) {
+    use wasm_bindgen::JsCast;
+    if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+        i.select();
+    }
+}
+
+/// The first file dropped on the page (from a drop event): its name and bytes.
+pub async fn read_dropped_file(ev: &web_sys::DragEvent) -> Result<Option<(String, Vec<u8>)>, String> {
+    let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else { return Ok(None) };
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+    Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
+}
+
 /// The first file chosen in a file `<input>` (from its change event): its name and bytes.
 pub async fn read_chosen_file(ev: &web_sys::Event) -> Result<Option<(String, Vec<u8>)>, String> {
     use wasm_bindgen::JsCast;

@@ -30,8 +30,13 @@ pub enum ToWorker {
     },
     Resume { run: u64 },
     Pause { run: u64 },
-    /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`).
-    Export { run: u64 },
+    /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`), or, with
+    /// `bundle`, the whole run as a bundle (`engine::bundle`).
+    Export {
+        run: u64,
+        #[serde(default)]
+        bundle: Option<BundleRequest>,
+    },
     /// Replace any run with one rebuilt from checkpoint bytes (base64), evaluated and paused.
     Load { run: u64, checkpoint: String },
     /// Send the model's view of example `seed` back (`FromWorker::view`).
@@ -40,6 +45,13 @@ pub enum ToWorker {
     Steer { run: u64, request: SteerRequest },
     /// Drop the run.
     Reset,
+}
+
+/// What the page adds to a run bundle: its metrics (`bundle::metrics_csv`) and share link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BundleRequest {
+    pub metrics_csv: String,
+    pub link: String,
 }
 
 /// JSON has no NaN or infinity (serde_json writes them as `null`): numbers that may be

@@ -3,6 +3,7 @@
 
 pub mod advisor;
 pub mod backend;
+pub mod bundle;
 pub mod experiment;
 pub mod flagship;
 pub mod gpu_check;

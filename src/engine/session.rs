@@ -287,12 +287,13 @@ impl Session {
     }
 }
 
-/// A session rebuilt from checkpoint bytes (base64, as the page sends them), with the held-out
-/// evaluation of the loaded weights at the saved step. Training it further restarts AdamW's
-/// moments (they are not saved).
+/// A session rebuilt from checkpoint or run-bundle bytes (base64, as the page sends them),
+/// with the held-out evaluation of the loaded weights at the saved step. A bundle carries
+/// the optimiser's moments, so training on continues the run exactly; a plain checkpoint
+/// restarts them.
 pub fn load_checkpoint(base64: &str) -> Result<(Session, (usize, EvalStats)), String> {
     let bytes = crate::core::base64::decode(base64).map_err(|e| format!("could not read the checkpoint: {e}"))?;
-    let trainer = Trainer::from_checkpoint(&bytes).map_err(|e| format!("could not load the checkpoint: {e}"))?;
+    let trainer = super::bundle::restore(&bytes).map_err(|e| format!("could not load the checkpoint: {e}"))?;
     let eval = trainer.evaluate().map_err(|e| format!("could not evaluate the loaded weights: {e}"))?;
     let step = trainer.step_count();
     Ok((Session::new(trainer), (step, eval)))

@@ -209,6 +209,16 @@ impl Trainer {
         Ok(())
     }
 
+    /// AdamW's step count and moments, per parameter in `named_params()` order (bundles).
+    pub fn optimizer_state(&self) -> (u64, Vec<&[f32]>, Vec<&[f32]>) {
+        self.opt.state()
+    }
+
+    /// Restore AdamW's step count and moments saved by `optimizer_state`.
+    pub fn set_optimizer_state(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+        self.opt.set_state(t, m, v)
+    }
+
     /// What the task asks the model to output.
     pub fn output(&self) -> Output {
         self.output

@@ -2,7 +2,9 @@
 //! and the CLI). Tensor names are each model's `named_params()` names (GPT-2-like for the
 //! Transformer: `wte.weight`, `h.0.attn.c_attn.weight`, ...); all tensors are f32. The run's
 //! config, the crate version and the step travel in the header's `__metadata__` as one JSON
-//! entry `interlab` = `{"config", "version", "step"}`.
+//! entry `interlab` = `{"config", "version", "step"}`. Run bundles (`engine::bundle`) add the
+//! optimiser's moments as tensors named `optim.m.NAME` / `optim.v.NAME` (`OPTIM_PREFIX`),
+//! which loading weights skips.
 
 use std::collections::HashMap;
 
@@ -28,10 +30,14 @@ pub fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
-/// Copy a checkpoint's tensors into `model`. Every parameter must be present with the same
+/// Tensors of a run bundle's optimiser state; never model parameters.
+pub const OPTIM_PREFIX: &str = "optim.";
+
+/// Copy a checkpoint's tensors into `model` (a bundle's `optim.*` tensors are skipped). Every parameter must be present with the same
 /// shape and no other tensor may be there; nothing is changed unless all of them match.
 pub fn load_into(model: &dyn SeqModel, bytes: &[u8]) -> Result<()> {
     let mut tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| err(format!("not a safetensors file: {e}")))?;
+    tensors.retain(|name, _| !name.starts_with(OPTIM_PREFIX));
     let params = model.named_params();
     let mut ready = Vec::with_capacity(params.len());
     for (name, var) in &params {

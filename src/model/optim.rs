@@ -67,6 +67,12 @@ impl AdamW {
         AdamW { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay, clip, t: 0, slots }
     }
 
+    /// The step count and the moments `(t, m, v)`, one `m` and `v` per parameter in
+    /// construction order (saved in run bundles).
+    pub fn state(&self) -> (u64, Vec<&[f32]>, Vec<&[f32]>) {
+        (self.t, self.slots.iter().map(|s| s.m.as_slice()).collect(), self.slots.iter().map(|s| s.v.as_slice()).collect())
+    }
+
     /// Replace the moments and step count (state computed elsewhere: the GPU engine), one
     /// `(m, v)` per parameter in construction order.
     pub fn set_state(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {

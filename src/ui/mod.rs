@@ -161,7 +161,19 @@ fn App() -> impl IntoView {
             <span class="version">{format!("v{}", crate::VERSION)}</span>
         </header>
         {hidden.embed.then(|| view! { <share::OpenFull/> })}
-        <main class="layout" class:nosidebar=hidden.hides("controls") && hidden.hides("gpu") style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }>
+        <main class="layout" class:nosidebar=hidden.hides("controls") && hidden.hides("gpu") style:display=move || if page.get() == Page::Lab { "grid" } else { "none" }
+            on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
+            on:drop=move |ev: leptos::ev::DragEvent| {
+                // A run bundle or weights dropped on the lab opens like "Open weights or run".
+                ev.prevent_default();
+                crate::browser::spawn(async move {
+                    match crate::browser::read_dropped_file(&ev).await {
+                        Ok(Some((name, bytes))) => lab.load_checkpoint(&name, bytes),
+                        Ok(None) => {}
+                        Err(e) => lab.message.set(Some(e)),
+                    }
+                });
+            }>
             <aside class="sidebar" style:display=if hidden.hides("controls") && hidden.hides("gpu") { "none" } else { "" }>
                 <div style:display=hidden.display("controls", "")><controls::ConfigForm lab=lab/></div>
                 <div style:display=hidden.display("gpu", "")><gpu_panel::GpuPanel state=gpu/></div>

@@ -55,6 +55,8 @@ pub struct Lab {
     pub steer_progress: RwSignal<Option<SteerProgress>>,
     /// Called (soon after, never inside a worker callback) when a run reaches done or error.
     on_finish: StoredValue<Option<Rc<dyn Fn()>>, LocalStorage>,
+    /// The export under way is a run bundle (else plain weights).
+    exporting_bundle: StoredValue<bool, LocalStorage>,
 }
 
 impl Lab {
@@ -103,6 +105,7 @@ impl Lab {
             local_gen: StoredValue::new_local(0),
             lazy_worker: StoredValue::new_local(false),
             on_finish: StoredValue::new_local(None),
+            exporting_bundle: StoredValue::new_local(false),
         }
     }
 
@@ -293,6 +296,15 @@ impl Lab {
             Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
         };
         let (cfg, step, plan) = cfg;
+        let bundle = match crate::engine::bundle::info(&bytes) {
+            Ok(b) => b,
+            Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
+        };
+        let regression = plan.task.shape().output.is_regression();
+        let curve = match bundle.as_ref().map(|b| crate::engine::bundle::parse_metrics(&b.metrics_csv, regression)).transpose() {
+            Ok(h) => h,
+            Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
+        };
         self.reset();
         self.form.show(&cfg);
         write_run_url(&cfg, &plan);
@@ -305,8 +317,20 @@ impl Lab {
             s.model = Some(cfg.model.clone());
             s.mixers = Some(cfg.mixers.clone());
         });
-        let more = if step < cfg.steps { format!("; Resume trains on to step {} with fresh optimiser moments", cfg.steps) } else { String::new() };
-        self.message.set(Some(format!("Loaded {name} (step {step}){more}.")));
+        if let Some(h) = curve {
+            self.history.set(h);
+        }
+        let more = match (&bundle, step < cfg.steps) {
+            (Some(_), true) => format!("; Resume continues the run exactly to step {}", cfg.steps),
+            (None, true) => format!("; Resume trains on to step {} with fresh optimiser moments", cfg.steps),
+            _ => String::new(),
+        };
+        let what = match &bundle {
+            Some(b) if b.version != crate::VERSION => format!("run bundle {name} (step {step}, with its curve; made with interlab {}, this is {})", b.version, crate::VERSION),
+            Some(_) => format!("run bundle {name} (step {step}, with its curve)"),
+            None => format!("{name} (step {step})"),
+        };
+        self.message.set(Some(format!("Loaded {what}{more}.")));
         let run = self.run_id.get_value();
         let b64 = crate::core::base64::encode(&bytes);
         if self.post(ToWorker::Load { run, checkpoint: b64.clone() }) {
@@ -328,7 +352,8 @@ impl Lab {
     /// from the main-thread session).
     pub fn download_checkpoint(&self) {
         let run = self.run_id.get_value();
-        if self.post(ToWorker::Export { run }) {
+        self.exporting_bundle.set_value(false);
+        if self.post(ToWorker::Export { run, bundle: None }) {
             return;
         }
         let bytes = self.local.with_value(|s| s.as_ref().map(|s| s.trainer.checkpoint()));
@@ -339,8 +364,26 @@ impl Lab {
         }
     }
 
+    /// Save the whole run as a bundle (`engine::bundle`): config, weights, optimiser state,
+    /// the metrics as CSV and the page's link.
+    pub fn export_bundle(&self) {
+        let run = self.run_id.get_value();
+        let request = crate::engine::messages::BundleRequest { metrics_csv: crate::engine::bundle::metrics_csv(&self.history.get_untracked()), link: browser::url::href() };
+        self.exporting_bundle.set_value(true);
+        if self.post(ToWorker::Export { run, bundle: Some(request.clone()) }) {
+            return;
+        }
+        let bytes = self.local.with_value(|s| s.as_ref().map(|s| crate::engine::bundle::write(&s.trainer, &request.metrics_csv, &request.link)));
+        match bytes {
+            Some(Ok(b)) => self.save_checkpoint(&b),
+            Some(Err(e)) => self.message.set(Some(format!("Could not save the run: {e}"))),
+            None => self.message.set(Some("No run to save yet.".into())),
+        }
+    }
+
     fn save_checkpoint(&self, bytes: &[u8]) {
-        let name = self.config.with_value(|c| c.as_ref().map(|c| format!("interlab-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)));
+        let kind = if self.exporting_bundle.get_value() { "interlab-run" } else { "interlab" };
+        let name = self.config.with_value(|c| c.as_ref().map(|c| format!("{kind}-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)));
         let name = name.unwrap_or_else(|| "interlab.safetensors".into());
         if let Err(e) = browser::download(&name, bytes, "application/octet-stream") {
             self.message.set(Some(e));
@@ -504,8 +547,10 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                 <button data-testid="reset" on:click=move |_| lab.reset()>"Reset"</button>
                 <button data-testid="download-checkpoint" title="weights as safetensors, with the config in the header"
                     disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.download_checkpoint()>"Download weights"</button>
-                <label class="button" title="a .safetensors file saved by interlab (tab or CLI): its config and weights replace the current run">
-                    "Load weights"
+                <button data-testid="export-bundle" title="the whole run in one file: config and seed, weights, optimiser state, metrics (CSV) and this page's link"
+                    disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.export_bundle()>"Export run"</button>
+                <label class="button" title="a .safetensors file saved by interlab (tab or CLI), weights or a whole run: it replaces the current run (or drop the file on the page)">
+                    "Open weights or run"
                     <input type="file" accept=".safetensors" data-testid="upload-checkpoint" class="hidden-file" on:change=move |ev| {
                         browser::spawn(async move {
                             match browser::read_chosen_file(&ev).await {

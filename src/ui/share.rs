@@ -55,10 +55,7 @@ pub fn CopyLink() -> impl IntoView {
         <span class="share">
             <button data-testid="copy-link" title="Copy a link that reopens this page with the same settings and seed" on:click=copy>"Copy link"</button>
             {move || link.get().map(|l| view! {
-                <input data-testid="share-link" class="share-link" readonly value=l on:focus=|ev| {
-                    use wasm_bindgen::JsCast;
-                    if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) { i.select(); }
-                }/>
+                <input data-testid="share-link" class="share-link" readonly value=l on:focus=|ev| browser::select_text(&ev)/>
                 <span class="muted" data-testid="copy-link-status">{move || status.get()}</span>
             })}
         </span>
