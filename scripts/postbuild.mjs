@@ -6,6 +6,8 @@
 //    the first visit. Its cache is named by a hash of all files: a new build replaces it.
 // All URLs stay relative, so dist/ works at a host's root or under any sub-path.
 // Usage: node scripts/postbuild.mjs [dist]
+// CSP_CONNECT="https://data.example.org" adds origins to connect-src (a study protocol's
+// endpoint; nothing else in the lab connects anywhere but its own origin).
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -20,7 +22,7 @@ export const CSP = [
   "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
-  "connect-src 'self'",
+  `connect-src 'self'${process.env.CSP_CONNECT ? ' ' + process.env.CSP_CONNECT : ''}`,
   "worker-src 'self'",
   "object-src 'none'",
   "base-uri 'self'",

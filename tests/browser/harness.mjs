@@ -14,16 +14,18 @@ export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
-  '.json': 'application/json', '.png': 'image/png', '.md': 'text/markdown', '.safetensors': 'application/octet-stream' };
+  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.md': 'text/markdown', '.safetensors': 'application/octet-stream' };
 
-/** Serve DIST on an ephemeral loopback port. Returns { url, close }. */
-export async function serveDist() {
+/** Serve DIST on an ephemeral loopback port, at the root or under `base` (a sub-path such as
+ * '/labs/interlab/', as a static host would). Returns { url, close } (url without base). */
+export async function serveDist({ base = '/' } = {}) {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) {
     throw new Error(`${DIST}/index.html is missing: build the site first (scripts/build.sh)`);
   }
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
-    let file = path.normalize(path.join(DIST, decodeURIComponent(url.pathname)));
+    if (!url.pathname.startsWith(base)) { res.writeHead(404); res.end('not found'); return; }
+    let file = path.normalize(path.join(DIST, decodeURIComponent(url.pathname.slice(base.length - 1))));
     if (!file.startsWith(DIST)) { res.writeHead(403); res.end(); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     fs.readFile(file, (err, data) => {
