@@ -157,7 +157,7 @@ fn App() -> impl IntoView {
                     on:click=move |_| { page.set(Page::Results); let _ = crate::browser::url::replace_query(&[("page".into(), "results".into())]); }>"Study results"</button>
             </nav>
             <span class="tagline">{move || format!("{} · {}", task_title(), controls::model_title(&form.model.get()))}</span>
-            <share::CopyLink/>
+            <share::CopyLink backend=Signal::derive(move || status.with(|s| s.backend))/>
             <span class="version">{format!("v{}", crate::VERSION)}</span>
         </header>
         {hidden.embed.then(|| view! { <share::OpenFull/> })}

@@ -37,7 +37,8 @@ test('every task renders an example equal to the native CLI sample', async () =>
   try {
     const { page, errors } = await openPage(browser, `${server.url}/?page=gallery`);
     const select = page.locator('[data-testid="gallery-task"]');
-    const options = await select.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    // The select is drawn once the wasm has started: wait for it (evaluateAll does not).
+    const options = await waitFor(async () => { const o = await select.locator('option').evaluateAll((os) => os.map((x) => x.value)); return o.length ? o : null; }, 30000, 'the gallery task list');
     assert.deepEqual([...options].sort(), [...names].sort(), 'gallery and CLI list the same tasks');
     for (const name of names) {
       await select.selectOption(name);

@@ -49,6 +49,8 @@ test('a link copied from the lab reproduces the run bit for bit in a fresh profi
     await pa.locator('[data-testid="copy-link"]').click();
     const link = await waitFor(async () => (await pa.locator('[data-testid="share-link"]').count()) && pa.locator('[data-testid="share-link"]').inputValue(), 5000, 'the link');
     assert.match(link, /seed=11/);
+    const promise = await waitFor(async () => (await pa.locator('[data-testid="copy-link-status"]').textContent()) || null, 5000, 'the copy status');
+    assert.match(promise, /reproduces this run bit for bit/, 'the UI states what the link reproduces');
     assert.match(link, /[?&]v=/, 'the link carries the lab version');
     const A = await exportBundle(pa, 'share-a.safetensors');
     assert.match(A.suggested, /^interlab-run-mqar-transformer-step120\.safetensors$/);
