@@ -253,7 +253,7 @@ fn b64url_decode(text: &str) -> Result<Vec<u8>, String> {
         return Err("not base64url (use - and _, no padding)".into());
     }
     let mut t = text.replace('-', "+").replace('_', "/");
-    while t.len() % 4 != 0 {
+    while !t.len().is_multiple_of(4) {
         t.push('=');
     }
     super::base64::decode(&t).map_err(|e| e.replace("base64", "base64url"))
