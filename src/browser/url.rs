@@ -49,3 +49,12 @@ pub fn replace_query(pairs: &[(String, String)]) -> Result<(), String> {
         .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
         .map_err(|e| format!("{e:?}"))
 }
+
+/// Set (or with `None` remove) one key of the current link, keeping the others.
+pub fn set_key(key: &str, value: Option<&str>) {
+    let mut pairs: Vec<(String, String)> = query_pairs().into_iter().filter(|(k, _)| k != key).collect();
+    if let Some(v) = value {
+        pairs.push((key.to_string(), v.to_string()));
+    }
+    let _ = replace_query(&pairs);
+}

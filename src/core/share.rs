@@ -62,6 +62,8 @@ pub const APP: &[AppKey] = &[
     AppKey { key: "gseed", kind: Kind::Int { min: 0, max: u32::MAX as u64 }, help: "the gallery's example seed" },
     AppKey { key: "preset", kind: Kind::Text { max: 64 }, help: "the experiments page's preset" },
     AppKey { key: "arms", kind: Kind::Text { max: 4096 }, help: "the experiments page's arms" },
+    AppKey { key: "views", kind: Kind::Flag, help: "open the model-internals views" },
+    AppKey { key: "vseed", kind: Kind::Int { min: 0, max: u32::MAX as u64 }, help: "the views' example seed" },
     AppKey { key: "steer", kind: Kind::Choice(&["direction", "example", "sweep", "probe", "patch"]), help: "run this steering analysis when the run is done" },
 ];
 

@@ -43,10 +43,13 @@ enum Page {
 fn App() -> impl IntoView {
     // Every link passes the gate first (`core::share::decode`): sizes capped, a compressed
     // link expanded, app keys checked. A refused link opens the default lab and says why.
+    let gate_start = crate::browser::now_ms();
     let (query, link_note) = match crate::core::share::decode(&crate::browser::url::raw_query_pairs(), crate::VERSION) {
         Ok(link) => (link.pairs, (!link.warnings.is_empty()).then(|| link.warnings.join(" "))),
         Err(e) => (Vec::new(), Some(format!("{e}. The default lab opened instead."))),
     };
+    // How long the gate took (`data-link-ms` on the top bar: the hostile-link test reads it).
+    let gate_ms = format!("{:.2}", crate::browser::now_ms() - gate_start);
     let hidden = share::Hidden::from_query(&query);
     // A study participant sees only the study (no lab, no training worker).
     if query.iter().any(|(k, v)| k == "page" && v == "study") {
@@ -80,6 +83,12 @@ fn App() -> impl IntoView {
     let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
     let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
     let lab = run::Lab::new(form);
+    // The views' state from the link (`views=1`, `vseed=N`), before they are drawn.
+    let last = |k: &str| query.iter().rev().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+    lab.views_open.set(matches!(last("views").as_deref(), Some("1" | "true")));
+    if let Some(seed) = last("vseed").and_then(|v| v.trim().parse::<u64>().ok()) {
+        lab.view_seed.set(seed);
+    }
     let steer_state = steering::SteerState::from_query(if on_gallery || on_experiments { &[] } else { &query }, &form.task.get_untracked());
     let gallery_state = gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
     let page = RwSignal::new(if on_gallery {
@@ -145,7 +154,7 @@ fn App() -> impl IntoView {
     let task_title = move || crate::tasks::find(&form.task.get()).map(|i| i.title).unwrap_or("?");
 
     view! {
-        <header class="topbar" style:display=hidden.display("topbar", "")>
+        <header class="topbar" style:display=hidden.display("topbar", "") data-link-ms=gate_ms>
             <h1>"interlab"</h1>
             <nav class="tabs">
                 <button data-testid="nav-lab" class:active=move || page.get() == Page::Lab on:click=move |_| to_lab()>"Sequence lab"</button>

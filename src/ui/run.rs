@@ -524,8 +524,8 @@ fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
     if backend::preference() != BackendPref::Auto {
         pairs.push(("backend".into(), backend::preference().name().into()));
     }
-    // The steering panel's state stays in the link across runs.
-    pairs.extend(browser::url::query_pairs().into_iter().filter(|(k, _)| k == "steer" || k.starts_with("st_")));
+    // The steering panel's and the views' state stay in the link across runs.
+    pairs.extend(browser::url::query_pairs().into_iter().filter(|(k, _)| k == "steer" || k.starts_with("st_") || k == "views" || k == "vseed"));
     let _ = browser::url::replace_query(&pairs);
 }
 

@@ -66,8 +66,11 @@ pub fn CopyLink(#[prop(into)] backend: Signal<Backend>) -> impl IntoView {
         <span class="share">
             <button data-testid="copy-link" title="Copy a link that reopens this page with the same settings and seed" on:click=copy>"Copy link"</button>
             {move || link.get().map(|l| view! {
-                <input data-testid="share-link" class="share-link" readonly value=l on:focus=|ev| browser::select_text(&ev)/>
-                <span class="muted" data-testid="copy-link-status">{move || status.get()}</span>
+                <div class="share-pop">
+                    <input data-testid="share-link" class="share-link" readonly value=l on:focus=|ev| browser::select_text(&ev)/>
+                    <span class="muted" data-testid="copy-link-status">{move || status.get()}</span>
+                    <button class="share-close" data-testid="share-close" title="close" on:click=move |_| link.set(None)>"Close"</button>
+                </div>
             })}
         </span>
     }

@@ -85,6 +85,7 @@ pub fn Views(lab: Lab) -> impl IntoView {
     let show = move || match seed_text.get_untracked().trim().parse::<u64>() {
         Ok(s) => {
             lab.view_seed.set(s);
+            crate::browser::url::set_key("vseed", Some(&s.to_string()));
             lab.inspect();
         }
         Err(_) => lab.message.set(Some(format!("example seed: '{}' is not a whole number ≥ 0", seed_text.get_untracked()))),
@@ -92,6 +93,7 @@ pub fn Views(lab: Lab) -> impl IntoView {
     let on_toggle = move |ev: leptos::ev::Event| {
         let open = crate::browser::details_open(&ev);
         lab.views_open.set(open);
+        crate::browser::url::set_key("views", open.then_some("1"));
         if open && view.get_untracked().is_none() && lab.is_active_or_done() {
             lab.inspect();
         }
@@ -138,7 +140,7 @@ pub fn Views(lab: Lab) -> impl IntoView {
     });
     let has = move |f: fn(&ModelView) -> bool| view.with(|v| v.as_ref().is_some_and(f));
     view! {
-        <details class="panel views" data-testid="views" on:toggle=on_toggle>
+        <details class="panel views" data-testid="views" open=lab.views_open.get_untracked() on:toggle=on_toggle>
             <summary>"Model internals"</summary>
             <div class="view-controls">
                 <label for="view-seed">"example seed"</label>

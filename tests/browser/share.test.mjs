@@ -127,6 +127,23 @@ test('an embed link hides what it names and autoplays; the full lab is one click
   } finally { await browser.close(); }
 });
 
+test('the views\' state travels in the link: open, with the same example seed', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'seed=3&layers=1&heads=2&d_model=16&batch=8&seq_len=16&kv_pairs=3&vocab=16&steps=30&warmup=5&task=mqar';
+    const { page, errors } = await openPage(browser, `${server.url}/?${q}&autorun=1&views=1&vseed=7`);
+    await done(page, 'the run');
+    assert.equal(await page.locator('[data-testid="views"]').getAttribute('open'), '', 'the views open');
+    assert.equal(await page.locator('[data-testid="view-seed"]').inputValue(), '7');
+    await waitFor(async () => (await page.locator('[data-testid="attention-map"]').count()) === 2, 30000, 'the attention maps of example 7');
+    assert.match(page.url(), /views=1/);
+    assert.match(page.url(), /vseed=7/, 'a started run keeps the views in its link');
+    await page.locator('[data-testid="views"] > summary').click();
+    await waitFor(async () => !/views=1/.test(page.url()), 5000, 'views=1 to leave the link');
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
 test('hostile links open the default lab with a message naming the problem; another version opens with a note', async () => {
   const browser = await launch({ webgpu: false });
   try {
@@ -138,8 +155,11 @@ test('hostile links open the default lab with a message naming the problem; anot
       ['hide=everything&autorun=1', /hide: 'everything' is not one of/],
       ['page=admin', /page: 'admin' is not one of/],
     ];
+    let slowest = 0;
     for (const [q, want] of cases) {
       const { page, errors } = await openPage(browser, `${server.url}/?${q}`);
+      await page.locator('header.topbar').waitFor({ state: 'attached' });
+      slowest = Math.max(slowest, Number(await page.locator('header.topbar').getAttribute('data-link-ms')));
       const msg = await waitFor(async () => (await page.locator('[data-testid="message"]').count()) && page.locator('[data-testid="message"]').textContent(), 10000, `the message for ${q.slice(0, 40)}`);
       assert.match(msg, want);
       assert.match(msg, /default lab opened instead/);
@@ -152,6 +172,6 @@ test('hostile links open the default lab with a message naming the problem; anot
     const note = await waitFor(async () => (await page.locator('[data-testid="message"]').count()) && page.locator('[data-testid="message"]').textContent(), 10000, 'the version note');
     assert.match(note, /made with interlab 0\.0\.1/);
     assert.equal(await page.locator('[data-testid="cfg-seed"]').inputValue(), '5', 'it still opens with its settings');
-    console.log(`# hostile links in the tab: ${cases.length} refused with a message, default lab shown; an old version's link opened with a note`);
+    console.log(`# hostile links in the tab: ${cases.length} refused with a message, default lab shown (slowest link check ${slowest} ms); an old version's link opened with a note`);
   } finally { await browser.close(); }
 });
