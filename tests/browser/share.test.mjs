@@ -51,6 +51,8 @@ test('a link copied from the lab reproduces the run bit for bit in a fresh profi
     assert.match(link, /seed=11/);
     const promise = await waitFor(async () => (await pa.locator('[data-testid="copy-link-status"]').textContent()) || null, 5000, 'the copy status');
     assert.match(promise, /reproduces this run bit for bit/, 'the UI states what the link reproduces');
+    await pa.locator('[data-testid="share-close"]').click();
+    assert.equal(await pa.locator('[data-testid="share-link"]').count(), 0, 'the panel closes');
     assert.match(link, /[?&]v=/, 'the link carries the lab version');
     const A = await exportBundle(pa, 'share-a.safetensors');
     assert.match(A.suggested, /^interlab-run-mqar-transformer-step120\.safetensors$/);
