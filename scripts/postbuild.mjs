@@ -30,7 +30,6 @@ export const CSP = [
 ].join('; ');
 
 // 1. Inline scripts out, CSP in.
-for (const f of fs.readdirSync(dist).filter((f) => /^boot-[0-9a-f]+\.js$/.test(f))) fs.rmSync(path.join(dist, f));
 const inline = /<script type="module">([\s\S]*?)<\/script>/g;
 const bodies = [...html.matchAll(inline)].map((m) => m[1]);
 if (bodies.length !== 1 && !html.includes('boot-')) throw new Error(`expected Trunk's one inline start-up script in ${indexPath}, found ${bodies.length}`);
@@ -41,6 +40,7 @@ if ('serviceWorker' in navigator) navigator.serviceWorker.register('./sw.js').ca
 `;
   const boot = bodies[0].trim() + '\n' + register;
   const name = `boot-${hash(boot).slice(0, 16)}.js`;
+  for (const f of fs.readdirSync(dist).filter((f) => /^boot-[0-9a-f]+\.js$/.test(f))) fs.rmSync(path.join(dist, f));
   fs.writeFileSync(path.join(dist, name), boot);
   html = html.replace(inline, `<script type="module" src="./${name}"></script>`);
 }
@@ -65,8 +65,9 @@ files.sort();
 const version = hash(files.map((f) => f + ':' + hash(fs.readFileSync(path.join(dist, f)))).join('\n')).slice(0, 16);
 const urls = files.map((f) => (f === 'index.html' ? './' : `./${f}`));
 const sw = `// interlab's offline copy, written by scripts/postbuild.mjs: every file of this build is
-// cached at install; pages come from the network first (a new deployment shows at once) and
-// from the cache when offline; other same-origin files come from the cache first.
+// cached at install. Files whose names carry a content hash come from the cache first; pages
+// and every other file (the worker's loader, study protocols, models) from the network first,
+// so a new deployment or an edited protocol shows at once, and from the cache when offline.
 const CACHE = 'interlab-${version}';
 const FILES = ${JSON.stringify(urls, null, 1)};
 self.addEventListener('install', (e) => {
@@ -85,7 +86,11 @@ self.addEventListener('fetch', (e) => {
     e.respondWith(fetch(req).catch(() => caches.open(CACHE).then((c) => c.match(page)).then((hit) => hit || Response.error())));
     return;
   }
-  e.respondWith(caches.open(CACHE).then((c) => c.match(req, { ignoreSearch: true })).then((hit) => hit || fetch(req)));
+  if (/-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$/.test(new URL(req.url).pathname)) {
+    e.respondWith(caches.open(CACHE).then((c) => c.match(req, { ignoreSearch: true })).then((hit) => hit || fetch(req)));
+    return;
+  }
+  e.respondWith(fetch(req).catch(() => caches.open(CACHE).then((c) => c.match(req, { ignoreSearch: true })).then((hit) => hit || Response.error())));
 });
 `;
 fs.writeFileSync(path.join(dist, 'sw.js'), sw);

@@ -127,6 +127,7 @@ fn hostile_links_are_refused_by_name() {
         ("z=ab+/==".into(), "z", "not base64url"),
         ("z=a".into(), "z", "base64url"),
         (format!("z={nested}"), "z", "inside a compressed link"),
+        ("z=AAAA&z=AAAA".into(), "z", "more than one compressed part"),
         ("lf=2&seed=1".into(), "lf", "link format 2 is not known"),
         ("lf=x".into(), "lf", "not a whole number"),
         ("autorun=maybe".into(), "autorun", "not 1, true, 0 or false"),

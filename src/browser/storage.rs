@@ -170,10 +170,17 @@ pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
 }
 
 /// POST `body` (JSON) to a study's endpoint, the one request a study may send off the page
-/// (only when its protocol names the endpoint). Ok on a 2xx answer.
-pub async fn post_json(url: &str, body: &str) -> Result<(), String> {
+/// (only when its protocol names the endpoint). Ok on a 2xx answer; a request with no answer
+/// after `timeout_ms` is aborted (an error, so the caller retries).
+pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<(), String> {
     let window = web_sys::window().ok_or("no window")?;
+    let abort = web_sys::AbortController::new().map_err(|e| js_err(url, e))?;
     let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&abort.signal()));
+    super::spawn(async move {
+        super::sleep_ms(timeout_ms).await;
+        abort.abort();
+    });
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let headers = js_sys::Object::new();

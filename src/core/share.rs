@@ -110,6 +110,9 @@ pub fn decode(pairs: &[(String, String)], version: &str) -> Result<Link, LinkErr
     if pairs.len() > MAX_PAIRS {
         return fail("", format!("it has {} parameters; the lab reads at most {MAX_PAIRS}", pairs.len()));
     }
+    if pairs.iter().filter(|(k, _)| k == "z").count() > 1 {
+        return fail("z", "more than one compressed part".into());
+    }
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in pairs {
         if k == "z" {
@@ -117,9 +120,9 @@ pub fn decode(pairs: &[(String, String)], version: &str) -> Result<Link, LinkErr
         } else {
             out.push((k.clone(), v.clone()));
         }
-    }
-    if out.len() > MAX_PAIRS {
-        return fail("z", format!("it expands to {} parameters; the lab reads at most {MAX_PAIRS}", out.len()));
+        if out.len() > MAX_PAIRS {
+            return fail("z", format!("it expands to more than {MAX_PAIRS} parameters"));
+        }
     }
     for (k, v) in &out {
         if let Some(app) = APP.iter().find(|a| a.key == k) {
@@ -128,7 +131,7 @@ pub fn decode(pairs: &[(String, String)], version: &str) -> Result<Link, LinkErr
     }
     let last = |key: &str| out.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     if let Some(lf) = last("lf") {
-        if lf.trim() != LINK_FORMAT.to_string() {
+        if lf.trim().parse::<u64>().ok() != Some(LINK_FORMAT as u64) {
             return fail("lf", format!("link format {lf} is not known to this lab (version {version} reads format {LINK_FORMAT})"));
         }
     }

@@ -162,41 +162,38 @@ pub fn edit(pt: &PlannedTrial, a: &Advice, hidden: &[usize], t_ms: u64) -> Event
 }
 
 /// What an attention-editing trial showed when the participant answered: whether editing was
-/// on, how many edits were made, the positions hidden, and the model's prediction then.
+/// on, how many edits were made, the positions hidden, and the model's prediction then
+/// (`None` when the model could not answer: the participant answered on their own).
 #[derive(Clone, Debug)]
 pub struct EditShown {
     pub interactive: bool,
     pub n_edits: u64,
     pub hidden: Vec<usize>,
-    pub advice: Advice,
+    pub advice: Option<Advice>,
 }
 
 /// A finished attention-editing trial. "Followed" means answered what the model predicted
 /// last; `hidden_positions` lists the hidden context positions, space-separated.
 pub fn attention_edit(pt: &PlannedTrial, z: &PuzzleInstance, shown: &EditShown, answer: u32, rt_ms: u64, t_ms: u64) -> Vec<Event> {
     let correct = answer == z.answer;
-    let followed = shown.advice.answer == answer;
+    let followed = shown.advice.is_some_and(|a| a.answer == answer);
     let mut out = Vec::new();
     if followed {
         out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
     }
     out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("answer", answer).with("correct", correct).with("rt_ms", rt_ms));
     let hidden: Vec<String> = shown.hidden.iter().map(|h| h.to_string()).collect();
-    out.push(
-        end(pt, "attention_edit", t_ms + 1)
-            .with("task", z.task.clone())
-            .with("puzzle_seed", format!("0x{:016x}", z.seed))
-            .with("interactive", shown.interactive)
-            .with("n_edits", shown.n_edits)
-            .with("hidden_positions", hidden.join(" "))
-            .with("advice_shown", true)
-            .with("advice_answer", shown.advice.answer)
-            .with("advice_confidence", round3(shown.advice.confidence))
-            .with("advice_followed", followed)
-            .with("response", answer.to_string())
-            .with("correct", correct)
-            .with("rt_ms", rt_ms),
-    );
+    let mut e = end(pt, "attention_edit", t_ms + 1)
+        .with("task", z.task.clone())
+        .with("puzzle_seed", format!("0x{:016x}", z.seed))
+        .with("interactive", shown.interactive)
+        .with("n_edits", shown.n_edits)
+        .with("hidden_positions", hidden.join(" "))
+        .with("advice_shown", shown.advice.is_some());
+    if let Some(a) = shown.advice {
+        e = e.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_followed", followed);
+    }
+    out.push(e.with("response", answer.to_string()).with("correct", correct).with("rt_ms", rt_ms));
     out
 }
 

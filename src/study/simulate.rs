@@ -248,7 +248,7 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let follows = rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence);
             let answer = if follows { a.answer } else if rng.next_f64() < persona.skill { puzzle.answer } else { wrong_answer(&puzzle, rng) };
             let r = (at - t0) + rt(rng, persona, 3000.0);
-            let shown = record::EditShown { interactive, n_edits: edits, hidden, advice: a };
+            let shown = record::EditShown { interactive, n_edits: edits, hidden, advice: Some(a) };
             evs.extend(record::attention_edit(pt, &puzzle, &shown, answer, r, (t0 + r).max(last(&evs))));
             Ok(evs)
         }

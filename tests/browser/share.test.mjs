@@ -97,6 +97,7 @@ test('a link copied from the lab reproduces the run bit for bit in a fresh profi
     const e = await browser.newContext();
     const pe = await e.newPage();
     await pe.goto(`${server.url}/`);
+    await pe.locator('main.layout').waitFor({ state: 'attached' }); // the app has mounted
     const data = A.bytes.toString('base64');
     await pe.evaluate(async (b64) => {
       const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));

@@ -354,7 +354,7 @@ test('with an endpoint, a copy of the log reaches it despite failures and a relo
   }
 });
 
-test('a give-up button appears after the delay, and a model failing its sha256 check is named', async () => {
+test('a give-up button appears after the delay, and a model failing its sha256 check is named (puzzles and attention editing)', async () => {
   const proto = JSON.parse(fs.readFileSync(path.join(DIST, 'public/studies/assistance-persistence.json'), 'utf8'));
   const sortModel = proto.models.find((m) => m.name === 'advisor-sort');
   const base = { ...proto, conditions: [{ id: 'ai', levels: [{ id: 'always', weight: 1 }] }], counterbalance: undefined };
@@ -362,6 +362,7 @@ test('a give-up button appears after the delay, and a model failing its sha256 c
   const files = {
     'test-giveup': { ...base, models: [], blocks: [{ id: 'b', order: 'fixed', trials: [{ id: 'consent', type: 'consent' }, puzzle({ give_up_after_ms: 300 })] }] },
     'test-badhash': { ...base, models: [{ ...sortModel, sha256: 'a'.repeat(64) }], blocks: [{ id: 'b', order: 'fixed', trials: [{ id: 'consent', type: 'consent' }, puzzle({ advice: 'always', model: 'advisor-sort' })] }] },
+    'test-ae-badhash': { ...base, models: [{ ...sortModel, sha256: 'b'.repeat(64) }], blocks: [{ id: 'b', order: 'fixed', trials: [{ id: 'consent', type: 'consent' }, { id: 'ae', type: 'attention_edit', task: 'sort', params: { length: 6, vocab: 10 }, interactive: true, model: 'advisor-sort' }] }] },
   };
   for (const [name, p] of Object.entries(files)) fs.writeFileSync(path.join(DIST, `public/studies/${name}.json`), JSON.stringify(p, null, 2));
   const browser = await launch({ webgpu: false });
@@ -385,6 +386,18 @@ test('a give-up button appears after the delay, and a model failing its sha256 c
     await settle(page, 'trial-1');
     const events = (await downloadJson(page)).events;
     assert.ok(events.some((e) => e.kind === 'error' && /sha256/.test(e.data.message)));
+    // An attention-editing trial whose model fails: named, and the participant answers alone.
+    ({ page } = await open(context, '/?page=study&study=test-ae-badhash&participant=i'));
+    await answer(page);
+    const aeErr = await waitFor(async () => (await page.locator('[data-testid="study-advice-error"]').count()) && page.locator('[data-testid="study-advice-error"]').textContent(), 60000, 'the attention-edit model error');
+    assert.match(aeErr, /sha256/);
+    assert.equal(await page.locator('[data-testid="study-token-0"]').isDisabled(), true, 'no editing without a model');
+    await page.locator('[data-testid="study-answer-0"]').click();
+    await settle(page, 'trial-1');
+    const row = (await downloadJson(page)).trials[1];
+    assert.equal(row.trial_type, 'attention_edit');
+    assert.equal(row.advice_shown, 'FALSE', JSON.stringify(row));
+    assert.equal(row.response, '0');
   } finally {
     await browser.close();
     for (const name of Object.keys(files)) fs.rmSync(path.join(DIST, `public/studies/${name}.json`), { force: true });

@@ -84,6 +84,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, 
             crate::browser::spawn(async move {
                 match predict(&s, &pt, &ae, &h).await {
                     Ok((a, att)) => {
+                        failed.set(None);
                         hidden.set(h.clone());
                         n_edits.update(|n| *n += 1);
                         shown.set(Some((a, att)));
@@ -111,7 +112,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, 
             }
             view! {
                 <button class="tok edit" data-testid=format!("study-token-{t}") class:hidden=is_hidden
-                    disabled=move || !interactive || ui.saving.get()
+                    disabled=move || !interactive || ui.saving.get() || shown.with(Option::is_none)
                     data-attention=move || format!("{:.3}", weight())
                     style:background-color=move || format!("rgba(42, 127, 140, {:.2})", (weight() * 2.5).min(0.85))
                     title=move || if is_hidden() { "hidden from the model".to_string() } else { format!("the model attends {:.0}% here", 100.0 * weight()) }
@@ -126,11 +127,15 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, 
         .map(|c| {
             let (s, pt, inst, next, labels) = (s.clone(), pt.clone(), inst.clone(), next.clone(), labels.clone());
             let answer = move |_| {
-                let Some((a, _)) = shown.get_untracked() else { return };
-                let state = EditShown { interactive, n_edits: n_edits.get_untracked(), hidden: hidden.get_untracked(), advice: a };
+                // Without a prediction (the model failed) the participant answers on their own.
+                let advice = shown.get_untracked().map(|(a, _)| a);
+                if advice.is_none() && failed.with_untracked(Option::is_none) {
+                    return;
+                }
+                let state = EditShown { interactive, n_edits: n_edits.get_untracked(), hidden: hidden.get_untracked(), advice };
                 ui.finish(record::attention_edit(&pt, &inst, &state, c, s.rt_ms(), s.t_ms()), next.clone());
             };
-            view! { <button data-testid=format!("study-answer-{c}") disabled=move || ui.saving.get() || shown.with(Option::is_none) on:click=answer>{labels[c as usize].clone()}</button> }
+            view! { <button data-testid=format!("study-answer-{c}") disabled=move || ui.saving.get() || (shown.with(Option::is_none) && failed.with(Option::is_none)) on:click=answer>{labels[c as usize].clone()}</button> }
         })
         .collect_view();
     let says = move || {
@@ -149,7 +154,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, 
             <p data-testid="study-prompt">{how}</p>
             <div class="tokens" data-testid="study-puzzle">{tokens}</div>
             {says}
-            {move || failed.get().map(|e| view! { <p class="error" data-testid="study-advice-error">{format!("The model is not available for this question ({e}). Please answer on your own after telling the researcher.")}</p> })}
+            {move || failed.get().map(|e| view! { <p class="error" data-testid="study-advice-error">{format!("The model is not available for this question ({e}). Please answer on your own.")}</p> })}
             <p class="muted" data-testid="study-edits">{move || if interactive { format!("{} token(s) hidden, {} edit(s)", hidden.with(Vec::len), n_edits.get()) } else { String::new() }}</p>
             <div class="options">{answers}</div>
         </section>

@@ -15,6 +15,9 @@ use crate::browser::{self, storage};
 use crate::study::protocol::Endpoint;
 use crate::study::upload::{backoff_ms, next_batch, MAX_BATCH};
 
+/// A POST with no answer after this long counts as failed (and is retried).
+const POST_TIMEOUT_MS: u32 = 20_000;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum UploadState {
     Sending,
@@ -61,7 +64,7 @@ impl Uploader {
             while let Some(b) = next_batch(&s.rows(), self.acked.get(), MAX_BATCH) {
                 let mut attempt = 0;
                 let sent = loop {
-                    match storage::post_json(&self.endpoint.url, &b.body).await {
+                    match storage::post_json(&self.endpoint.url, &b.body, POST_TIMEOUT_MS).await {
                         Ok(()) => break true,
                         Err(e) if attempt >= self.endpoint.retries => {
                             failed = Some(e);
