@@ -139,15 +139,23 @@ impl ExperimentState {
         let slots = self.slots.get_untracked();
         let now = browser::now_ms();
         let mut running = 0;
+        let mut newly_finished = false;
         for s in &slots {
             match s.lab.status.get_untracked().state {
                 RunState::Done | RunState::Error if s.finished.get_value().is_none() => {
                     s.finished.set_value(Some(now));
                     s.lab.release_worker();
+                    newly_finished = true;
                 }
                 RunState::Running | RunState::Paused => running += 1,
                 _ => {}
             }
+        }
+        // The table's whole-run rate needs the finish time, which is not a signal: redraw it.
+        // (An arm finished within one report has no live rate, and showed none until the next
+        // status change — the experiments test's rare "null" speed.)
+        if newly_finished {
+            self.slots.update(|_| {});
         }
         for (s, arm) in slots.iter().zip(&exp.arms) {
             if running >= parallel() {

@@ -29,9 +29,9 @@ test('a custom comparison trains every arm; arms equal lab runs; CSV and JSON ex
       return r.length === 3 && r.every((x) => x.state === 'done') ? r : null;
     }, 240000, 'three arms done');
     // A rare flake once showed arms "done" with a null loss: keep everything the page said.
-    if (rows.some((r) => r.loss == null)) {
+    if (rows.some((r) => r.loss == null || r.steps_per_sec == null)) {
       const msg = await page.locator('[data-testid="exp-message"]').textContent().catch(() => '');
-      assert.fail(`an arm is done without a loss: ${JSON.stringify(rows)}; message: ${msg}; page errors: ${JSON.stringify(errors)}`);
+      assert.fail(`an arm is done without a loss or a speed: ${JSON.stringify(rows)}; message: ${msg}; page errors: ${JSON.stringify(errors)}`);
     }
     console.log(`# experiment: ${rows.map((r) => `${r.label}: loss ${r.loss.toFixed(4)}, acc ${r.accuracy}, ${r.params} params, ${r.steps_per_sec.toFixed(1)} steps/s`).join('; ')}`);
     assert.deepEqual(rows.map((r) => [r.model, r.mixers]), [['transformer', 'attn'], ['transformer', 'none'], ['dlr', '']]);
