@@ -3,7 +3,7 @@
 //! and its share link. The file is a safetensors checkpoint (any safetensors reader opens
 //! the weights; `interlab eval --checkpoint` too) with the optimiser state as `optim.m.NAME`
 //! / `optim.v.NAME` tensors and the rest in the header's one `interlab` entry:
-//! `{"config", "version", "step", "bundle": {"format", "optim_t", "metrics_csv", "link"}}`.
+//! `{"config", "version", "step", "backend"?, "bundle": {"format", "optim_t", "metrics_csv", "link"}}`.
 //! The tab exports and imports it (file picker or drag and drop); the CLI reads it
 //! (`interlab bundle show`, `interlab train --from`).
 
@@ -42,7 +42,7 @@ pub fn write(trainer: &Trainer, metrics_csv: &str, link: &str) -> Result<Vec<u8>
             tensors.push((format!("{OPTIM_PREFIX}{which}.{name}"), x));
         }
     }
-    let mut meta = json!({ "config": trainer.cfg, "version": crate::VERSION, "step": trainer.step_count() });
+    let mut meta = trainer.header();
     meta["bundle"] = json!({ "format": FORMAT, "optim_t": t, "metrics_csv": metrics_csv, "link": link });
     let info: HashMap<String, String> = [("interlab".to_string(), meta.to_string())].into();
     safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(info)).map_err(|e| format!("bundle: could not serialise: {e}"))

@@ -163,13 +163,18 @@ impl Trainer {
 
     /// The weights as safetensors bytes, with the config, version and step in the header.
     pub fn checkpoint(&self) -> Result<Vec<u8>> {
-        // One metadata entry (safetensors keeps metadata in a HashMap, whose order would
-        // make the file's bytes differ run to run).
+        crate::model::checkpoint::to_bytes(self.model.as_ref(), &[("interlab", self.header().to_string())])
+    }
+
+    /// The header entry `interlab` of a checkpoint (run bundles add to it): config, version,
+    /// step and, when known, where the run trained. One entry, because safetensors keeps
+    /// metadata in a HashMap, whose order would make the file's bytes differ run to run.
+    pub fn header(&self) -> serde_json::Value {
         let mut meta = serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
         if let Some(b) = &self.trained_on {
             meta["backend"] = serde_json::Value::String(b.clone());
         }
-        crate::model::checkpoint::to_bytes(self.model.as_ref(), &[("interlab", meta.to_string())])
+        meta
     }
 
     /// Rebuild a run from `checkpoint()` bytes: its config from the header, its weights from
