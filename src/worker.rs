@@ -10,8 +10,8 @@ use crate::browser;
 use crate::engine::backend::{self, BackendInfo, BackendPref};
 use crate::engine::gpu_train::{self, GpuTrainer};
 use crate::engine::messages::{FromWorker, ToWorker};
-use crate::gpu::GpuContext;
 use crate::engine::{RunState, Session, Trainer};
+use crate::gpu::GpuContext;
 
 /// Work per chunk before the worker yields (to read messages) and reports.
 const CHUNK_MS: f64 = 50.0;
@@ -87,7 +87,11 @@ fn handle(text: String) {
                     Err(e) => {
                         s.session = None;
                         s.running = false;
-                        post(FromWorker::state(run, RunState::Error, Some(format!("could not build the run: {e}"))));
+                        post(FromWorker::state(
+                            run,
+                            RunState::Error,
+                            Some(format!("could not build the run: {e}")),
+                        ));
                     }
                 }
             }
@@ -128,7 +132,10 @@ fn handle(text: String) {
                 }
             }
             ToWorker::Inspect { run, seed } if run == s.run && s.session.is_some() => {
-                browser::spawn(after_catch_up(run, move |m, session| match crate::engine::inspect::inspect(&session.trainer, seed) {
+                browser::spawn(after_catch_up(run, move |m, session| match crate::engine::inspect::inspect(
+                    &session.trainer,
+                    seed,
+                ) {
                     Ok(v) => m.view = Some(v),
                     Err(e) => m.error = Some(format!("could not inspect the model: {e}")),
                 }));
@@ -141,7 +148,12 @@ fn handle(text: String) {
                         u.steer_progress = Some(p);
                         post(u);
                     };
-                    m.steer = Some(crate::engine::steering::handle(&session.trainer, &request, &browser::now_ms, &mut progress));
+                    m.steer = Some(crate::engine::steering::handle(
+                        &session.trainer,
+                        &request,
+                        &browser::now_ms,
+                        &mut progress,
+                    ));
                 }));
             }
             ToWorker::Reset => {
@@ -233,7 +245,9 @@ async fn choose_backend(run: u64, pref: BackendPref) {
         BackendInfo { gpu: false, adapter: None, reason }
     } else {
         match gpu_context().await {
-            Err(e) => BackendInfo { gpu: false, adapter: None, reason: format!("CPU: no WebGPU device ({e})") },
+            Err(e) => {
+                BackendInfo { gpu: false, adapter: None, reason: format!("CPU: no WebGPU device ({e})") }
+            }
             Ok(ctx) => {
                 let dims = crate::engine::plan::dims_of(&session.trainer.task.shape());
                 let c = backend::choose(pref, &cfg, dims, Some(&ctx.summary));
@@ -243,9 +257,17 @@ async fn choose_backend(run: u64, pref: BackendPref) {
                     match GpuTrainer::new(ctx.clone(), &session.trainer).await {
                         Ok(g) => {
                             session.attach_gpu(g);
-                            BackendInfo { gpu: true, adapter: Some(ctx.summary.name.clone()), reason: c.reason }
+                            BackendInfo {
+                                gpu: true,
+                                adapter: Some(ctx.summary.name.clone()),
+                                reason: c.reason,
+                            }
                         }
-                        Err(e) => BackendInfo { gpu: false, adapter: None, reason: format!("CPU: the GPU engine could not be built: {e}") },
+                        Err(e) => BackendInfo {
+                            gpu: false,
+                            adapter: None,
+                            reason: format!("CPU: the GPU engine could not be built: {e}"),
+                        },
                     }
                 }
             }

@@ -57,13 +57,25 @@ fn layers_only_point_down_and_crates_stay_with_their_owners() {
     rust_files(&src, &mut files);
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let module = rel.components().next().unwrap().as_os_str().to_str().unwrap().trim_end_matches(".rs").to_string();
+        let module = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
         let text = std::fs::read_to_string(&file).unwrap();
         if let Some((_, forbidden)) = FORBIDDEN.iter().find(|(m, _)| *m == module) {
             for line in code_lines(&text) {
                 for f in *forbidden {
-                    if line.contains(&format!("crate::{f}::")) || line.contains(&format!("crate::{f};")) || line.contains(&format!("super::super::{f}")) {
-                        problems.push(format!("{}: `{module}` must not reference `{f}`: {line}", rel.display()));
+                    if line.contains(&format!("crate::{f}::"))
+                        || line.contains(&format!("crate::{f};"))
+                        || line.contains(&format!("super::super::{f}"))
+                    {
+                        problems
+                            .push(format!("{}: `{module}` must not reference `{f}`: {line}", rel.display()));
                     }
                 }
             }
@@ -74,7 +86,10 @@ fn layers_only_point_down_and_crates_stay_with_their_owners() {
             }
             for line in code_lines(&text) {
                 if line.contains(&format!("{krate}::")) {
-                    problems.push(format!("{}: `{krate}` belongs to {owners:?}, not `{module}`: {line}", rel.display()));
+                    problems.push(format!(
+                        "{}: `{krate}` belongs to {owners:?}, not `{module}`: {line}",
+                        rel.display()
+                    ));
                 }
             }
         }
@@ -112,7 +127,8 @@ fn pure_modules_use_only_their_allowed_outside_crates() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     // Names a path may start with that are not outside crates.
     const LOCAL: &[&str] = &[
-        "crate", "super", "self", "Self", "std", "core", "alloc", "f32", "f64", "u8", "u32", "u64", "usize", "i32", "i64", "str", "char", "bool",
+        "crate", "super", "self", "Self", "std", "core", "alloc", "f32", "f64", "u8", "u32", "u64", "usize",
+        "i32", "i64", "str", "char", "bool",
     ];
     let mut problems = Vec::new();
     for (module, allowed) in PURE {
@@ -124,9 +140,11 @@ fn pure_modules_use_only_their_allowed_outside_crates() {
             // Local names (modules, types, enums, consts) also start `Name::` paths.
             let mut locals: Vec<String> = Vec::new();
             for line in code_lines(&text) {
-                for kw in ["mod ", "struct ", "enum ", "trait ", "type ", "fn ", "const ", "static ", "use "] {
+                for kw in ["mod ", "struct ", "enum ", "trait ", "type ", "fn ", "const ", "static ", "use "]
+                {
                     if let Some(rest) = line.split_once(kw).map(|(_, r)| r) {
-                        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                        let name: String =
+                            rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                         locals.push(name);
                     }
                 }
@@ -138,17 +156,27 @@ fn pure_modules_use_only_their_allowed_outside_crates() {
             }
             for line in code_lines(&text) {
                 if let Some(rest) = line.strip_prefix("use ").or_else(|| line.strip_prefix("pub use ")) {
-                    let first: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                    let first: String =
+                        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                     let declared_mod = text.contains(&format!("mod {first};"));
-                    if !LOCAL.contains(&first.as_str()) && !allowed.contains(&first.as_str()) && !declared_mod {
-                        problems.push(format!("{}: `{module}` may not use crate `{first}`: {line}", file.display()));
+                    if !LOCAL.contains(&first.as_str()) && !allowed.contains(&first.as_str()) && !declared_mod
+                    {
+                        problems.push(format!(
+                            "{}: `{module}` may not use crate `{first}`: {line}",
+                            file.display()
+                        ));
                     }
                     continue;
                 }
                 for name in crates_named(line) {
-                    let outside = name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && !LOCAL.contains(&name.as_str()) && !locals.contains(&name);
+                    let outside = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && !LOCAL.contains(&name.as_str())
+                        && !locals.contains(&name);
                     if outside && !allowed.contains(&name.as_str()) {
-                        problems.push(format!("{}: `{module}` may not use crate `{name}`: {line}", file.display()));
+                        problems.push(format!(
+                            "{}: `{module}` may not use crate `{name}`: {line}",
+                            file.display()
+                        ));
                     }
                 }
             }

@@ -11,7 +11,17 @@ use interlab::engine::history::History;
 use interlab::engine::Trainer;
 
 fn cfg() -> TrainConfig {
-    TrainConfig { layers: 1, heads: 2, d_model: 16, batch: 8, steps: 24, warmup: 3, seed: 5, ..TrainConfig::default() }.with_task("mqar", &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")])
+    TrainConfig {
+        layers: 1,
+        heads: 2,
+        d_model: 16,
+        batch: 8,
+        steps: 24,
+        warmup: 3,
+        seed: 5,
+        ..TrainConfig::default()
+    }
+    .with_task("mqar", &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")])
 }
 
 fn train(t: &mut Trainer, n: usize, h: &mut History) -> Vec<u64> {
@@ -39,7 +49,11 @@ fn a_bundle_continues_the_run_bit_for_bit_and_keeps_its_curve_and_link() {
     h.eval_accuracy.push((10.0, first.evaluate().unwrap().accuracy.unwrap()));
     let link = "https://lab.example/?seed=5&task=mqar&v=0.1.0";
     let bytes = bundle::write(&first, &metrics_csv(&h), link).unwrap();
-    assert_eq!(bytes, bundle::write(&first, &metrics_csv(&h), link).unwrap(), "the same run writes the same bytes");
+    assert_eq!(
+        bytes,
+        bundle::write(&first, &metrics_csv(&h), link).unwrap(),
+        "the same run writes the same bytes"
+    );
 
     let info = bundle::info(&bytes).unwrap().expect("a bundle");
     let sorted = |mut c: TrainConfig| {
@@ -109,8 +123,11 @@ fn damaged_or_foreign_bundles_are_refused_by_name() {
     // An optimiser tensor missing: rebuild the bundle without one.
     let st = safetensors::SafeTensors::deserialize(&good).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&good).unwrap();
-    let kept: Vec<(String, safetensors::tensor::TensorView)> = st.tensors().into_iter().filter(|(n, _)| n != "optim.v.wte.weight").collect();
-    let cut = safetensors::serialize(kept.iter().map(|(n, v)| (n.as_str(), v.clone())), meta.metadata().clone()).unwrap();
+    let kept: Vec<(String, safetensors::tensor::TensorView)> =
+        st.tensors().into_iter().filter(|(n, _)| n != "optim.v.wte.weight").collect();
+    let cut =
+        safetensors::serialize(kept.iter().map(|(n, v)| (n.as_str(), v.clone())), meta.metadata().clone())
+            .unwrap();
     assert!(bundle::restore(&cut).err().unwrap().contains("tensor 'optim.v.wte.weight' is missing"));
 }
 
@@ -122,19 +139,41 @@ fn the_cli_reads_a_bundle_and_continues_it() {
     let dir = std::env::temp_dir().join(format!("interlab-bundle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("run.safetensors");
-    std::fs::write(&file, bundle::write(&t, &metrics_csv(&h), "https://lab.example/?seed=5").unwrap()).unwrap();
+    std::fs::write(&file, bundle::write(&t, &metrics_csv(&h), "https://lab.example/?seed=5").unwrap())
+        .unwrap();
     let exe = env!("CARGO_BIN_EXE_interlab");
-    let out = Command::new(exe).args(["bundle", "--file", file.to_str().unwrap(), "--metrics", dir.join("m.csv").to_str().unwrap()]).output().unwrap();
+    let out = Command::new(exe)
+        .args(["bundle", "--file", file.to_str().unwrap(), "--metrics", dir.join("m.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("step: 10 of 24") && text.contains("link: https://lab.example/?seed=5") && text.contains("10 training losses"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success()
+            && text.contains("step: 10 of 24")
+            && text.contains("link: https://lab.example/?seed=5")
+            && text.contains("10 training losses"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(dir.join("m.csv")).unwrap(), metrics_csv(&h));
-    let out = Command::new(exe).args(["train", "--from", file.to_str().unwrap(), "--print-every", "1", "--eval-every", "1000"]).output().unwrap();
+    let out = Command::new(exe)
+        .args(["train", "--from", file.to_str().unwrap(), "--print-every", "1", "--eval-every", "1000"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let mut whole = Trainer::new(cfg()).unwrap();
     let all = train(&mut whole, 24, &mut History::default());
-    let printed: Vec<f64> = text.lines().filter(|l| l.starts_with("step ")).map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap()).collect();
+    let printed: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(printed.len(), 14, "{text}");
-    assert_eq!(printed.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), all[10..], "the CLI continues the tab's run exactly");
+    assert_eq!(
+        printed.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        all[10..],
+        "the CLI continues the tab's run exactly"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,12 +7,37 @@ use interlab::engine::Trainer;
 use interlab::model::checkpoint;
 
 fn small(model: &str) -> TrainConfig {
-    TrainConfig { model: model.into(), layers: 1, heads: 2, d_model: 8, batch: 4, steps: 10, warmup: 1, ..TrainConfig::default() }
-        .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "2")])
+    TrainConfig {
+        model: model.into(),
+        layers: 1,
+        heads: 2,
+        d_model: 8,
+        batch: 4,
+        steps: 10,
+        warmup: 1,
+        ..TrainConfig::default()
+    }
+    .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "2")])
 }
 
 fn weights(t: &Trainer) -> Vec<(String, Vec<u32>)> {
-    t.model.named_params().iter().map(|(n, v)| (n.clone(), v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|x| x.to_bits()).collect())).collect()
+    t.model
+        .named_params()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                v.as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 #[test]

@@ -67,7 +67,8 @@ fn convolution_matches_the_f64_scan() {
             let (b, d) = (2, 8);
             let u = normals(&[b, l, d], l as u64);
             let y: Vec<f32> = m.mix(1, &u).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            let u64s: Vec<f64> = u.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
+            let u64s: Vec<f64> =
+                u.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
             let r = dlr_scan_reference(&m.modes(1).unwrap(), &u64s, b, l);
             let scale = r.iter().fold(1e-12f64, |a, x| a.max(x.abs()));
             let worst = y.iter().zip(&r).map(|(&a, b)| (a as f64 - b).abs()).fold(0.0, f64::max) / scale;
@@ -86,7 +87,8 @@ fn later_tokens_and_features_do_not_change_earlier_outputs() {
         let ya: Vec<Vec<f32>> = m.forward(&ta, Some(&fa)).unwrap().to_vec2().unwrap(); // [b*l, out]
         for t in [0, 1, 5, 11] {
             // Replace positions t.. with other tokens and features.
-            let (mut tv, mut fv): (Vec<u32>, Vec<f32>) = (ta.flatten_all().unwrap().to_vec1().unwrap(), fa.flatten_all().unwrap().to_vec1().unwrap());
+            let (mut tv, mut fv): (Vec<u32>, Vec<f32>) =
+                (ta.flatten_all().unwrap().to_vec1().unwrap(), fa.flatten_all().unwrap().to_vec1().unwrap());
             let fresh: Vec<f32> = normals(&[b * l * 2], 30 + t as u64).to_vec1().unwrap();
             for i in 0..b * l {
                 if i % l >= t {
@@ -114,7 +116,15 @@ fn later_tokens_and_features_do_not_change_earlier_outputs() {
 /// `Σ out ⊙ r` as a candle scalar, and in f64 on the host from the f32 outputs.
 fn loss(m: &Dlr, t: &Tensor, f: &Tensor, r: &Tensor) -> (Tensor, f64) {
     let out = m.forward(t, Some(f)).unwrap(); // [b*l, out]
-    let host: f64 = out.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().zip(r.flatten_all().unwrap().to_vec1::<f32>().unwrap()).map(|(&a, b)| a as f64 * b as f64).sum();
+    let host: f64 = out
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .zip(r.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .map(|(&a, b)| a as f64 * b as f64)
+        .sum();
     ((out * r).unwrap().sum_all().unwrap(), host)
 }
 
@@ -143,7 +153,10 @@ fn autograd_matches_central_differences_for_every_parameter_kind() {
                 v.set(&Tensor::from_vec(p0.clone(), v.as_tensor().shape(), &Device::Cpu).unwrap()).unwrap();
                 let auto = g[i] as f64;
                 let tol = FD_REL * auto.abs().max(numeric.abs()) + FD_ABS;
-                assert!((auto - numeric).abs() <= tol, "discretised={discretised} {name}[{i}]: autograd {auto} vs numeric {numeric}");
+                assert!(
+                    (auto - numeric).abs() <= tol,
+                    "discretised={discretised} {name}[{i}]: autograd {auto} vs numeric {numeric}"
+                );
                 checked += (auto.abs() > 10.0 * FD_ABS) as usize;
             }
         }
@@ -173,7 +186,10 @@ fn one_gradient_step_lowers_the_loss() {
         let after: f32 = ce(&m).to_scalar().unwrap();
         let drop = (before - after) as f64;
         assert!(drop > 0.0, "discretised={discretised}: loss {before} -> {after}");
-        assert!(drop > 0.5 * predicted && drop < 1.5 * predicted, "discretised={discretised}: drop {drop} vs first-order {predicted}");
+        assert!(
+            drop > 0.5 * predicted && drop < 1.5 * predicted,
+            "discretised={discretised}: drop {drop} vs first-order {predicted}"
+        );
     }
 }
 
@@ -182,7 +198,10 @@ fn same_seed_same_weights_different_seed_different() {
     for discretised in [false, true] {
         let w = |seed| {
             let m = Dlr::new(cfg(discretised), seed).unwrap();
-            m.named_params().into_iter().map(|(n, v)| (n, v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect::<Vec<_>>()
+            m.named_params()
+                .into_iter()
+                .map(|(n, v)| (n, v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+                .collect::<Vec<_>>()
         };
         let (a, b, c) = (w(5), w(5), w(6));
         assert_eq!(a, b);
@@ -217,14 +236,38 @@ fn forward_backward_time_at_a_realistic_size() {
     let (x, y) = (tokens(b, l, v, 1), tokens(b * l, 1, v, 2).flatten_all().unwrap());
     let mask = Tensor::ones(b * l, DType::F32, &Device::Cpu).unwrap();
     let step = |m: &dyn SeqModel| {
-        let grads = masked_cross_entropy(&m.forward(&x, None).unwrap(), &y, &mask).unwrap().backward().unwrap();
+        let grads =
+            masked_cross_entropy(&m.forward(&x, None).unwrap(), &y, &mask).unwrap().backward().unwrap();
         assert!(m.named_params().iter().all(|(_, p)| grads.get(p.as_tensor()).is_some()));
     };
-    let tcfg = TransformerConfig { vocab: v, features: 0, max_len: l, layers: 2, heads: 4, d_model: d, mlp_ratio: 2, out: v, mixers: vec![interlab::model::mixers::Mixer::Attention; 2] };
+    let tcfg = TransformerConfig {
+        vocab: v,
+        features: 0,
+        max_len: l,
+        layers: 2,
+        heads: 4,
+        d_model: d,
+        mlp_ratio: 2,
+        out: v,
+        mixers: vec![interlab::model::mixers::Mixer::Attention; 2],
+    };
     let t = Transformer::new(tcfg, 0).unwrap();
     let t_ms = median_ms(|| step(&t));
     for discretised in [false, true] {
-        let m = Dlr::new(DlrConfig { vocab: v, features: 0, max_len: l, layers: 2, d_model: d, state: n, out: v, discretised }, 0).unwrap();
+        let m = Dlr::new(
+            DlrConfig {
+                vocab: v,
+                features: 0,
+                max_len: l,
+                layers: 2,
+                d_model: d,
+                state: n,
+                out: v,
+                discretised,
+            },
+            0,
+        )
+        .unwrap();
         let u = Var::from_tensor(&normals(&[b, l, d], 3)).unwrap(); // a Var, so du is computed as in the model
         let model_ms = median_ms(|| step(&m));
         let layer_ms = median_ms(|| {

@@ -8,7 +8,9 @@ mod common;
 
 use candle_core::{Device, Tensor, Var};
 use interlab::engine::gpu_check::random_matrix;
-use interlab::gpu::adamw::{adamw, adamw_reference, record_adamw, step_buffer, AdamWBuffers, AdamWConfig, AdamWStep};
+use interlab::gpu::adamw::{
+    adamw, adamw_reference, record_adamw, step_buffer, AdamWBuffers, AdamWConfig, AdamWStep,
+};
 use interlab::gpu::{GpuContext, GpuError, Program};
 use interlab::model::{AdamW, Schedule};
 
@@ -64,7 +66,11 @@ fn case() -> Case {
         decay.extend(std::iter::repeat_n(if d { 1.0 } else { 0.0 }, n));
         params.push(Var::from_tensor(&Tensor::from_vec(w, *shape, &Device::Cpu).unwrap()).unwrap());
     }
-    let grads = GRAD_SCALE.iter().enumerate().map(|(s, &k)| random_matrix(900 + s as u64, flat.len()).iter().map(|g| g * k).collect()).collect();
+    let grads = GRAD_SCALE
+        .iter()
+        .enumerate()
+        .map(|(s, &k)| random_matrix(900 + s as u64, flat.len()).iter().map(|g| g * k).collect())
+        .collect();
     Case { params, flat, decay, grads }
 }
 
@@ -79,14 +85,16 @@ fn cpu_run(case: &Case, weight_decay: f64, clip: f64, lrs: &[f64]) -> (Vec<f32>,
         let mut off = 0;
         for p in &refs {
             let t = p.as_tensor();
-            let gk = Tensor::from_vec(g[off..off + t.elem_count()].to_vec(), t.shape(), &Device::Cpu).unwrap();
+            let gk =
+                Tensor::from_vec(g[off..off + t.elem_count()].to_vec(), t.shape(), &Device::Cpu).unwrap();
             off += t.elem_count();
             loss = (loss + (t * gk).unwrap().sum_all().unwrap()).unwrap();
         }
         let grads = loss.backward().unwrap();
         norms.push(opt.step(&refs, &grads, lr).unwrap().grad_norm);
     }
-    let flat = refs.iter().flat_map(|p| p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect();
+    let flat =
+        refs.iter().flat_map(|p| p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect();
     (flat, norms, opt)
 }
 
@@ -99,10 +107,22 @@ fn five_steps_equal_the_model_optimiser() {
         let case = case();
         let (want, want_norms, opt) = cpu_run(&case, weight_decay, clip, &lrs);
         if clip > 0.0 {
-            assert!(want_norms.iter().any(|&n| n > clip) && want_norms.iter().any(|&n| n < clip), "clipping must be both on and off: {want_norms:?}");
+            assert!(
+                want_norms.iter().any(|&n| n > clip) && want_norms.iter().any(|&n| n < clip),
+                "clipping must be both on and off: {want_norms:?}"
+            );
         }
-        let cfg = AdamWConfig { beta1: opt.beta1 as f32, beta2: opt.beta2 as f32, eps: opt.eps as f32, clip: clip as f32 };
-        let steps: Vec<AdamWStep> = lrs.iter().enumerate().map(|(s, &lr)| AdamWStep::new(s as u64 + 1, lr, opt.beta1, opt.beta2, weight_decay)).collect();
+        let cfg = AdamWConfig {
+            beta1: opt.beta1 as f32,
+            beta2: opt.beta2 as f32,
+            eps: opt.eps as f32,
+            clip: clip as f32,
+        };
+        let steps: Vec<AdamWStep> = lrs
+            .iter()
+            .enumerate()
+            .map(|(s, &lr)| AdamWStep::new(s as u64 + 1, lr, opt.beta1, opt.beta2, weight_decay))
+            .collect();
         let got = pollster::block_on(adamw(&ctx, &case.flat, &case.decay, &case.grads, &steps, cfg)).unwrap();
         let tag = format!("adamw wd {weight_decay} clip {clip}");
         max_err(&format!("{tag} params vs model"), &got.param, &want, ADAMW_ATOL, 0.0);
@@ -111,12 +131,16 @@ fn five_steps_equal_the_model_optimiser() {
         let oracle = adamw_reference(&case.flat, &case.decay, &case.grads, &steps, cfg);
         max_err(&format!("{tag} params vs loops"), &got.param, &oracle.param, ADAMW_ATOL, 0.0);
         // |g| has the same global norm as g, so the clip scales and the recursion match.
-        let abs_grads: Vec<Vec<f32>> = case.grads.iter().map(|g| g.iter().map(|x| x.abs()).collect()).collect();
+        let abs_grads: Vec<Vec<f32>> =
+            case.grads.iter().map(|g| g.iter().map(|x| x.abs()).collect()).collect();
         let magnitude = adamw_reference(&case.flat, &case.decay, &abs_grads, &steps, cfg).m;
         let mut worst = 0f32;
         for (i, ((&g, &c), &mag)) in got.m.iter().zip(&oracle.m).zip(&magnitude).enumerate() {
             let e = (g - c).abs();
-            assert!(e <= MOMENT_ATOL + MOMENT_ULPS * f32::EPSILON / 2.0 * mag, "{tag} m[{i}]: gpu {g} vs cpu {c} (terms of magnitude {mag})");
+            assert!(
+                e <= MOMENT_ATOL + MOMENT_ULPS * f32::EPSILON / 2.0 * mag,
+                "{tag} m[{i}]: gpu {g} vs cpu {c} (terms of magnitude {mag})"
+            );
             worst = worst.max(e);
         }
         eprintln!("{tag} m: max |err| = {worst:e}");
@@ -131,22 +155,49 @@ fn adamw_is_bit_identical_run_to_run() {
     let Some(ctx) = context() else { return };
     let case = case();
     let steps: Vec<AdamWStep> = (1..=5).map(|t| AdamWStep::new(t, 1e-2, 0.9, 0.95, 0.1)).collect();
-    let a = pollster::block_on(adamw(&ctx, &case.flat, &case.decay, &case.grads, &steps, AdamWConfig::default())).unwrap();
-    let b = pollster::block_on(adamw(&ctx, &case.flat, &case.decay, &case.grads, &steps, AdamWConfig::default())).unwrap();
+    let a =
+        pollster::block_on(adamw(&ctx, &case.flat, &case.decay, &case.grads, &steps, AdamWConfig::default()))
+            .unwrap();
+    let b =
+        pollster::block_on(adamw(&ctx, &case.flat, &case.decay, &case.grads, &steps, AdamWConfig::default()))
+            .unwrap();
     assert_eq!(a, b);
 }
 
 #[test]
 fn adamw_bad_shapes_name_the_op() {
     let Some(ctx) = context() else { return };
-    let e = pollster::block_on(adamw(&ctx, &[1.0; 4], &[0.0; 3], &[vec![0.0; 4]], &[AdamWStep::new(1, 1e-3, 0.9, 0.95, 0.0)], AdamWConfig::default())).unwrap_err();
-    assert!(matches!(&e, GpuError::Shape { op, detail } if op == "adamw" && detail.contains("decay mask 3")), "{e}");
+    let e = pollster::block_on(adamw(
+        &ctx,
+        &[1.0; 4],
+        &[0.0; 3],
+        &[vec![0.0; 4]],
+        &[AdamWStep::new(1, 1e-3, 0.9, 0.95, 0.0)],
+        AdamWConfig::default(),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&e, GpuError::Shape { op, detail } if op == "adamw" && detail.contains("decay mask 3")),
+        "{e}"
+    );
     let big = ctx.output_f32("test", "big", 64).unwrap();
     let small = ctx.output_f32("test", "small", 8).unwrap();
     let step = step_buffer(&ctx);
     let mut p = Program::new();
-    let bufs = AdamWBuffers { param: big.slice(..), grad: big.slice(..), m: small.slice(..), v: big.slice(..), decay: big.slice(..), partial: big.slice(..), norm: big.slice(..), step: step.slice(..) };
+    let bufs = AdamWBuffers {
+        param: big.slice(..),
+        grad: big.slice(..),
+        m: small.slice(..),
+        v: big.slice(..),
+        decay: big.slice(..),
+        partial: big.slice(..),
+        norm: big.slice(..),
+        step: step.slice(..),
+    };
     let e = pollster::block_on(record_adamw(&mut p, &ctx, bufs, 64, AdamWConfig::default())).unwrap_err();
-    assert!(matches!(&e, GpuError::Shape { op, detail } if op == "adamw" && detail.contains("buffer m holds 8 values, 64 parameters needs 64")), "{e}");
+    assert!(
+        matches!(&e, GpuError::Shape { op, detail } if op == "adamw" && detail.contains("buffer m holds 8 values, 64 parameters needs 64")),
+        "{e}"
+    );
     assert!(p.is_empty());
 }

@@ -20,8 +20,17 @@ fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
     let Some(ctx) = common::gpu_context() else { return };
     let ctx = Arc::new(ctx);
     set_memory_budget(64 << 20);
-    let cfg = TrainConfig { model: "dlr".into(), layers: 1, d_model: 16, state: 4, batch: 2, steps: 4, warmup: 1, ..TrainConfig::default() }
-        .with_task("shift", &[("seq_len", "1024"), ("vocab", "8"), ("max_shift", "4"), ("channels", "1")]);
+    let cfg = TrainConfig {
+        model: "dlr".into(),
+        layers: 1,
+        d_model: 16,
+        state: 4,
+        batch: 2,
+        steps: 4,
+        warmup: 1,
+        ..TrainConfig::default()
+    }
+    .with_task("shift", &[("seq_len", "1024"), ("vocab", "8"), ("max_shift", "4"), ("channels", "1")]);
     set_preference(BackendPref::Cpu);
     let e = plan(&cfg).err().expect("over the CPU budget").to_string();
     assert!(e.contains("budget"), "{e}");
@@ -31,7 +40,11 @@ fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
         let mut s = Session::new(Trainer::new(cfg.clone()).unwrap());
         s.eval_every = 2;
         s.lose_device_at = lose;
-        let ctx = if lose.is_some() { Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).unwrap()) } else { ctx.clone() };
+        let ctx = if lose.is_some() {
+            Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).unwrap())
+        } else {
+            ctx.clone()
+        };
         s.attach_gpu(pollster::block_on(GpuTrainer::new(ctx, &s.trainer)).unwrap());
         s
     };
@@ -62,5 +75,10 @@ fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
         }
         assert!(!r.done, "the run cannot finish after the loss");
     };
-    assert!(err.contains("destroyed") && err.contains("cannot continue on the CPU") && err.contains("weights of step 2 are kept"), "{err}");
+    assert!(
+        err.contains("destroyed")
+            && err.contains("cannot continue on the CPU")
+            && err.contains("weights of step 2 are kept"),
+        "{err}"
+    );
 }

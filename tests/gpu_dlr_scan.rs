@@ -30,8 +30,16 @@ const CANDLE_TOL: f64 = 2e-5;
 
 /// (b, l, d, n, chunk): a covering set of b {1, 3}, l {1, 7, 64, 257}, d and n {1, 7, 64},
 /// chunk 1, partial, one whole chunk and longer than l.
-const SHAPES: &[(usize, usize, usize, usize, usize)] =
-    &[(1, 1, 1, 1, 64), (3, 7, 7, 7, 3), (1, 64, 64, 1, 7), (1, 64, 1, 64, 1), (3, 257, 7, 7, 16), (3, 257, 1, 64, 257), (1, 257, 64, 7, 64), (2, 100, 3, 2, 300)];
+const SHAPES: &[(usize, usize, usize, usize, usize)] = &[
+    (1, 1, 1, 1, 64),
+    (3, 7, 7, 7, 3),
+    (1, 64, 64, 1, 7),
+    (1, 64, 1, 64, 1),
+    (3, 257, 7, 7, 16),
+    (3, 257, 1, 64, 257),
+    (1, 257, 64, 7, 64),
+    (2, 100, 3, 2, 300),
+];
 
 fn context() -> Option<GpuContext> {
     common::gpu_context()
@@ -78,7 +86,13 @@ fn oracle_y(u: &[f32], m: &[f32], s: ScanShape) -> Vec<f64> {
 fn check(what: &str, gpu: &[f32], cpu: &[f64], tol: f64) -> f64 {
     assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
     let scale = cpu.iter().fold(1f64, |a, x| a.max(x.abs()));
-    let err = gpu.iter().zip(cpu).fold(0f64, |a, (&g, &c)| if (g as f64 - c).abs().is_nan() { f64::INFINITY } else { a.max((g as f64 - c).abs()) });
+    let err = gpu.iter().zip(cpu).fold(0f64, |a, (&g, &c)| {
+        if (g as f64 - c).abs().is_nan() {
+            f64::INFINITY
+        } else {
+            a.max((g as f64 - c).abs())
+        }
+    });
     assert!(err <= tol * scale, "{what}: max |gpu − oracle| {err:e} over {tol:e} × {scale}");
     err / scale
 }
@@ -100,7 +114,12 @@ fn forward_and_backward_match_the_f64_oracle_for_every_chunking() {
         let dn = d * n;
         for (k, name) in ["dΛ_re", "dΛ_im", "dW_re", "dW_im"].iter().enumerate() {
             let r = k * dn..(k + 1) * dn;
-            worst[2] = worst[2].max(check(&format!("{s:?} chunk {chunk} {name}"), &grads[r.clone()], &g_ref[r], GRAD_TOL));
+            worst[2] = worst[2].max(check(
+                &format!("{s:?} chunk {chunk} {name}"),
+                &grads[r.clone()],
+                &g_ref[r],
+                GRAD_TOL,
+            ));
         }
     }
     eprintln!("dlr scan: max relative error y {:e}, du {:e}, dΛ/dW {:e}", worst[0], worst[1], worst[2]);
@@ -125,7 +144,8 @@ fn long_sequence_uses_many_chunks() {
 fn the_adjoint_oracle_matches_finite_differences() {
     let s = ScanShape { b: 2, l: 9, d: 2, n: 3 };
     let (u, m, dy) = (uniform(4, s.len()), random_modes(5, s.d, s.n), uniform(6, s.len()));
-    let loss = |u: &[f32], m: &[f32]| -> f64 { oracle_y(u, m, s).iter().zip(&dy).map(|(y, &g)| y * g as f64).sum() };
+    let loss =
+        |u: &[f32], m: &[f32]| -> f64 { oracle_y(u, m, s).iter().zip(&dy).map(|(y, &g)| y * g as f64).sum() };
     let (du, grads) = dlr_scan_backward_reference(&u, &m, &dy, s);
     let h = 1e-3f32; // f32 inputs: a step well above their rounding, loss is f64
     for i in [0, 7, s.len() - 1] {
@@ -150,7 +170,16 @@ fn the_adjoint_oracle_matches_finite_differences() {
 fn gradients_match_candle_autograd_through_the_model() {
     let Some(ctx) = context() else { return };
     let (b, l, d, n) = (3, 64, 7, 5);
-    let cfg = DlrConfig { vocab: 2, features: 0, max_len: l, layers: 1, d_model: d, state: n, out: 2, discretised: false };
+    let cfg = DlrConfig {
+        vocab: 2,
+        features: 0,
+        max_len: l,
+        layers: 1,
+        d_model: d,
+        state: n,
+        out: 2,
+        discretised: false,
+    };
     let model = Dlr::new(cfg, 11).unwrap();
     let modes = model.modes(0).unwrap();
     let mut m = vec![0f32; 4 * d * n];
@@ -166,12 +195,28 @@ fn gradients_match_candle_autograd_through_the_model() {
     let (u, dy) = (uniform(7, s.len()), uniform(8, s.len()));
     let uv = Var::from_tensor(&Tensor::from_vec(u.clone(), (b, l, d), &Device::Cpu).unwrap()).unwrap();
     let y = model.mix(0, uv.as_tensor()).unwrap(); // [b, l, d]
-    let g = (&y * Tensor::from_vec(dy.clone(), (b, l, d), &Device::Cpu).unwrap()).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = (&y * Tensor::from_vec(dy.clone(), (b, l, d), &Device::Cpu).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let params = model.named_params();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).unwrap().1;
-    let grad = |v: &Var| -> Vec<f64> { g.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect() };
+    let grad = |v: &Var| -> Vec<f64> {
+        g.get(v.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
     let [gy, du, grads] = pollster::block_on(dlr_scan_backward(&ctx, &u, &m, &dy, s, 16)).unwrap();
-    let y_c: Vec<f64> = y.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
+    let y_c: Vec<f64> =
+        y.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
     let mut worst = check("y vs candle", &gy, &y_c, CANDLE_TOL);
     worst = worst.max(check("du vs candle", &du, &grad(&uv), CANDLE_TOL));
     let nu: Vec<f32> = param("h.0.dlr.nu").as_tensor().flatten_all().unwrap().to_vec1().unwrap();
@@ -182,7 +227,12 @@ fn gradients_match_candle_autograd_through_the_model() {
         dnu[i] = (-(nu[i] as f64).exp() * (a * lr + bb * li)) as f32;
         dth[i] = (-a * li + bb * lr) as f32;
     }
-    for (name, gpu) in [("h.0.dlr.nu", &dnu[..]), ("h.0.dlr.theta", &dth[..]), ("h.0.dlr.w_re", &grads[2 * dn..3 * dn]), ("h.0.dlr.w_im", &grads[3 * dn..])] {
+    for (name, gpu) in [
+        ("h.0.dlr.nu", &dnu[..]),
+        ("h.0.dlr.theta", &dth[..]),
+        ("h.0.dlr.w_re", &grads[2 * dn..3 * dn]),
+        ("h.0.dlr.w_im", &grads[3 * dn..]),
+    ] {
         worst = worst.max(check(&format!("{name} vs candle"), gpu, &grad(param(name)), CANDLE_TOL));
     }
     eprintln!("dlr scan vs candle autograd: max relative error {worst:e}");
@@ -207,11 +257,27 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
         assert!(matches!(e, GpuError::Shape { .. }), "{e}");
         assert!(e.to_string().starts_with(op) && e.to_string().contains(detail), "{e}");
     };
-    err(pollster::block_on(dlr_scan(&ctx, &u[1..], &m, s, 4)).unwrap_err(), "dlr_scan_forward", "u has 29 values");
-    err(pollster::block_on(dlr_scan(&ctx, &u, &m[1..], s, 4)).unwrap_err(), "dlr_scan_forward", "modes has 23");
+    err(
+        pollster::block_on(dlr_scan(&ctx, &u[1..], &m, s, 4)).unwrap_err(),
+        "dlr_scan_forward",
+        "u has 29 values",
+    );
+    err(
+        pollster::block_on(dlr_scan(&ctx, &u, &m[1..], s, 4)).unwrap_err(),
+        "dlr_scan_forward",
+        "modes has 23",
+    );
     err(pollster::block_on(dlr_scan(&ctx, &u, &m, s, 0)).unwrap_err(), "dlr_scan_forward", "chunk 0");
-    err(pollster::block_on(dlr_scan_backward(&ctx, &u, &m, &u[2..], s, 4)).unwrap_err(), "dlr_scan_backward", "dy has 28");
-    err(pollster::block_on(dlr_scan(&ctx, &[], &[], ScanShape { l: 0, ..s }, 4)).unwrap_err(), "dlr_scan_forward", "empty");
+    err(
+        pollster::block_on(dlr_scan_backward(&ctx, &u, &m, &u[2..], s, 4)).unwrap_err(),
+        "dlr_scan_backward",
+        "dy has 28",
+    );
+    err(
+        pollster::block_on(dlr_scan(&ctx, &[], &[], ScanShape { l: 0, ..s }, 4)).unwrap_err(),
+        "dlr_scan_forward",
+        "empty",
+    );
 }
 
 /// A 65536-step scan with many chunks and states, beyond lavapipe's patience: run on a real

@@ -8,7 +8,8 @@ mod common;
 
 use interlab::engine::gpu_check::random_matrix;
 use interlab::gpu::elementwise::{
-    dlr_modes_reference, elementwise_reference, record_dlr_modes, record_dlr_modes_backward, record_elementwise, record_merge_heads, record_split_heads, split_heads_reference, Heads, Op,
+    dlr_modes_reference, elementwise_reference, record_dlr_modes, record_dlr_modes_backward,
+    record_elementwise, record_merge_heads, record_split_heads, split_heads_reference, Heads, Op,
 };
 use interlab::gpu::{GpuContext, GpuError, Program};
 
@@ -27,7 +28,16 @@ fn elementwise_ops_equal_their_oracle_exactly() {
             let sb = ctx.upload_f32("test", "src", &src).unwrap();
             let db = ctx.upload_f32("test", "dst", &dst0).unwrap();
             let mut p = Program::new();
-            pollster::block_on(record_elementwise(&mut p, &ctx, op, Some(sb.slice(..)), db.slice(..), n, "test")).unwrap();
+            pollster::block_on(record_elementwise(
+                &mut p,
+                &ctx,
+                op,
+                Some(sb.slice(..)),
+                db.slice(..),
+                n,
+                "test",
+            ))
+            .unwrap();
             let got = run(&ctx, p, &db, n);
             let mut want = dst0.clone();
             elementwise_reference(op, &src, &mut want);
@@ -44,11 +54,29 @@ fn ranges_of_a_flat_buffer_bind_at_aligned_offsets_only() {
     let fb = ctx.upload_f32("test", "flat", &flat).unwrap();
     let out = ctx.output_f32("test", "out", 100).unwrap();
     let mut p = Program::new();
-    pollster::block_on(record_elementwise(&mut p, &ctx, Op::Copy, Some(fb.slice(512..912)), out.slice(..), 100, "view")).unwrap();
+    pollster::block_on(record_elementwise(
+        &mut p,
+        &ctx,
+        Op::Copy,
+        Some(fb.slice(512..912)),
+        out.slice(..),
+        100,
+        "view",
+    ))
+    .unwrap();
     assert_eq!(run(&ctx, p, &out, 100), flat[128..228].to_vec());
     // An offset of 4 bytes is refused with a message, not a device error.
     let mut p = Program::new();
-    let e = pollster::block_on(record_elementwise(&mut p, &ctx, Op::Copy, Some(fb.slice(4..404)), out.slice(..), 100, "view")).unwrap_err();
+    let e = pollster::block_on(record_elementwise(
+        &mut p,
+        &ctx,
+        Op::Copy,
+        Some(fb.slice(4..404)),
+        out.slice(..),
+        100,
+        "view",
+    ))
+    .unwrap_err();
     assert!(matches!(&e, GpuError::Shape { detail, .. } if detail.contains("alignment")), "{e}");
     assert!(p.is_empty());
 }
@@ -64,19 +92,50 @@ fn head_split_and_merge_permute_exactly_and_round_trip() {
         let parts: Vec<_> = (0..3).map(|_| ctx.output_f32("test", "part", s.part_len()).unwrap()).collect();
         let mut p = Program::new();
         for (i, part) in parts.iter().enumerate() {
-            pollster::block_on(record_split_heads(&mut p, &ctx, src.slice(..), part.slice(..), s, i, "split")).unwrap();
-            pollster::block_on(record_merge_heads(&mut p, &ctx, part.slice(..), back.slice(..), s, i, "merge")).unwrap();
+            pollster::block_on(record_split_heads(
+                &mut p,
+                &ctx,
+                src.slice(..),
+                part.slice(..),
+                s,
+                i,
+                "split",
+            ))
+            .unwrap();
+            pollster::block_on(record_merge_heads(
+                &mut p,
+                &ctx,
+                part.slice(..),
+                back.slice(..),
+                s,
+                i,
+                "merge",
+            ))
+            .unwrap();
         }
         p.submit(&ctx).unwrap();
         for (i, part) in parts.iter().enumerate() {
             let got = pollster::block_on(ctx.read_f32(part, s.part_len())).unwrap();
             assert_eq!(got, split_heads_reference(&packed, s, i), "{s:?} part {i}");
         }
-        assert_eq!(pollster::block_on(ctx.read_f32(&back, packed.len())).unwrap(), packed, "{s:?} round trip");
+        assert_eq!(
+            pollster::block_on(ctx.read_f32(&back, packed.len())).unwrap(),
+            packed,
+            "{s:?} round trip"
+        );
     }
     let mut p = Program::new();
     let buf = ctx.output_f32("test", "x", 8).unwrap();
-    let e = pollster::block_on(record_split_heads(&mut p, &ctx, buf.slice(..), buf.slice(..), Heads { b: 1, l: 2, h: 1, dh: 4, parts: 3 }, 0, "split")).unwrap_err();
+    let e = pollster::block_on(record_split_heads(
+        &mut p,
+        &ctx,
+        buf.slice(..),
+        buf.slice(..),
+        Heads { b: 1, l: 2, h: 1, dh: 4, parts: 3 },
+        0,
+        "split",
+    ))
+    .unwrap_err();
     assert!(e.to_string().contains("split: buffer src holds 8 values"), "{e}");
 }
 
@@ -102,8 +161,19 @@ fn dlr_parameter_map_and_its_backward_match_f64_and_finite_differences() {
         let mb = ctx.output_f32("test", "modes", 4 * dn).unwrap();
         let db = ctx.output_f32("test", "d_params", params.len()).unwrap();
         let mut p = Program::new();
-        pollster::block_on(record_dlr_modes(&mut p, &ctx, pb.slice(..), mb.slice(..), dn, stride, "modes")).unwrap();
-        pollster::block_on(record_dlr_modes_backward(&mut p, &ctx, pb.slice(..), gb.slice(..), db.slice(..), dn, stride, "modes_bwd")).unwrap();
+        pollster::block_on(record_dlr_modes(&mut p, &ctx, pb.slice(..), mb.slice(..), dn, stride, "modes"))
+            .unwrap();
+        pollster::block_on(record_dlr_modes_backward(
+            &mut p,
+            &ctx,
+            pb.slice(..),
+            gb.slice(..),
+            db.slice(..),
+            dn,
+            stride,
+            "modes_bwd",
+        ))
+        .unwrap();
         p.submit(&ctx).unwrap();
         let modes = pollster::block_on(ctx.read_f32(&mb, 4 * dn)).unwrap();
         let dp = pollster::block_on(ctx.read_f32(&db, params.len())).unwrap();
@@ -114,18 +184,34 @@ fn dlr_parameter_map_and_its_backward_match_f64_and_finite_differences() {
         for k in 0..4 {
             for i in 0..dn {
                 let j = k * stride + i;
-                assert!((dp[j] as f64 - want_d[j]).abs() < MODES_ATOL as f64 * 4.0, "dn={dn} d_params[{k}][{i}] {} vs {}", dp[j], want_d[j]);
+                assert!(
+                    (dp[j] as f64 - want_d[j]).abs() < MODES_ATOL as f64 * 4.0,
+                    "dn={dn} d_params[{k}][{i}] {} vs {}",
+                    dp[j],
+                    want_d[j]
+                );
             }
         }
         // The oracle's derivative against central differences of L = Σ d_modes · modes(params).
-        let loss = |q: &[f32]| -> f64 { dlr_modes_reference(q, &d_modes, dn, stride).0.iter().zip(&d_modes).map(|(m, g)| m * *g as f64).sum() };
+        let loss = |q: &[f32]| -> f64 {
+            dlr_modes_reference(q, &d_modes, dn, stride)
+                .0
+                .iter()
+                .zip(&d_modes)
+                .map(|(m, g)| m * *g as f64)
+                .sum()
+        };
         for &j in &[0, stride, 2 * stride, 3 * stride + dn - 1] {
             let (mut up, mut dn_) = (params.clone(), params.clone());
             let eps = 1e-3f32;
             up[j] += eps;
             dn_[j] -= eps;
             let fd = (loss(&up) - loss(&dn_)) / (up[j] as f64 - dn_[j] as f64);
-            assert!((fd - want_d[j]).abs() < 1e-4 * (1.0 + fd.abs()), "dn={dn} d_params[{j}]: oracle {} vs finite difference {fd}", want_d[j]);
+            assert!(
+                (fd - want_d[j]).abs() < 1e-4 * (1.0 + fd.abs()),
+                "dn={dn} d_params[{j}]: oracle {} vs finite difference {fd}",
+                want_d[j]
+            );
         }
     }
 }

@@ -10,7 +10,10 @@ mod common;
 use candle_core::{Device, Tensor};
 use interlab::engine::gpu_check::random_matrix;
 use interlab::gpu::gemm::{gemm, gemm_reference, Gemm};
-use interlab::gpu::reduce::{col_sum, col_sum_reference, col_sum_scratch_len, record_col_sum, record_sum, sum, sum_reference, sum_scratch_len, ReduceOpts};
+use interlab::gpu::reduce::{
+    col_sum, col_sum_reference, col_sum_scratch_len, record_col_sum, record_sum, sum, sum_reference,
+    sum_scratch_len, ReduceOpts,
+};
 use interlab::gpu::{GpuContext, GpuError, Program};
 
 /// f32 unit roundoff, 2⁻²⁴.
@@ -60,8 +63,16 @@ fn candle_gemm(spec: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c0: Opti
     let mut c = c0.map(|x| x.to_vec()).unwrap_or_else(|| vec![0f32; lc]);
     for z in 0..spec.batch {
         let (oa, ob, oc) = (z * spec.stride_a, z * spec.stride_b, z * spec.stride_c);
-        let ta = if spec.trans_a { Tensor::from_slice(&a[oa..oa + m * k], (k, m), &dev).unwrap().t().unwrap() } else { Tensor::from_slice(&a[oa..oa + m * k], (m, k), &dev).unwrap() };
-        let tb = if spec.trans_b { Tensor::from_slice(&b[ob..ob + k * n], (n, k), &dev).unwrap().t().unwrap() } else { Tensor::from_slice(&b[ob..ob + k * n], (k, n), &dev).unwrap() };
+        let ta = if spec.trans_a {
+            Tensor::from_slice(&a[oa..oa + m * k], (k, m), &dev).unwrap().t().unwrap()
+        } else {
+            Tensor::from_slice(&a[oa..oa + m * k], (m, k), &dev).unwrap()
+        };
+        let tb = if spec.trans_b {
+            Tensor::from_slice(&b[ob..ob + k * n], (n, k), &dev).unwrap().t().unwrap()
+        } else {
+            Tensor::from_slice(&b[ob..ob + k * n], (k, n), &dev).unwrap()
+        };
         let mut y = ta.matmul(&tb).unwrap(); // [m, n]
         if let Some(bias) = bias {
             y = y.broadcast_add(&Tensor::from_slice(bias, (1, n), &dev).unwrap()).unwrap();
@@ -88,14 +99,27 @@ fn check_gemm(ctx: &GpuContext, spec: &Gemm, seed: u64, with_bias: bool) -> (f64
     let gpu = pollster::block_on(gemm(ctx, spec, &a, &b, bias.as_deref(), c0.as_deref())).unwrap();
     let (abs_a, abs_b) = (abs(Some(&a)).unwrap(), abs(Some(&b)).unwrap());
     let unrelu = Gemm { relu: false, ..*spec };
-    let mag = gemm_reference(&unrelu, &abs_a, &abs_b, abs(bias.as_deref()).as_deref(), abs(c0.as_deref()).as_deref());
+    let mag = gemm_reference(
+        &unrelu,
+        &abs_a,
+        &abs_b,
+        abs(bias.as_deref()).as_deref(),
+        abs(c0.as_deref()).as_deref(),
+    );
     let (mut worst, mut max_abs) = (0f64, 0f64);
-    for (name, cpu) in [("candle", candle_gemm(spec, &a, &b, bias.as_deref(), c0.as_deref())), ("loop", gemm_reference(spec, &a, &b, bias.as_deref(), c0.as_deref()))] {
+    for (name, cpu) in [
+        ("candle", candle_gemm(spec, &a, &b, bias.as_deref(), c0.as_deref())),
+        ("loop", gemm_reference(spec, &a, &b, bias.as_deref(), c0.as_deref())),
+    ] {
         assert_eq!(gpu.len(), cpu.len());
         for (i, ((&g, &c), &mg)) in gpu.iter().zip(&cpu).zip(&mag).enumerate() {
             let tol = GEMM_ULPS_PER_TERM * (spec.k as f64 + 3.0) * U * mg as f64 + f64::MIN_POSITIVE;
             let err = (g as f64 - c as f64).abs();
-            assert!(err <= tol, "{}: element {i}: gpu {g} vs {name} {c}, err {err:.3e} > tol {tol:.3e}", spec.describe());
+            assert!(
+                err <= tol,
+                "{}: element {i}: gpu {g} vs {name} {c}, err {err:.3e} > tol {tol:.3e}",
+                spec.describe()
+            );
             worst = worst.max(err / tol);
             max_abs = max_abs.max(err);
         }
@@ -141,7 +165,8 @@ fn relu_epilogue_clamps_negatives_to_zero() {
     // A·B = -1 everywhere, bias +0.25 → relu(-0.75) = 0; without relu the value stays.
     let spec = Gemm::new(7, 1, 65);
     let bias = vec![0.25f32; 65];
-    let y = pollster::block_on(gemm(&ctx, &spec.relu(true), &[-1.0; 7], &[1.0; 65], Some(&bias), None)).unwrap();
+    let y =
+        pollster::block_on(gemm(&ctx, &spec.relu(true), &[-1.0; 7], &[1.0; 65], Some(&bias), None)).unwrap();
     assert!(y.iter().all(|&v| v == 0.0), "{y:?}");
     let y = pollster::block_on(gemm(&ctx, &spec, &[-1.0; 7], &[1.0; 65], Some(&bias), None)).unwrap();
     assert!(y.iter().all(|&v| v == -0.75), "{y:?}");
@@ -167,9 +192,14 @@ fn batched_gemm_matches_per_head_products() {
 #[test]
 fn gemm_is_bit_identical_run_to_run() {
     let Some(ctx) = context() else { return };
-    for spec in [Gemm::new(257, 257, 64).trans_a(true), Gemm::new(64, 257, 257).trans_b(true).accumulate(true).relu(true), Gemm::new(7, 257, 64).batched(3, 7 * 257, 0, 7 * 64)] {
+    for spec in [
+        Gemm::new(257, 257, 64).trans_a(true),
+        Gemm::new(64, 257, 257).trans_b(true).accumulate(true).relu(true),
+        Gemm::new(7, 257, 64).batched(3, 7 * 257, 0, 7 * 64),
+    ] {
         let (la, lb, lc) = spec.lens();
-        let (a, b, c0, bias) = (random_matrix(1, la), random_matrix(2, lb), random_matrix(3, lc), random_matrix(4, spec.n));
+        let (a, b, c0, bias) =
+            (random_matrix(1, la), random_matrix(2, lb), random_matrix(3, lc), random_matrix(4, spec.n));
         let run = || pollster::block_on(gemm(&ctx, &spec, &a, &b, Some(&bias), Some(&c0))).unwrap();
         let (x, y) = (run(), run());
         assert!(x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()), "{}", spec.describe());
@@ -188,7 +218,9 @@ fn check_reduction(gpu: f32, exact: f64, mag: f64, what: &str) -> f64 {
 fn column_sums_match_the_f64_oracle_and_repeat() {
     let Some(ctx) = context() else { return };
     let mut worst = 0f64;
-    for (i, &(rows, cols)) in [(1, 1), (1, 257), (257, 1), (7, 64), (257, 7), (513, 65), (8192, 128)].iter().enumerate() {
+    for (i, &(rows, cols)) in
+        [(1, 1), (1, 257), (257, 1), (7, 64), (257, 7), (513, 65), (8192, 128)].iter().enumerate()
+    {
         let x = random_matrix(800 + i as u64, rows * cols);
         let absx: Vec<f32> = x.iter().map(|v| v.abs()).collect();
         for square in [false, true] {
@@ -197,10 +229,18 @@ fn column_sums_match_the_f64_oracle_and_repeat() {
             let exact = col_sum_reference(&x, rows, cols, square);
             let mag = col_sum_reference(&absx, rows, cols, square);
             for c in 0..cols {
-                worst = worst.max(check_reduction(gpu[c], exact[c], mag[c], &format!("col_sum [{rows}, {cols}] square={square} col {c}")));
+                worst = worst.max(check_reduction(
+                    gpu[c],
+                    exact[c],
+                    mag[c],
+                    &format!("col_sum [{rows}, {cols}] square={square} col {c}"),
+                ));
             }
             let again = pollster::block_on(col_sum(&ctx, &x, rows, cols, opts)).unwrap();
-            assert!(gpu.iter().zip(&again).all(|(p, q)| p.to_bits() == q.to_bits()), "col_sum [{rows}, {cols}] differs run to run");
+            assert!(
+                gpu.iter().zip(&again).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "col_sum [{rows}, {cols}] differs run to run"
+            );
         }
     }
     eprintln!("column sums: worst relative error (of Σ|x|) = {worst:.3e}");
@@ -216,7 +256,12 @@ fn sums_and_sums_of_squares_match_the_f64_oracle_and_repeat() {
         for square in [false, true] {
             let opts = ReduceOpts { square, accumulate: false };
             let gpu = pollster::block_on(sum(&ctx, &x, opts)).unwrap();
-            worst = worst.max(check_reduction(gpu, sum_reference(&x, square), sum_reference(&absx, square), &format!("sum n={n} square={square}")));
+            worst = worst.max(check_reduction(
+                gpu,
+                sum_reference(&x, square),
+                sum_reference(&absx, square),
+                &format!("sum n={n} square={square}"),
+            ));
             let again = pollster::block_on(sum(&ctx, &x, opts)).unwrap();
             assert_eq!(gpu.to_bits(), again.to_bits(), "sum n={n} square={square} differs run to run");
         }
@@ -234,15 +279,32 @@ fn recorded_reductions_accumulate_into_their_slot() {
     let x = random_matrix(43, rows * cols); // [rows, cols]
     let up = |label: &str, v: &[f32]| ctx.upload_f32("test", label, v).unwrap();
     let (b1, b2, bx) = (up("g1", &g1), up("g2", &g2), up("x", &x));
-    let scratch = ctx.output_f32("test", "scratch", sum_scratch_len(5000).max(col_sum_scratch_len(rows, cols))).unwrap();
+    let scratch = ctx
+        .output_f32("test", "scratch", sum_scratch_len(5000).max(col_sum_scratch_len(rows, cols)))
+        .unwrap();
     let norms = up("norms", &[9.0, 9.0, 9.0]); // slot 1 must be overwritten, then accumulated
     let col = up("col", &[0.5; 7]); // column sums accumulate onto 0.5
     let sq = |accumulate| ReduceOpts { square: true, accumulate };
     let mut p = Program::new();
     pollster::block_on(async {
-        record_sum(&mut p, &ctx, b1.slice(..), scratch.slice(..), norms.slice(..), g1.len(), 1, sq(false)).await.unwrap();
-        record_sum(&mut p, &ctx, b2.slice(..), scratch.slice(..), norms.slice(..), g2.len(), 1, sq(true)).await.unwrap();
-        record_col_sum(&mut p, &ctx, bx.slice(..), scratch.slice(..), col.slice(..), rows, cols, ReduceOpts { square: false, accumulate: true }).await.unwrap();
+        record_sum(&mut p, &ctx, b1.slice(..), scratch.slice(..), norms.slice(..), g1.len(), 1, sq(false))
+            .await
+            .unwrap();
+        record_sum(&mut p, &ctx, b2.slice(..), scratch.slice(..), norms.slice(..), g2.len(), 1, sq(true))
+            .await
+            .unwrap();
+        record_col_sum(
+            &mut p,
+            &ctx,
+            bx.slice(..),
+            scratch.slice(..),
+            col.slice(..),
+            rows,
+            cols,
+            ReduceOpts { square: false, accumulate: true },
+        )
+        .await
+        .unwrap();
     });
     assert_eq!(p.len(), 6, "{:?}", p.labels());
     p.submit(&ctx).unwrap();
@@ -252,7 +314,8 @@ fn recorded_reductions_accumulate_into_their_slot() {
     check_reduction(got[1], exact, exact, "global sum of squares");
     let got = pollster::block_on(ctx.read_f32(&col, cols)).unwrap();
     let absx: Vec<f32> = x.iter().map(|v| v.abs()).collect();
-    let (exact, mag) = (col_sum_reference(&x, rows, cols, false), col_sum_reference(&absx, rows, cols, false));
+    let (exact, mag) =
+        (col_sum_reference(&x, rows, cols, false), col_sum_reference(&absx, rows, cols, false));
     for c in 0..cols {
         check_reduction(got[c], 0.5 + exact[c], 0.5 + mag[c], &format!("accumulated column {c}"));
     }
@@ -266,13 +329,23 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
         assert!(e.to_string().starts_with(op) && e.to_string().contains(needle), "{e}");
     };
     // a is 6 values, 2x4 needs 8.
-    let e = pollster::block_on(gemm(&ctx, &Gemm::new(2, 4, 3), &[1.0; 6], &[1.0; 12], None, None)).unwrap_err();
+    let e =
+        pollster::block_on(gemm(&ctx, &Gemm::new(2, 4, 3), &[1.0; 6], &[1.0; 12], None, None)).unwrap_err();
     shape_err(e, "gemm", "want 8");
-    let e = pollster::block_on(gemm(&ctx, &Gemm::new(2, 3, 3), &[1.0; 6], &[1.0; 9], Some(&[1.0; 2]), None)).unwrap_err();
+    let e = pollster::block_on(gemm(&ctx, &Gemm::new(2, 3, 3), &[1.0; 6], &[1.0; 9], Some(&[1.0; 2]), None))
+        .unwrap_err();
     shape_err(e, "gemm", "bias Some(2) (want 3)");
     let e = pollster::block_on(gemm(&ctx, &Gemm::new(0, 3, 3), &[], &[1.0; 9], None, None)).unwrap_err();
     shape_err(e, "gemm", "empty shape");
-    let e = pollster::block_on(gemm(&ctx, &Gemm::new(2, 2, 2).batched(2, 4, 4, 3), &[1.0; 8], &[1.0; 8], None, None)).unwrap_err();
+    let e = pollster::block_on(gemm(
+        &ctx,
+        &Gemm::new(2, 2, 2).batched(2, 4, 4, 3),
+        &[1.0; 8],
+        &[1.0; 8],
+        None,
+        None,
+    ))
+    .unwrap_err();
     shape_err(e, "gemm", "overlap");
     let e = pollster::block_on(col_sum(&ctx, &[1.0; 5], 2, 3, ReduceOpts::default())).unwrap_err();
     shape_err(e, "col_sum", "want 2x3");
@@ -291,7 +364,11 @@ fn split_k_weight_gradients_match_the_oracle_and_repeat() {
     let Some(ctx) = context() else { return };
     assert_eq!(split_for(2048, 8192, 2048), 1, "a large output is not split");
     assert_eq!(split_for(128, 300, 384), 1, "a short K is not split");
-    assert_eq!(split_for(128, 8192, 384), 16, "12 output tiles: aim for 22 chunks, the largest divisor of 8192 below is 16");
+    assert_eq!(
+        split_for(128, 8192, 384),
+        16,
+        "12 output tiles: aim for 22 chunks, the largest divisor of 8192 below is 16"
+    );
     for (m, k, n) in [(7, 4096, 64), (64, 2048, 7), (1, 1024, 257), (128, 8192, 384)] {
         let s = split_for(m, k, n);
         assert!(s > 1 && k % s == 0, "({m}, {k}, {n}) should split, got {s}");
@@ -299,9 +376,24 @@ fn split_k_weight_gradients_match_the_oracle_and_repeat() {
         let (pl, sl) = scratch_lens(m, k, n);
         let run = || {
             let [ab, bb] = [&a, &b].map(|x| ctx.upload_f32("test", "x", x).unwrap());
-            let (c, p, sc) = (ctx.output_f32("test", "c", m * n).unwrap(), ctx.output_f32("test", "p", pl).unwrap(), ctx.output_f32("test", "s", sl).unwrap());
+            let (c, p, sc) = (
+                ctx.output_f32("test", "c", m * n).unwrap(),
+                ctx.output_f32("test", "p", pl).unwrap(),
+                ctx.output_f32("test", "s", sl).unwrap(),
+            );
             let mut prog = Program::new();
-            pollster::block_on(record_weight_grad(&mut prog, &ctx, ab.slice(..), bb.slice(..), c.slice(..), [Some(p.slice(..)), Some(sc.slice(..))], m, k, n)).unwrap();
+            pollster::block_on(record_weight_grad(
+                &mut prog,
+                &ctx,
+                ab.slice(..),
+                bb.slice(..),
+                c.slice(..),
+                [Some(p.slice(..)), Some(sc.slice(..))],
+                m,
+                k,
+                n,
+            ))
+            .unwrap();
             prog.submit(&ctx).unwrap();
             pollster::block_on(ctx.read_f32(&c, m * n)).unwrap()
         };

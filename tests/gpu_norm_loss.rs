@@ -77,7 +77,9 @@ fn mask(seed: u64, n: usize) -> Vec<f32> {
 fn layer_norm_matches_candle_forward_and_backward() {
     let Some(ctx) = context() else { return };
     assert_eq!(LN_EPS, cpu_ln::LN_EPS, "gpu and model eps differ");
-    for (i, &(rows, d)) in [(1, 1), (1, 257), (7, 1), (7, 64), (64, 7), (257, 64), (257, 257)].iter().enumerate() {
+    for (i, &(rows, d)) in
+        [(1, 1), (1, 257), (7, 1), (7, 64), (64, 7), (257, 64), (257, 257)].iter().enumerate()
+    {
         let s = 100 + 10 * i as u64;
         // An offset of 3 makes centring matter.
         let x: Vec<f32> = random_matrix(s, rows * d).iter().map(|v| v * 2.0 + 3.0).collect();
@@ -103,7 +105,9 @@ fn layer_norm_matches_candle_forward_and_backward() {
 #[test]
 fn embedding_gather_and_scatter_match_candle() {
     let Some(ctx) = context() else { return };
-    for (i, &(n, vocab, d)) in [(1, 1, 1), (7, 257, 7), (64, 64, 257), (257, 7, 64), (257, 1, 7)].iter().enumerate() {
+    for (i, &(n, vocab, d)) in
+        [(1, 1, 1), (7, 257, 7), (64, 64, 257), (257, 7, 64), (257, 1, 7)].iter().enumerate()
+    {
         let s = 200 + 10 * i as u64;
         let toks = tokens(s, n, vocab);
         let wte = random_matrix(s + 1, vocab * d);
@@ -115,18 +119,33 @@ fn embedding_gather_and_scatter_match_candle() {
         let y = wv.as_tensor().embedding(&ids).unwrap(); // [n, d]
         assert_eq!(out, flat(&y), "gather [{n}] from [{vocab}, {d}] must copy exactly");
         let grads = (&y * tensor(&d_out, &[n, d])).unwrap().sum_all().unwrap().backward().unwrap();
-        close(&format!("emb d_wte [{n}; {vocab}, {d}]"), &d_wte, &flat(grads.get(wv.as_tensor()).unwrap()), EMB_ATOL, 0.0);
+        close(
+            &format!("emb d_wte [{n}; {vocab}, {d}]"),
+            &d_wte,
+            &flat(grads.get(wv.as_tensor()).unwrap()),
+            EMB_ATOL,
+            0.0,
+        );
         // Same order as the f32 loop oracle: bit-identical.
         let (_, oracle) = embedding_reference(&toks, &wte, &d_out, None, vocab, d);
         assert_eq!(d_wte, oracle, "scatter [{n}; {vocab}, {d}] vs the in-order f32 loop");
     }
     // Accumulating onto an existing gradient (tied weights).
     let (n, vocab, d) = (64, 7, 7);
-    let (toks, wte, d_out, init) = (tokens(1, n, vocab), random_matrix(2, vocab * d), random_matrix(3, n * d), random_matrix(4, vocab * d));
+    let (toks, wte, d_out, init) = (
+        tokens(1, n, vocab),
+        random_matrix(2, vocab * d),
+        random_matrix(3, n * d),
+        random_matrix(4, vocab * d),
+    );
     let (_, d_wte) = pollster::block_on(embedding(&ctx, &toks, &wte, &d_out, Some(&init), vocab, d)).unwrap();
     let (_, oracle) = embedding_reference(&toks, &wte, &d_out, Some(&init), vocab, d);
     assert_eq!(d_wte, oracle);
-    assert_ne!(d_wte, embedding_reference(&toks, &wte, &d_out, None, vocab, d).1, "accumulate must add the old gradient");
+    assert_ne!(
+        d_wte,
+        embedding_reference(&toks, &wte, &d_out, None, vocab, d).1,
+        "accumulate must add the old gradient"
+    );
 }
 
 #[test]
@@ -146,7 +165,13 @@ fn cross_entropy_matches_model_loss_gradient_and_accuracy() {
         let tag = format!("ce [{n}, {classes}]");
         close(&format!("{tag} loss"), &[got.loss], &[want], LOSS_ATOL, LOSS_RTOL);
         let grads = loss.backward().unwrap();
-        close(&format!("{tag} d_logits"), &got.d_logits, &flat(grads.get(lv.as_tensor()).unwrap()), GRAD_ATOL, GRAD_RTOL);
+        close(
+            &format!("{tag} d_logits"),
+            &got.d_logits,
+            &flat(grads.get(lv.as_tensor()).unwrap()),
+            GRAD_ATOL,
+            GRAD_RTOL,
+        );
         let (correct, scored) = masked_accuracy(lv.as_tensor(), &targets, &m).unwrap();
         assert_eq!((got.correct as usize, got.scored as usize), (correct, scored), "{tag} accuracy");
         let oracle = cross_entropy_reference(&logits, &targets, &m, classes);
@@ -159,7 +184,8 @@ fn cross_entropy_matches_model_loss_gradient_and_accuracy() {
 fn cross_entropy_edge_cases_all_masked_and_ties() {
     let Some(ctx) = context() else { return };
     // Nothing scored: loss and gradient are 0 (denominator max(Σ mask, 1)), not NaN.
-    let got = pollster::block_on(cross_entropy(&ctx, &random_matrix(5, 7 * 7), &[3; 7], &[0.0; 7], 7)).unwrap();
+    let got =
+        pollster::block_on(cross_entropy(&ctx, &random_matrix(5, 7 * 7), &[3; 7], &[0.0; 7], 7)).unwrap();
     assert_eq!((got.loss, got.correct, got.scored), (0.0, 0.0, 0.0));
     assert!(got.d_logits.iter().all(|&g| g == 0.0));
     // Equal logits: the first arg-max wins, as in candle's argmax.
@@ -183,7 +209,13 @@ fn masked_mse_matches_model_loss_and_gradient() {
         let l = masked_mse(pv.as_tensor(), &tensor(&values, &[len]), &tensor(&m, &[len])).unwrap();
         close(&format!("mse [{len}] loss"), &[loss], &[l.to_scalar::<f32>().unwrap()], LOSS_ATOL, LOSS_RTOL);
         let grads = l.backward().unwrap();
-        close(&format!("mse [{len}] d_pred"), &d_pred, &flat(grads.get(pv.as_tensor()).unwrap()), GRAD_ATOL, GRAD_RTOL);
+        close(
+            &format!("mse [{len}] d_pred"),
+            &d_pred,
+            &flat(grads.get(pv.as_tensor()).unwrap()),
+            GRAD_ATOL,
+            GRAD_RTOL,
+        );
         let (lo, go) = mse_reference(&pred, &values, &m);
         close(&format!("mse [{len}] vs loops"), &[loss], &[lo], LOSS_ATOL, LOSS_RTOL);
         close(&format!("mse [{len}] d_pred vs loops"), &d_pred, &go, GRAD_ATOL, GRAD_RTOL);
@@ -199,8 +231,26 @@ fn every_kernel_here_is_bit_identical_run_to_run() {
     let b = pollster::block_on(layer_norm(&ctx, &x, &g, &dy, rows, d)).unwrap();
     assert_eq!(a, b, "layer_norm");
     let toks = tokens(4, 257, 7);
-    let a = pollster::block_on(embedding(&ctx, &toks, &random_matrix(5, 7 * 64), &random_matrix(6, 257 * 64), None, 7, 64)).unwrap();
-    let b = pollster::block_on(embedding(&ctx, &toks, &random_matrix(5, 7 * 64), &random_matrix(6, 257 * 64), None, 7, 64)).unwrap();
+    let a = pollster::block_on(embedding(
+        &ctx,
+        &toks,
+        &random_matrix(5, 7 * 64),
+        &random_matrix(6, 257 * 64),
+        None,
+        7,
+        64,
+    ))
+    .unwrap();
+    let b = pollster::block_on(embedding(
+        &ctx,
+        &toks,
+        &random_matrix(5, 7 * 64),
+        &random_matrix(6, 257 * 64),
+        None,
+        7,
+        64,
+    ))
+    .unwrap();
     assert_eq!(a, b, "embedding");
     let (logits, targets, m) = (random_matrix(7, 257 * 257), tokens(8, 257, 257), mask(9, 257));
     let a = pollster::block_on(cross_entropy(&ctx, &logits, &targets, &m, 257)).unwrap();
@@ -239,11 +289,43 @@ fn bad_shapes_are_shape_errors_naming_the_op() {
     let small = ctx.output_f32("test", "small", 4).unwrap();
     let big = ctx.output_f32("test", "big", 64).unwrap();
     let mut p = Program::new();
-    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, big.slice(..), big.slice(..), big.slice(..), small.slice(..), big.slice(..), 7, 8)).unwrap_err();
+    let e = pollster::block_on(record_layer_norm(
+        &mut p,
+        &ctx,
+        big.slice(..),
+        big.slice(..),
+        big.slice(..),
+        small.slice(..),
+        big.slice(..),
+        7,
+        8,
+    ))
+    .unwrap_err();
     shape_error(e, "layer_norm", "buffer mean holds 4 values, [rows 7, d 8] needs 7");
-    let e = pollster::block_on(record_layer_norm(&mut p, &ctx, big.slice(..), big.slice(..), big.slice(..), big.slice(..), big.slice(..), 0, 8)).unwrap_err();
+    let e = pollster::block_on(record_layer_norm(
+        &mut p,
+        &ctx,
+        big.slice(..),
+        big.slice(..),
+        big.slice(..),
+        big.slice(..),
+        big.slice(..),
+        0,
+        8,
+    ))
+    .unwrap_err();
     shape_error(e, "layer_norm", "empty shape");
-    let e = pollster::block_on(record_embedding(&mut p, &ctx, big.slice(..), small.slice(..), big.slice(..), 8, 2, 4)).unwrap_err();
+    let e = pollster::block_on(record_embedding(
+        &mut p,
+        &ctx,
+        big.slice(..),
+        small.slice(..),
+        big.slice(..),
+        8,
+        2,
+        4,
+    ))
+    .unwrap_err();
     shape_error(e, "embedding", "buffer wte holds 4 values");
     assert!(p.is_empty(), "a refused launch must not be recorded");
 }

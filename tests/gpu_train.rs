@@ -20,8 +20,20 @@ use interlab::engine::Trainer;
 const LOSS_RTOL: f64 = 1e-4;
 
 fn config(model: &str, mixers: &str) -> TrainConfig {
-    TrainConfig { model: model.into(), mixers: mixers.into(), layers: 2, heads: 2, d_model: 16, state: 4, batch: 4, steps: 40, warmup: 3, lr: 3e-3, ..TrainConfig::default() }
-        .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")])
+    TrainConfig {
+        model: model.into(),
+        mixers: mixers.into(),
+        layers: 2,
+        heads: 2,
+        d_model: 16,
+        state: 4,
+        batch: 4,
+        steps: 40,
+        warmup: 3,
+        lr: 3e-3,
+        ..TrainConfig::default()
+    }
+    .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")])
 }
 
 fn cpu_losses(cfg: &TrainConfig, steps: usize) -> Vec<f64> {
@@ -44,7 +56,12 @@ fn assert_close(label: &str, gpu: &[f64], cpu: &[f64]) {
     let worst = gpu.iter().zip(cpu).map(|(g, c)| (g - c).abs() / c.abs()).fold(0.0, f64::max);
     eprintln!("{label}: largest relative loss difference over {} steps {worst:.2e}", cpu.len());
     for (i, (g, c)) in gpu.iter().zip(cpu).enumerate() {
-        assert!((g - c).abs() <= LOSS_RTOL * c.abs(), "{label}: step {} loss GPU {g} vs CPU {c} (rel {:.2e})", i + 1, (g - c).abs() / c.abs());
+        assert!(
+            (g - c).abs() <= LOSS_RTOL * c.abs(),
+            "{label}: step {} loss GPU {g} vs CPU {c} (rel {:.2e})",
+            i + 1,
+            (g - c).abs() / c.abs()
+        );
     }
     // The updates must move the loss well past the tolerance, or the comparison means little.
     let moved = (cpu[cpu.len() - 1] - cpu[0]).abs() / cpu[0].abs();
@@ -61,11 +78,23 @@ fn ten_gpu_steps_match_the_cpu_trainer_for_every_supported_model() {
         ("transformer none", config("transformer", "none")),
         ("transformer hybrid", config("transformer", "attn,static")),
         ("dlr", config("dlr", "attn")),
-        ("dlr on cumsum (features, regression)", TrainConfig { model: "dlr".into(), ..config("dlr", "attn") }.with_task("cumsum", &[("seq_len", "9")])),
+        (
+            "dlr on cumsum (features, regression)",
+            TrainConfig { model: "dlr".into(), ..config("dlr", "attn") }
+                .with_task("cumsum", &[("seq_len", "9")]),
+        ),
         ("transformer on cumsum", config("transformer", "attn").with_task("cumsum", &[("seq_len", "9")])),
         // 32 x 64 = 2048 tokens: the weight gradients take the split-K path (8 chunks).
-        ("transformer, split-K", TrainConfig { batch: 32, ..config("transformer", "attn") }.with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")])),
-        ("dlr, split-K", TrainConfig { batch: 32, ..config("dlr", "attn") }.with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")])),
+        (
+            "transformer, split-K",
+            TrainConfig { batch: 32, ..config("transformer", "attn") }
+                .with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")]),
+        ),
+        (
+            "dlr, split-K",
+            TrainConfig { batch: 32, ..config("dlr", "attn") }
+                .with_task("mqar", &[("vocab", "16"), ("seq_len", "64"), ("kv_pairs", "4")]),
+        ),
     ];
     assert_eq!(interlab::gpu::split_k::split_for(16, 2048, 48), 8, "the split-K cases must split");
     for (label, cfg) in cases {
@@ -184,7 +213,11 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
     let (lost_steps, lost_evals, switches) = run_session(session(true, Some(35)));
     assert_eq!(switches.len(), 1, "{switches:?}");
     assert_eq!(switches[0].1, 30);
-    assert!(switches[0].0.contains("destroyed") && switches[0].0.contains("continues on the CPU from step 30"), "{}", switches[0].0);
+    assert!(
+        switches[0].0.contains("destroyed") && switches[0].0.contains("continues on the CPU from step 30"),
+        "{}",
+        switches[0].0
+    );
     assert_eq!(order(&lost_steps), (1..=60).collect::<Vec<_>>());
     assert_eq!(order(&lost_evals), vec![20, 40, 60]);
     for ((k, g), (_, c)) in lost_steps.iter().zip(&cpu_steps).skip(20) {
@@ -199,7 +232,10 @@ fn the_gpu_evaluation_matches_the_cpu_evaluation_of_the_same_weights() {
     let ctx = Arc::new(ctx);
     // mqar's held-out set (256 sequences) is not a multiple of the batch (6): the last chunk
     // is padded with unscored rows. cumsum is a regression task with features.
-    let cases = [TrainConfig { batch: 6, ..config("transformer", "attn") }, config("dlr", "attn").with_task("cumsum", &[("seq_len", "9")])];
+    let cases = [
+        TrainConfig { batch: 6, ..config("transformer", "attn") },
+        config("dlr", "attn").with_task("cumsum", &[("seq_len", "9")]),
+    ];
     for cfg in cases {
         let mut t = Trainer::new(cfg.clone()).unwrap();
         let mut g = pollster::block_on(GpuTrainer::new(ctx.clone(), &t)).unwrap();

@@ -20,8 +20,18 @@ struct Case {
 
 fn learn(c: &Case) -> f64 {
     let (heads, d_model, batch, lr) = c.model;
-    let cfg = TrainConfig { layers: 2, heads, d_model, batch, steps: c.steps, warmup: 50, lr, seed: 7, ..TrainConfig::default() }
-        .with_task(c.task, c.params);
+    let cfg = TrainConfig {
+        layers: 2,
+        heads,
+        d_model,
+        batch,
+        steps: c.steps,
+        warmup: 50,
+        lr,
+        seed: 7,
+        ..TrainConfig::default()
+    }
+    .with_task(c.task, c.params);
     let mut t = Trainer::new(cfg).unwrap_or_else(|e| panic!("{}: {e}", c.task));
     let mut best: f64 = 0.0;
     while !t.is_done() {
@@ -31,7 +41,10 @@ fn learn(c: &Case) -> f64 {
             let acc = t.evaluate().unwrap().accuracy.unwrap();
             best = best.max(acc);
             if best >= c.needed {
-                println!("{}: held-out accuracy {acc:.3} at step {} (chance {:.3})", c.task, s.step, c.chance);
+                println!(
+                    "{}: held-out accuracy {acc:.3} at step {} (chance {:.3})",
+                    c.task, s.step, c.chance
+                );
                 return best;
             }
         }
@@ -43,7 +56,13 @@ fn learn(c: &Case) -> f64 {
 fn check(c: Case) {
     assert!(c.needed > 3.0 * c.chance, "threshold must be well above chance");
     let acc = learn(&c);
-    assert!(acc >= c.needed, "{} reached only {acc:.3} (needed {}, chance {:.3})", c.task, c.needed, c.chance);
+    assert!(
+        acc >= c.needed,
+        "{} reached only {acc:.3} (needed {}, chance {:.3})",
+        c.task,
+        c.needed,
+        c.chance
+    );
 }
 
 /// Small and quick: 2 heads, d_model 32, batch 16, lr 3e-3.
@@ -67,7 +86,14 @@ fn mqar_is_learned() {
     // so the bar is 0.8. MQAR needs the lower learning rate and sits on a plateau at ~0.45
     // until the recall circuit forms (about step 2750 for this seed).
     let params = &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")];
-    check(Case { task: "mqar", params, steps: 5000, model: (2, 32, 32, 1e-3), chance: 1.0 / 8.0, needed: 0.8 });
+    check(Case {
+        task: "mqar",
+        params,
+        steps: 5000,
+        model: (2, 32, 32, 1e-3),
+        chance: 1.0 / 8.0,
+        needed: 0.8,
+    });
 }
 
 #[test]
@@ -82,8 +108,19 @@ fn without_token_mixing_mqar_stays_at_chance() {
     // `mqar_is_learned`, where attention reaches > 0.99; a position-wise model cannot even
     // reach the 1/3 of "answer one of the values in context" and stays near 1/8.
     let params: &[(&str, &str)] = &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")];
-    let cfg = TrainConfig { layers: 2, heads: 2, d_model: 32, batch: 32, steps: 2000, warmup: 50, lr: 1e-3, seed: 7, mixers: "none".into(), ..TrainConfig::default() }
-        .with_task("mqar", params);
+    let cfg = TrainConfig {
+        layers: 2,
+        heads: 2,
+        d_model: 32,
+        batch: 32,
+        steps: 2000,
+        warmup: 50,
+        lr: 1e-3,
+        seed: 7,
+        mixers: "none".into(),
+        ..TrainConfig::default()
+    }
+    .with_task("mqar", params);
     let mut t = Trainer::new(cfg).unwrap();
     let mut best: f64 = 0.0;
     while !t.is_done() {

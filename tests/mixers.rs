@@ -10,7 +10,17 @@ use interlab::model::{Transformer, TransformerConfig};
 mod common;
 
 fn model(mixer: Mixer, seed: u64) -> Transformer {
-    let cfg = TransformerConfig { vocab: 7, features: 0, max_len: 6, layers: 1, heads: 2, d_model: 8, mlp_ratio: 2, out: 5, mixers: vec![mixer] };
+    let cfg = TransformerConfig {
+        vocab: 7,
+        features: 0,
+        max_len: 6,
+        layers: 1,
+        heads: 2,
+        d_model: 8,
+        mlp_ratio: 2,
+        out: 5,
+        mixers: vec![mixer],
+    };
     let m = Transformer::new(cfg, seed).unwrap();
     common::randomise(&m, seed ^ 0xF00D, 0.5);
     m

@@ -42,8 +42,18 @@ fn causal_and_sized_as_the_config_says() {
 
 #[test]
 fn gru_learns_shift() {
-    let cfg = TrainConfig { model: "gru".into(), layers: 1, d_model: 32, batch: 16, steps: 400, warmup: 20, lr: 1e-2, seed: 3, ..TrainConfig::default() }
-        .with_task("shift", &[("seq_len", "16"), ("vocab", "8"), ("channels", "2"), ("max_shift", "2")]);
+    let cfg = TrainConfig {
+        model: "gru".into(),
+        layers: 1,
+        d_model: 32,
+        batch: 16,
+        steps: 400,
+        warmup: 20,
+        lr: 1e-2,
+        seed: 3,
+        ..TrainConfig::default()
+    }
+    .with_task("shift", &[("seq_len", "16"), ("vocab", "8"), ("channels", "2"), ("max_shift", "2")]);
     let mut t = Trainer::new(cfg).unwrap();
     while !t.is_done() {
         t.step().unwrap();

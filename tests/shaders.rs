@@ -22,9 +22,12 @@ fn every_wgsl_file_validates_with_naga() {
         let src = std::fs::read_to_string(&path).unwrap();
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
     }
 }
 
@@ -36,7 +39,10 @@ fn every_wgsl_file_is_a_registered_kernel_with_a_header() {
         assert!(registered.contains(&name), "{name} is not a Kernel variant");
         let src = std::fs::read_to_string(&path).unwrap();
         for section in ["Bindings", "Dispatch", "CPU reference", "Tests"] {
-            assert!(src.lines().take(40).any(|l| l.starts_with("//") && l.contains(section)), "{name}: header lacks '{section}'");
+            assert!(
+                src.lines().take(40).any(|l| l.starts_with("//") && l.contains(section)),
+                "{name}: header lacks '{section}'"
+            );
         }
     }
     for k in Kernel::ALL {

@@ -7,7 +7,9 @@
 //! slowest decode took (the page's budget is 50 ms).
 
 use interlab::core::config::FIELDS;
-use interlab::core::share::{self, decode, encode, parse_query, to_query, Kind, APP, HIDEABLE, MAX_EXPANDED_BYTES, MAX_LINK_BYTES};
+use interlab::core::share::{
+    self, decode, encode, parse_query, to_query, Kind, APP, HIDEABLE, MAX_EXPANDED_BYTES, MAX_LINK_BYTES,
+};
 const _: () = assert!(MAX_EXPANDED_BYTES == 32768);
 use interlab::core::TrainConfig;
 use interlab::engine::plan;
@@ -28,8 +30,13 @@ fn app_value(kind: Kind, pick: u64) -> String {
         Kind::Flag => ["1", "0", "true", "false"][pick as usize % 4].into(),
         Kind::Int { min, max } => (min + pick % (max - min + 1).max(1)).to_string(),
         Kind::Choice(all) => all[pick as usize % all.len()].into(),
-        Kind::Text { max } => "arm a: model=dlr; arm b, é & = ?".chars().cycle().take((pick as usize % 60).min(max)).collect(),
-        Kind::List(all) => (0..=pick as usize % all.len()).map(|i| all[(i + pick as usize) % all.len()]).collect::<Vec<_>>().join(","),
+        Kind::Text { max } => {
+            "arm a: model=dlr; arm b, é & = ?".chars().cycle().take((pick as usize % 60).min(max)).collect()
+        }
+        Kind::List(all) => (0..=pick as usize % all.len())
+            .map(|i| all[(i + pick as usize) % all.len()])
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -64,7 +71,10 @@ fn every_state_field_survives_a_link_plain_and_compressed() {
             }
             pairs.push(("v".into(), V.into()));
             for ((k, _), n) in interlab::engine::steering::KEYS.iter().zip(&steer) {
-                pairs.push((k.to_string(), if long { format!("{n} {}", "x".repeat(*n as usize % 90)) } else { n.to_string() }));
+                pairs.push((
+                    k.to_string(),
+                    if long { format!("{n} {}", "x".repeat(*n as usize % 90)) } else { n.to_string() },
+                ));
             }
             let back = through_the_address_bar(&pairs);
             prop_assert_eq!(&back, &pairs);
@@ -72,8 +82,21 @@ fn every_state_field_survives_a_link_plain_and_compressed() {
                 compressed.set(compressed.get() + 1);
             }
             // The run the link opens is the run it was made from.
-            let cfg2 = TrainConfig::from_pairs(back.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(&cfg2, &TrainConfig { task_params: p.task.params().to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect(), ..cfg.clone() });
+            let cfg2 = TrainConfig::from_pairs(back.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(
+                &cfg2,
+                &TrainConfig {
+                    task_params: p
+                        .task
+                        .params()
+                        .to_pairs()
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    ..cfg.clone()
+                }
+            );
             let p2 = plan(&cfg2).unwrap();
             prop_assert_eq!(p2.task.params(), p.task.params());
             Ok(())
@@ -98,7 +121,10 @@ fn typical_link_sizes() {
     pairs.push(("hide".into(), "controls,gpu,views,steer,status".into()));
     let embed = to_query(&encode(&pairs)).len();
     for (k, _) in interlab::engine::steering::KEYS {
-        pairs.push((k.to_string(), "a longer value, as a sweep's scales 0 0.25 0.5 0.75 1 1.5 2 would be".into()));
+        pairs.push((
+            k.to_string(),
+            "a longer value, as a sweep's scales 0 0.25 0.5 0.75 1 1.5 2 would be".into(),
+        ));
     }
     let raw = to_query(&pairs).len();
     let packed = to_query(&encode(&pairs)).len();
@@ -118,7 +144,10 @@ fn b64url(data: &[u8]) -> String {
 fn hostile_links_are_refused_by_name() {
     let bomb = b64url(&miniz_oxide::deflate::compress_to_vec(&vec![b'a'; 5 * 1024 * 1024], 9));
     assert!(bomb.len() < MAX_LINK_BYTES, "a bomb small enough to pass the first cap: {}", bomb.len());
-    let nested = b64url(&miniz_oxide::deflate::compress_to_vec(format!("z={}", b64url(&miniz_oxide::deflate::compress_to_vec(b"seed=1", 9))).as_bytes(), 9));
+    let nested = b64url(&miniz_oxide::deflate::compress_to_vec(
+        format!("z={}", b64url(&miniz_oxide::deflate::compress_to_vec(b"seed=1", 9))).as_bytes(),
+        9,
+    ));
     let cases: Vec<(String, &str, &str)> = vec![
         (format!("seed={}", "9".repeat(MAX_LINK_BYTES)), "", "the lab reads at most 8192"),
         ((0..300).map(|i| format!("k{i}=1")).collect::<Vec<_>>().join("&"), "", "at most 256"),
@@ -146,23 +175,54 @@ fn hostile_links_are_refused_by_name() {
         assert!(e.to_string().contains(want), "{}: '{e}' should say '{want}'", &q[..q.len().min(60)]);
     }
     // Values the gate lets through are checked by their readers, which name the field.
-    for (q, field) in [("seed=-4", "seed"), ("lr=abc", "lr"), ("steps=0", "steps"), ("heads=3&d_model=32", "heads"), ("layers=1e400", "layers")] {
+    for (q, field) in [
+        ("seed=-4", "seed"),
+        ("lr=abc", "lr"),
+        ("steps=0", "steps"),
+        ("heads=3&d_model=32", "heads"),
+        ("layers=1e400", "layers"),
+    ] {
         let link = decode(&pairs(q), V).unwrap();
-        let e = TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).expect_err(q);
+        let e =
+            TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).expect_err(q);
         assert!(e.for_field(field).is_some(), "{q}: {e}");
     }
-    let e = plan(&TrainConfig::from_pairs([("task", "mqar"), ("kv_pairs", "zero")]).unwrap()).err().expect("bad task value");
+    let e = plan(&TrainConfig::from_pairs([("task", "mqar"), ("kv_pairs", "zero")]).unwrap())
+        .err()
+        .expect("bad task value");
     assert!(e.for_field("kv_pairs").is_some(), "{e}");
     // Another version opens, with a note; a link without one is this version's.
     let link = decode(&pairs("v=0.0.1&seed=3"), V).unwrap();
-    assert!(link.warnings[0].contains("made with interlab 0.0.1") && link.warnings[0].contains(V), "{:?}", link.warnings);
+    assert!(
+        link.warnings[0].contains("made with interlab 0.0.1") && link.warnings[0].contains(V),
+        "{:?}",
+        link.warnings
+    );
     assert!(decode(&pairs(&format!("v={V}&seed=3")), V).unwrap().warnings.is_empty());
     println!("hostile link corpus: {} links refused by the gate, 6 by the run's readers", cases.len());
 }
 
 /// Mutate `link` with `edits` (position, byte, op) → a string (lossy UTF-8).
 fn mutate(link: &str, edits: &[(usize, u8, u8)]) -> String {
-    const TOKENS: &[&str] = &["%", "%ZZ", "&", "=", "z=", "lf=1&", "+", "%00", "é", "\u{202e}", "99999999999999999999", "-1", "NaN", "1e999", "&&&&", "st_scales=", "page=study&"];
+    const TOKENS: &[&str] = &[
+        "%",
+        "%ZZ",
+        "&",
+        "=",
+        "z=",
+        "lf=1&",
+        "+",
+        "%00",
+        "é",
+        "\u{202e}",
+        "99999999999999999999",
+        "-1",
+        "NaN",
+        "1e999",
+        "&&&&",
+        "st_scales=",
+        "page=study&",
+    ];
     let mut b = link.as_bytes().to_vec();
     for &(pos, byte, op) in edits {
         let at = if b.is_empty() { 0 } else { pos % (b.len() + 1) };
@@ -197,8 +257,10 @@ fn fuzz_the_link_decoder_with_mutated_links() {
     const CASES: u32 = 40_000;
     let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
     use std::cell::Cell;
-    let (tried, opened, refused, slowest) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64), Cell::new(0f64));
-    let strategy = (0usize..seeds.len(), proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12));
+    let (tried, opened, refused, slowest) =
+        (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64), Cell::new(0f64));
+    let strategy =
+        (0usize..seeds.len(), proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12));
     runner
         .run(&strategy, |(which, edits)| {
             let q = mutate(&seeds[which], &edits);
@@ -207,7 +269,9 @@ fn fuzz_the_link_decoder_with_mutated_links() {
             match decode(&parse_query(&q), V) {
                 Ok(link) => {
                     opened.set(opened.get() + 1);
-                    if let Ok(cfg) = TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                    if let Ok(cfg) =
+                        TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    {
                         let _ = plan(&cfg);
                     }
                 }

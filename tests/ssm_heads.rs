@@ -46,7 +46,10 @@ fn randomise_recurrence(m: &MhSsm, seed: u64) {
 /// Each head's modes repeated over its `p` channels: the per-channel recurrence the scan steps.
 fn per_channel(modes: &Modes, d: usize) -> Modes {
     let p = d / modes.lambda.len();
-    Modes { lambda: (0..d).map(|c| modes.lambda[c / p].clone()).collect(), w: (0..d).map(|c| modes.w[c / p].clone()).collect() }
+    Modes {
+        lambda: (0..d).map(|c| modes.lambda[c / p].clone()).collect(),
+        w: (0..d).map(|c| modes.w[c / p].clone()).collect(),
+    }
 }
 
 #[test]
@@ -60,7 +63,8 @@ fn head_mixing_matches_the_f64_scan_with_one_recurrence_per_head() {
             let (b, d) = (3, 8);
             let v = normals(&[b, l, d], l as u64);
             let y: Vec<f32> = m.mix(1, &v).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            let v64: Vec<f64> = v.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
+            let v64: Vec<f64> =
+                v.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(f64::from).collect();
             let r = dlr_scan_reference(&per_channel(&modes, d), &v64, b, l);
             let scale = r.iter().fold(1e-12f64, |a, x| a.max(x.abs()));
             let worst = y.iter().zip(&r).map(|(&a, b)| (a as f64 - b).abs()).fold(0.0, f64::max) / scale;
@@ -77,12 +81,22 @@ fn a_head_is_one_kernel_shared_by_its_channels() {
     // A unit impulse at t = 0 on every channel: channel c then reads out its head's kernel.
     let mut v = vec![0f32; l * d];
     v[..d].fill(1.0);
-    let y: Vec<Vec<f32>> = m.mix(0, &Tensor::from_vec(v, (1, l, d), &Device::Cpu).unwrap()).unwrap().squeeze(0).unwrap().to_vec2().unwrap(); // [l, d]
+    let y: Vec<Vec<f32>> = m
+        .mix(0, &Tensor::from_vec(v, (1, l, d), &Device::Cpu).unwrap())
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec2()
+        .unwrap(); // [l, d]
     let k = m.kernel(0).unwrap(); // [heads][max_len]
     assert_eq!((k.len(), k[0].len()), (heads, 12));
     for (t, row) in y.iter().enumerate() {
         for (c, &yc) in row.iter().enumerate() {
-            assert!((yc - k[c / 2][t]).abs() <= 1e-5 * (1.0 + k[c / 2][t].abs()), "t={t} channel {c}: {yc} vs head kernel {}", k[c / 2][t]);
+            assert!(
+                (yc - k[c / 2][t]).abs() <= 1e-5 * (1.0 + k[c / 2][t].abs()),
+                "t={t} channel {c}: {yc} vs head kernel {}",
+                k[c / 2][t]
+            );
             assert_eq!(yc, row[c - c % 2], "t={t}: channels of head {} differ", c / 2);
         }
     }
@@ -93,10 +107,16 @@ fn a_head_is_one_kernel_shared_by_its_channels() {
     // Eigenvalues: one row per head, inside the unit circle; the init's span [0.5, 0.999].
     let ev = m.eigenvalues(1);
     assert_eq!((ev.len(), ev[0].len()), (heads, 3));
-    assert!(ev.iter().flatten().all(|&(r, p)| r > 0.0 && r < 1.0 && p.abs() <= std::f32::consts::PI), "{ev:?}");
+    assert!(
+        ev.iter().flatten().all(|&(r, p)| r > 0.0 && r < 1.0 && p.abs() <= std::f32::consts::PI),
+        "{ev:?}"
+    );
     assert!(m.eigenvalues(2).is_empty());
     let fresh = MhSsm::new(MhSsmConfig { state: 16, ..cfg(heads) }, 0).unwrap().eigenvalues(0);
-    assert!(fresh.iter().flatten().all(|&(r, p)| (0.5..=0.9991).contains(&r) && (0.0..=0.3142).contains(&p)), "{fresh:?}");
+    assert!(
+        fresh.iter().flatten().all(|&(r, p)| (0.5..=0.9991).contains(&r) && (0.0..=0.3142).contains(&p)),
+        "{fresh:?}"
+    );
 }
 
 /// Through `check_gradients_across_kinks`: with the plain helper's fixed step, differences
@@ -109,7 +129,13 @@ fn gradients_match_finite_differences() {
         for seed in [6, 8] {
             let m = MhSsm::new(MhSsmConfig { max_len: 5, ..cfg(heads) }, 5).unwrap();
             common::randomise(&m, seed, 0.5);
-            common::check_gradients_across_kinks(&format!("mhssm heads={heads} seed={seed}"), &m, &x, &r, 1e-3);
+            common::check_gradients_across_kinks(
+                &format!("mhssm heads={heads} seed={seed}"),
+                &m,
+                &x,
+                &r,
+                1e-3,
+            );
         }
     }
 }
@@ -159,8 +185,20 @@ fn heads_must_divide_d_model() {
 #[test]
 fn one_head_and_four_heads_both_learn_shift() {
     for heads in [1, 4] {
-        let cfg = TrainConfig { model: "mhssm".into(), layers: 2, heads, d_model: 32, state: 8, batch: 16, steps: 200, warmup: 10, lr: 3e-3, seed: 3, ..TrainConfig::default() }
-            .with_task("shift", &[("seq_len", "16"), ("vocab", "8"), ("channels", "2"), ("max_shift", "2")]);
+        let cfg = TrainConfig {
+            model: "mhssm".into(),
+            layers: 2,
+            heads,
+            d_model: 32,
+            state: 8,
+            batch: 16,
+            steps: 200,
+            warmup: 10,
+            lr: 3e-3,
+            seed: 3,
+            ..TrainConfig::default()
+        }
+        .with_task("shift", &[("seq_len", "16"), ("vocab", "8"), ("channels", "2"), ("max_shift", "2")]);
         let mut t = Trainer::new(cfg).unwrap();
         let before = t.evaluate().unwrap();
         while !t.is_done() {
@@ -169,20 +207,50 @@ fn one_head_and_four_heads_both_learn_shift() {
         let after = t.evaluate().unwrap();
         let acc = after.accuracy.unwrap();
         println!("mhssm heads={heads} on shift: held-out loss {:.3} -> {:.3}, accuracy {:.3} -> {acc:.3} (chance 0.125)", before.loss, after.loss, before.accuracy.unwrap());
-        assert!(after.loss < 0.5 * before.loss, "heads={heads}: held-out loss {} -> {}", before.loss, after.loss);
+        assert!(
+            after.loss < 0.5 * before.loss,
+            "heads={heads}: held-out loss {} -> {}",
+            before.loss,
+            after.loss
+        );
         assert!(acc > 0.6, "heads={heads}: held-out accuracy {acc:.3}");
     }
 }
 
 #[test]
 fn checkpoint_round_trip_is_exact_and_the_config_counts_every_parameter() {
-    for (heads, task, params) in [(1, "mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "2")][..]), (4, "cumsum", &[("seq_len", "10")][..])] {
-        let cfg = TrainConfig { model: "mhssm".into(), layers: 2, heads, d_model: 8, state: 4, batch: 4, steps: 10, warmup: 1, ..TrainConfig::default() }.with_task(task, params);
+    for (heads, task, params) in [
+        (1, "mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "2")][..]),
+        (4, "cumsum", &[("seq_len", "10")][..]),
+    ] {
+        let cfg = TrainConfig {
+            model: "mhssm".into(),
+            layers: 2,
+            heads,
+            d_model: 8,
+            state: 4,
+            batch: 4,
+            steps: 10,
+            warmup: 1,
+            ..TrainConfig::default()
+        }
+        .with_task(task, params);
         let mut t = Trainer::new(cfg).unwrap();
         let dims = interlab::engine::plan::dims_of(&t.task.shape());
         assert_eq!(t.cfg.param_count(dims) as usize, t.model.param_count(), "heads={heads} {task}");
         let names: Vec<String> = t.model.named_params().into_iter().map(|(n, _)| n).collect();
-        let block0 = ["h.0.ln_1.weight", "h.0.ssm.nu", "h.0.ssm.theta", "h.0.ssm.w_re", "h.0.ssm.w_im", "h.0.ssm.c_v.weight", "h.0.ssm.c_proj.weight", "h.0.ln_2.weight", "h.0.mlp.c_fc.weight", "h.0.mlp.c_proj.weight"];
+        let block0 = [
+            "h.0.ln_1.weight",
+            "h.0.ssm.nu",
+            "h.0.ssm.theta",
+            "h.0.ssm.w_re",
+            "h.0.ssm.w_im",
+            "h.0.ssm.c_v.weight",
+            "h.0.ssm.c_proj.weight",
+            "h.0.ln_2.weight",
+            "h.0.mlp.c_fc.weight",
+            "h.0.mlp.c_proj.weight",
+        ];
         let first = if dims.features > 0 { 2 } else { 1 };
         assert_eq!(names[first..first + block0.len()], block0, "heads={heads} {task}");
         assert_eq!(t.model.named_params()[first + 1].1.as_tensor().dims(), &[heads, 4]);
@@ -190,7 +258,25 @@ fn checkpoint_round_trip_is_exact_and_the_config_counts_every_parameter() {
             t.step().unwrap();
         }
         let back = Trainer::from_checkpoint(&t.checkpoint().unwrap()).unwrap();
-        let bits = |t: &Trainer| t.model.named_params().iter().map(|(n, v)| (n.clone(), v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>())).collect::<Vec<_>>();
+        let bits = |t: &Trainer| {
+            t.model
+                .named_params()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.clone(),
+                        v.as_tensor()
+                            .flatten_all()
+                            .unwrap()
+                            .to_vec1::<f32>()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x.to_bits())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
         assert_eq!(bits(&back), bits(&t), "heads={heads} {task}: weights differ after the round trip");
         assert_eq!((back.cfg.heads, back.step_count()), (heads, 3));
         assert_eq!(back.evaluate().unwrap(), t.evaluate().unwrap(), "heads={heads} {task}");

@@ -15,12 +15,35 @@ use interlab::steer::{patch, probe, run, sweep, Edit, Intervention, Positions};
 const L: usize = 12;
 
 fn transformer(seed: u64) -> Transformer {
-    let cfg = TransformerConfig { vocab: 10, features: 0, max_len: L, layers: 2, heads: 2, d_model: 16, mlp_ratio: 4, out: 10, mixers: vec![Mixer::Attention; 2] };
+    let cfg = TransformerConfig {
+        vocab: 10,
+        features: 0,
+        max_len: L,
+        layers: 2,
+        heads: 2,
+        d_model: 16,
+        mlp_ratio: 4,
+        out: 10,
+        mixers: vec![Mixer::Attention; 2],
+    };
     Transformer::new(cfg, seed).unwrap()
 }
 
 fn dlr(seed: u64) -> Dlr {
-    Dlr::new(DlrConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, state: 4, out: 10, discretised: false }, seed).unwrap()
+    Dlr::new(
+        DlrConfig {
+            vocab: 10,
+            features: 0,
+            max_len: L,
+            layers: 2,
+            d_model: 16,
+            state: 4,
+            out: 10,
+            discretised: false,
+        },
+        seed,
+    )
+    .unwrap()
 }
 
 fn tokens(seed: u64, b: usize) -> Tensor {
@@ -36,9 +59,37 @@ fn flat(t: &Tensor) -> Vec<f32> {
 fn models() -> Vec<(&'static str, Box<dyn SeqModel>)> {
     use interlab::model::rnn::{Cell, Rnn, RnnConfig};
     use interlab::model::ssm_heads::{MhSsm, MhSsmConfig};
-    let rnn = |cell| Rnn::new(RnnConfig { cell, vocab: 10, features: 0, layers: 2, d_model: 16, out: 10 }, 1).unwrap();
-    let mh = MhSsm::new(MhSsmConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, heads: 4, state: 4, out: 10 }, 1).unwrap();
-    let s4d = Dlr::new(DlrConfig { vocab: 10, features: 0, max_len: L, layers: 2, d_model: 16, state: 4, out: 10, discretised: true }, 1).unwrap();
+    let rnn = |cell| {
+        Rnn::new(RnnConfig { cell, vocab: 10, features: 0, layers: 2, d_model: 16, out: 10 }, 1).unwrap()
+    };
+    let mh = MhSsm::new(
+        MhSsmConfig {
+            vocab: 10,
+            features: 0,
+            max_len: L,
+            layers: 2,
+            d_model: 16,
+            heads: 4,
+            state: 4,
+            out: 10,
+        },
+        1,
+    )
+    .unwrap();
+    let s4d = Dlr::new(
+        DlrConfig {
+            vocab: 10,
+            features: 0,
+            max_len: L,
+            layers: 2,
+            d_model: 16,
+            state: 4,
+            out: 10,
+            discretised: true,
+        },
+        1,
+    )
+    .unwrap();
     vec![
         ("transformer", Box::new(transformer(1))),
         ("dlr", Box::new(dlr(1))),
@@ -54,8 +105,22 @@ fn scale_zero_is_the_identity_and_adding_moves_the_site_by_exactly_the_vector() 
     let x = tokens(3, 4);
     for (name, m) in models() {
         let plain = flat(&m.forward(&x, None).unwrap());
-        let zero: Vec<Intervention> = m.sites().iter().map(|s| Intervention::new(&s.name, Positions::All, Edit::Add { vector: vec![1.0; s.width], scale: 0.0 })).collect();
-        assert_eq!(flat(&run(m.as_ref(), &x, None, &zero).unwrap().logits), plain, "{name}: scale 0 at every site");
+        let zero: Vec<Intervention> = m
+            .sites()
+            .iter()
+            .map(|s| {
+                Intervention::new(
+                    &s.name,
+                    Positions::All,
+                    Edit::Add { vector: vec![1.0; s.width], scale: 0.0 },
+                )
+            })
+            .collect();
+        assert_eq!(
+            flat(&run(m.as_ref(), &x, None, &zero).unwrap().logits),
+            plain,
+            "{name}: scale 0 at every site"
+        );
         assert_eq!(flat(&run(m.as_ref(), &x, None, &[]).unwrap().logits), plain, "{name}: no interventions");
         let site = m.sites()[2].name.clone();
         let v: Vec<f32> = (0..16).map(|i| i as f32 * 0.1 - 0.7).collect();
@@ -65,7 +130,8 @@ fn scale_zero_is_the_identity_and_adding_moves_the_site_by_exactly_the_vector() 
             Intervention::new(&site, Positions::All, Edit::Capture),
         ];
         let out = run(m.as_ref(), &x, None, &list).unwrap();
-        let (before, after) = (out.captures[0].1.to_vec3::<f32>().unwrap(), out.captures[1].1.to_vec3::<f32>().unwrap());
+        let (before, after) =
+            (out.captures[0].1.to_vec3::<f32>().unwrap(), out.captures[1].1.to_vec3::<f32>().unwrap());
         for (b, (sb, sa)) in before.iter().zip(&after).enumerate() {
             for t in 0..L {
                 for j in 0..16 {
@@ -84,7 +150,10 @@ fn patching_every_site_from_the_clean_run_reproduces_the_clean_output() {
     for (name, m) in models() {
         let sites: Vec<String> = m.sites().iter().map(|s| s.name.clone()).collect();
         let cache = patch::cache(m.as_ref(), &clean, &sites).unwrap();
-        let list: Vec<Intervention> = cache.iter().map(|(s, t)| Intervention::new(s, Positions::All, Edit::Patch { cache: t.clone() })).collect();
+        let list: Vec<Intervention> = cache
+            .iter()
+            .map(|(s, t)| Intervention::new(s, Positions::All, Edit::Patch { cache: t.clone() }))
+            .collect();
         let patched = flat(&run(m.as_ref(), &corrupt, None, &list).unwrap().logits);
         assert_eq!(patched, flat(&m.forward(&clean, None).unwrap()), "{name}");
         assert_ne!(patched, flat(&m.forward(&corrupt, None).unwrap()));
@@ -110,7 +179,11 @@ fn a_patching_sweep_localises_the_corrupted_position_and_head_ablation_changes_t
     let (r, secs) = patch::timed_sweep(&m, &clean, &corrupt, &sites, &metric).unwrap();
     eprintln!("patching sweep: {} runs in {secs:.3} s", r.runs);
     assert!((r.restored[0][4] - 1.0).abs() < 1e-9, "{:?}", r.restored[0]);
-    assert!(r.restored[0].iter().enumerate().filter(|(p, _)| *p != 4).all(|(_, x)| x.abs() < 1e-9), "{:?}", r.restored[0]);
+    assert!(
+        r.restored[0].iter().enumerate().filter(|(p, _)| *p != 4).all(|(_, x)| x.abs() < 1e-9),
+        "{:?}",
+        r.restored[0]
+    );
     let base = metric(&m.forward(&clean, None).unwrap()).unwrap();
     let ablated = patch::ablate_head(&m, &clean, 0, 1, 8, &metric).unwrap();
     assert_ne!(base, ablated);
@@ -119,7 +192,10 @@ fn a_patching_sweep_localises_the_corrupted_position_and_head_ablation_changes_t
     let heads = patch::sweep_heads(&m, &clean, &corrupt, 2, 2, &metric).unwrap();
     assert_eq!((heads.len(), heads[0].len()), (2, 2));
     assert!(heads.iter().flatten().all(|x| x.is_finite()));
-    assert!(patch::sweep_heads(&m, &clean, &corrupt, 2, 3, &metric).is_err(), "16 columns do not split into 3 heads");
+    assert!(
+        patch::sweep_heads(&m, &clean, &corrupt, 2, 3, &metric).is_err(),
+        "16 columns do not split into 3 heads"
+    );
 }
 
 #[test]
@@ -151,10 +227,26 @@ fn probes_find_a_linear_label_and_not_a_random_one() {
     let hits = (0..160).filter(|&b| (read[b][5] > 0.5) == labels[b]).count();
     assert!(hits >= 150, "{hits} of 160");
     let (yes, no): (Vec<usize>, Vec<usize>) = (0..160).partition(|&b| labels[b]);
-    let pick = |rows: &[usize]| Tensor::from_vec(rows.iter().flat_map(|&b| t[b * L..(b + 1) * L].to_vec()).collect::<Vec<u32>>(), (rows.len(), L), &Device::Cpu).unwrap();
+    let pick = |rows: &[usize]| {
+        Tensor::from_vec(
+            rows.iter().flat_map(|&b| t[b * L..(b + 1) * L].to_vec()).collect::<Vec<u32>>(),
+            (rows.len(), L),
+            &Device::Cpu,
+        )
+        .unwrap()
+    };
     let dir = diff_of_means(&m, &pick(&yes), &pick(&no), "blocks.0.resid_pre", Positions::One(5)).unwrap();
-    assert!(probe::cosine_with(&pr, &dir).unwrap() > 0.3, "probe and direction agree in sign and roughly in direction");
-    assert!(probe::readout(&dlr(1), &toks, "blocks.0.resid_pre", &probe::Probe { weights: vec![0.0; 3], bias: 0.0, train_accuracy: 0.0, test_accuracy: 0.0 }).is_err());
+    assert!(
+        probe::cosine_with(&pr, &dir).unwrap() > 0.3,
+        "probe and direction agree in sign and roughly in direction"
+    );
+    assert!(probe::readout(
+        &dlr(1),
+        &toks,
+        "blocks.0.resid_pre",
+        &probe::Probe { weights: vec![0.0; 3], bias: 0.0, train_accuracy: 0.0, test_accuracy: 0.0 }
+    )
+    .is_err());
 }
 
 #[test]
@@ -194,12 +286,23 @@ fn bad_requests_name_what_is_wrong() {
     let m = transformer(1);
     let x = tokens(1, 2);
     let e = |list: &[Intervention]| run(&m, &x, None, list).err().unwrap().to_string();
-    assert!(e(&[Intervention::new("blocks.7.resid_post", Positions::All, Edit::Zero)]).contains("layer 7 out of range: the model has 2 layers"));
+    assert!(e(&[Intervention::new("blocks.7.resid_post", Positions::All, Edit::Zero)])
+        .contains("layer 7 out of range: the model has 2 layers"));
     assert!(e(&[Intervention::new("blocks.0.nope", Positions::All, Edit::Zero)]).contains("unknown site"));
-    assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::All, Edit::Add { vector: vec![1.0; 5], scale: 1.0 })]).contains("a vector of 5 values for a site 16 wide"));
-    assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::Range(4, 40), Edit::Zero)]).contains("outside the sequence of 12"));
+    assert!(e(&[Intervention::new(
+        "blocks.0.resid_post",
+        Positions::All,
+        Edit::Add { vector: vec![1.0; 5], scale: 1.0 }
+    )])
+    .contains("a vector of 5 values for a site 16 wide"));
+    assert!(e(&[Intervention::new("blocks.0.resid_post", Positions::Range(4, 40), Edit::Zero)])
+        .contains("outside the sequence of 12"));
     let empty = Tensor::zeros((0, L), candle_core::DType::U32, &Device::Cpu).unwrap();
-    assert!(mean_activation(&m, &empty, "blocks.0.resid_post", Positions::All).err().unwrap().to_string().contains("empty input set"));
+    assert!(mean_activation(&m, &empty, "blocks.0.resid_post", Positions::All)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("empty input set"));
     // A family that declares no sites (every family here has them; the trait's default).
     struct NoSites;
     impl SeqModel for NoSites {
@@ -227,7 +330,11 @@ fn the_flagship_task_direction_beats_its_baseline_and_random_splits_do_not() {
     assert!(r.heldout_accuracy > 0.95, "the flagship model must learn both tasks: {}", r.heldout_accuracy);
     let best = (0..sw.scales.len()).min_by(|&a, &b| sw.p_value[a].total_cmp(&sw.p_value[b])).unwrap();
     assert!(sw.p_value[best] < 0.01 && sw.percentile[best] >= 0.95, "{sw:?}");
-    assert!(sw.effect[best] > sw.effect[0], "steering must raise the flip rate above scale 0: {:?}", sw.effect);
+    assert!(
+        sw.effect[best] > sw.effect[0],
+        "steering must raise the flip rate above scale 0: {:?}",
+        sw.effect
+    );
     // At the task token, one direction's worth turns copy into reverse.
     let one = sw.scales.iter().position(|&s| s == 1.0).unwrap();
     assert!(sw.effect[one] > 0.9, "flip rate at scale 1: {:?}", sw.effect);
@@ -254,15 +361,24 @@ fn directions_save_with_their_model_and_another_model_refuses_them() {
     let a = Tensor::from_vec(vec![3u32; 4 * L], (4, L), &Device::Cpu).unwrap();
     let b = Tensor::from_vec(vec![7u32; 4 * L], (4, L), &Device::Cpu).unwrap();
     let d = diff_of_means(&m, &a, &b, "blocks.1.resid_mid", Positions::LastK(3)).unwrap();
-    let pc = interlab::steer::directions::paired_pc1(&m, &a, &b, "blocks.1.resid_mid", Positions::LastK(3)).unwrap();
-    assert!(interlab::steer::directions::cosine(&d.vector, &pc.vector) > 0.99, "identical pairs: PC1 is the mean difference");
+    let pc = interlab::steer::directions::paired_pc1(&m, &a, &b, "blocks.1.resid_mid", Positions::LastK(3))
+        .unwrap();
+    assert!(
+        interlab::steer::directions::cosine(&d.vector, &pc.vector) > 0.99,
+        "identical pairs: PC1 is the mean difference"
+    );
     let json = d.to_json();
     assert_eq!(interlab::steer::directions::Direction::from_json(&json, &m).unwrap(), d);
     let e = interlab::steer::directions::Direction::from_json(&json, &other).unwrap_err().to_string();
     assert!(e.contains("made on another model"), "{e}");
-    let e = interlab::steer::directions::Direction::from_json(&json.replace("resid_mid", "resid_nope"), &m).unwrap_err().to_string();
+    let e = interlab::steer::directions::Direction::from_json(&json.replace("resid_mid", "resid_nope"), &m)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unknown site"), "{e}");
-    assert!(interlab::steer::directions::Direction::from_json("{", &m).unwrap_err().to_string().starts_with("direction file"));
+    assert!(interlab::steer::directions::Direction::from_json("{", &m)
+        .unwrap_err()
+        .to_string()
+        .starts_with("direction file"));
     let cos = interlab::steer::directions::cosine_matrix(&[d.clone(), d]);
     assert!((cos[0][1] - 1.0).abs() < 1e-9);
 }
@@ -273,15 +389,43 @@ fn directions_save_with_their_model_and_another_model_refuses_them() {
 fn panel_requests_answer_and_name_bad_input() {
     use interlab::engine::steering::{handle, Op, SteerReply, SteerRequest, SteerSpec, KEYS};
     use interlab::engine::Trainer;
-    let cfg = interlab::core::TrainConfig { seed: 5, layers: 2, heads: 2, d_model: 16, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6"), ("mode", "mixed")]);
+    let cfg = interlab::core::TrainConfig {
+        seed: 5,
+        layers: 2,
+        heads: 2,
+        d_model: 16,
+        batch: 4,
+        steps: 1,
+        warmup: 0,
+        ..Default::default()
+    }
+    .with_task("copy_reverse", &[("length", "3"), ("vocab", "6"), ("mode", "mixed")]);
     let t = Trainer::new(cfg).unwrap();
-    let ask = |op: Op, spec: &SteerSpec| handle(&t, &SteerRequest { op, spec: spec.clone(), direction: None }, &|| 0.0, &mut |_| {});
+    let ask = |op: Op, spec: &SteerSpec| {
+        handle(&t, &SteerRequest { op, spec: spec.clone(), direction: None }, &|| 0.0, &mut |_| {})
+    };
     // The link: only what differs from the task's defaults, and back.
     let base = SteerSpec::from_pairs("copy_reverse", &[]);
-    assert_eq!((base.a.as_str(), base.b.as_str(), base.site.as_str()), ("mode=reverse", "mode=copy", "blocks.0.resid_pre"));
-    let spec = SteerSpec { n: "16".into(), site: "blocks.1.resid_mid".into(), positions: "last3".into(), unit: "norm".into(), scales: "0,1,2".into(), ..base.clone() };
+    assert_eq!(
+        (base.a.as_str(), base.b.as_str(), base.site.as_str()),
+        ("mode=reverse", "mode=copy", "blocks.0.resid_pre")
+    );
+    let spec = SteerSpec {
+        n: "16".into(),
+        site: "blocks.1.resid_mid".into(),
+        positions: "last3".into(),
+        unit: "norm".into(),
+        scales: "0,1,2".into(),
+        ..base.clone()
+    };
     let pairs = spec.to_pairs(&base);
-    assert!(pairs.iter().all(|(k, _)| k.starts_with(interlab::core::config::APP_PREFIX) && KEYS.iter().any(|(x, _)| x == k)), "{pairs:?}");
+    assert!(
+        pairs
+            .iter()
+            .all(|(k, _)| k.starts_with(interlab::core::config::APP_PREFIX)
+                && KEYS.iter().any(|(x, _)| x == k)),
+        "{pairs:?}"
+    );
     assert_eq!(SteerSpec::from_pairs("copy_reverse", &pairs), spec);
     // Every request answers on a model with sites, and reports its direction.
     for op in Op::ALL {
@@ -289,22 +433,41 @@ fn panel_requests_answer_and_name_bad_input() {
         let reply = out.reply.unwrap_or_else(|e| panic!("{op:?}: {e}"));
         assert!(out.direction.as_ref().is_some_and(|d| d.norm > 0.0 && d.layers.len() == 2));
         match reply {
-            SteerReply::Sweep(s) => assert_eq!((s.result.scales.len(), s.result.random.len(), s.n), (3, 20, 16)),
+            SteerReply::Sweep(s) => {
+                assert_eq!((s.result.scales.len(), s.result.random.len(), s.n), (3, 20, 16))
+            }
             SteerReply::Probe(p) => assert_eq!((p.accuracy.len(), p.positions.len()), (12, 7)),
-            SteerReply::Patch(p) => assert_eq!((p.result.restored.len(), p.result.restored[0].len(), p.heads.len(), p.ablation[0].len()), (10, 7, 2, 2)),
-            SteerReply::Example(e) => assert_eq!((e.tokens.len(), e.toward.len(), e.scored.iter().filter(|&&x| x).count()), (7, 7, 3)),
+            SteerReply::Patch(p) => assert_eq!(
+                (p.result.restored.len(), p.result.restored[0].len(), p.heads.len(), p.ablation[0].len()),
+                (10, 7, 2, 2)
+            ),
+            SteerReply::Example(e) => assert_eq!(
+                (e.tokens.len(), e.toward.len(), e.scored.iter().filter(|&&x| x).count()),
+                (7, 7, 3)
+            ),
             SteerReply::Direction(d) => assert_eq!(d.direction.vector.len(), 16),
         }
     }
     // Sweeping scales one at a time gives the numbers of one sweep (the tab reports progress per scale).
-    let one = |scales: &str| match ask(Op::Sweep, &SteerSpec { scales: scales.into(), ..spec.clone() }).reply.unwrap() {
+    let one = |scales: &str| match ask(Op::Sweep, &SteerSpec { scales: scales.into(), ..spec.clone() })
+        .reply
+        .unwrap()
+    {
         SteerReply::Sweep(s) => s.result,
         _ => unreachable!(),
     };
     let (all, last) = (one("0,1,2"), one("2"));
-    assert_eq!((all.effect[2], all.p_value[2], all.percentile[2]), (last.effect[0], last.p_value[0], last.percentile[0]));
+    assert_eq!(
+        (all.effect[2], all.p_value[2], all.percentile[2]),
+        (last.effect[0], last.p_value[0], last.percentile[0])
+    );
     // Written sequences work for directions and "changed"; "toward A" needs task answers.
-    let written = SteerSpec { a: "tokens: REV 1 2 3 · · · | REV 4 5 0 · · ·".into(), b: "tokens: COPY 1 2 3 · · · | COPY 4 5 0 · · ·".into(), metric: "changed".into(), ..spec.clone() };
+    let written = SteerSpec {
+        a: "tokens: REV 1 2 3 · · · | REV 4 5 0 · · ·".into(),
+        b: "tokens: COPY 1 2 3 · · · | COPY 4 5 0 · · ·".into(),
+        metric: "changed".into(),
+        ..spec.clone()
+    };
     assert!(ask(Op::Sweep, &written).reply.is_ok());
     let e = ask(Op::Sweep, &SteerSpec { metric: "toward_a".into(), ..written.clone() }).reply.unwrap_err();
     assert!(e.contains("toward_a needs set A from a task"), "{e}");
@@ -328,18 +491,46 @@ fn panel_requests_answer_and_name_bad_input() {
     bad(&|s| s.scales = "1,x".into(), "scales: 'x'");
     bad(&|s| s.positions = "last".into(), "positions");
     bad(&|s| s.positions = "9".into(), "positions: '9' selects nothing in sequences of 7");
-    let same = SteerSpec { a: "mode=copy".into(), positions: "last3".into(), site: "blocks.0.resid_pre".into(), ..spec.clone() };
+    let same = SteerSpec {
+        a: "mode=copy".into(),
+        positions: "last3".into(),
+        site: "blocks.0.resid_pre".into(),
+        ..spec.clone()
+    };
     let e = ask(Op::Direction, &same).reply.unwrap_err();
     assert!(e.contains("the direction is zero"), "{e}");
     let e = ask(Op::Patch, &SteerSpec { a: "mode=copy".into(), ..spec.clone() }).reply.unwrap_err();
     assert!(e.contains("nothing for patching to restore"), "{e}");
     // Every family has sites: the panel offers exactly the ones the model has.
     for model in ["transformer", "dlr", "s4d", "mhssm", "lstm", "gru"] {
-        let cfg = interlab::core::TrainConfig { model: model.into(), layers: 2, heads: 2, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("copy_reverse", &[("length", "3"), ("vocab", "6")]);
+        let cfg = interlab::core::TrainConfig {
+            model: model.into(),
+            layers: 2,
+            heads: 2,
+            d_model: 8,
+            batch: 4,
+            steps: 1,
+            warmup: 0,
+            ..Default::default()
+        }
+        .with_task("copy_reverse", &[("length", "3"), ("vocab", "6")]);
         let t = Trainer::new(cfg.clone()).unwrap();
         let names: Vec<String> = t.model.sites().into_iter().map(|s| s.name).collect();
         assert_eq!(interlab::engine::steering::site_names(&cfg), names, "{model}");
-        let out = handle(&t, &SteerRequest { op: Op::Direction, spec: SteerSpec { site: "blocks.1.resid_post".into(), positions: "last3".into(), ..spec.clone() }, direction: None }, &|| 0.0, &mut |_| {});
+        let out = handle(
+            &t,
+            &SteerRequest {
+                op: Op::Direction,
+                spec: SteerSpec {
+                    site: "blocks.1.resid_post".into(),
+                    positions: "last3".into(),
+                    ..spec.clone()
+                },
+                direction: None,
+            },
+            &|| 0.0,
+            &mut |_| {},
+        );
         assert!(out.reply.is_ok(), "{model}: {:?}", out.reply);
     }
 }

@@ -82,7 +82,10 @@ fn thousand_participants_per_study_balanced_one_row_per_trial_stable_schema() {
                 assert_eq!(t[7], pt.trial_id);
                 assert_eq!(t[6], pt.rep.to_string());
             }
-            assert_eq!(rows.iter().filter(|r| r.kind == EventKind::Completion).count(), usize::from(!said_no));
+            assert_eq!(
+                rows.iter().filter(|r| r.kind == EventKind::Completion).count(),
+                usize::from(!said_no)
+            );
         }
         assert!(declined > 0 && declined < N / 10, "{name}: {declined} declined consent");
 
@@ -94,11 +97,16 @@ fn thousand_participants_per_study_balanced_one_row_per_trial_stable_schema() {
         let e = parse(&events_csv, "events.csv").unwrap();
         assert_eq!(t[0], TRIAL_COLUMNS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(e[0], EVENT_COLUMNS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert!(t.iter().all(|r| r.len() == TRIAL_COLUMNS.len()) && e.iter().all(|r| r.len() == EVENT_COLUMNS.len()));
+        assert!(
+            t.iter().all(|r| r.len() == TRIAL_COLUMNS.len())
+                && e.iter().all(|r| r.len() == EVENT_COLUMNS.len())
+        );
         let n_trials: usize = logs.iter().map(|l| export::trial_rows(l.rows()).len()).sum();
         let n_events: usize = logs.iter().map(|l| l.rows().len()).sum();
         assert_eq!((t.len() - 1, e.len() - 1), (n_trials, n_events));
-        let json: serde_json::Value = serde_json::from_str(&export::export_json(&p.metadata.id, &p.metadata.version, rows_of(&logs))).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&export::export_json(&p.metadata.id, &p.metadata.version, rows_of(&logs)))
+                .unwrap();
         assert_eq!(json["trials"].as_array().unwrap().len(), n_trials);
         assert_eq!(json["events"].as_array().unwrap().len(), n_events);
         assert_eq!(json["trial_columns"].as_array().unwrap().len(), TRIAL_COLUMNS.len());
@@ -112,7 +120,13 @@ fn same_seeds_give_byte_identical_exports_and_other_seeds_do_not() {
         let a = simulate_study(&p, N, &opts(11)).unwrap();
         let b = simulate_study(&p, N, &opts(11)).unwrap();
         let c = simulate_study(&p, N, &opts(12)).unwrap();
-        let files = |l: &[Log]| (export::trials_csv(rows_of(l)), export::events_csv(rows_of(l)), export::export_json(name, "1", rows_of(l)));
+        let files = |l: &[Log]| {
+            (
+                export::trials_csv(rows_of(l)),
+                export::events_csv(rows_of(l)),
+                export::export_json(name, "1", rows_of(l)),
+            )
+        };
         let (fa, fb, fc) = (files(&a), files(&b), files(&c));
         assert!(fa == fb, "{name}: exports differ between identical runs");
         assert_ne!(fa.0, fc.0, "{name}: another seed gave the same trials");
@@ -138,15 +152,24 @@ fn assignment_is_fixed_by_the_id_and_exact_per_block_for_sequential_slots() {
         }
         // Randomised blocks really are shuffled per participant, and counterbalancing
         // changes the block order between levels.
-        let orders: std::collections::BTreeSet<Vec<String>> = participant_ids(4, 40).iter().map(|id| assign::plan(&p, id).trials.iter().map(|t| t.trial_id.clone()).collect()).collect();
+        let orders: std::collections::BTreeSet<Vec<String>> = participant_ids(4, 40)
+            .iter()
+            .map(|id| assign::plan(&p, id).trials.iter().map(|t| t.trial_id.clone()).collect())
+            .collect();
         assert!(orders.len() > 1, "{name}: every participant got the same sequence");
     }
     let p = load("attention-editing");
     let first_block = |level: &str| {
-        let id = participant_ids(5, 400).into_iter().find(|id| assign::assign(&p, id).label().ends_with(level)).unwrap();
+        let id = participant_ids(5, 400)
+            .into_iter()
+            .find(|id| assign::assign(&p, id).label().ends_with(level))
+            .unwrap();
         assign::plan(&p, &id).trials[2].block_id.clone()
     };
-    assert_eq!((first_block("recall_first").as_str(), first_block("induction_first").as_str()), ("recall", "induction"));
+    assert_eq!(
+        (first_block("recall_first").as_str(), first_block("induction_first").as_str()),
+        ("recall", "induction")
+    );
 }
 
 #[test]
@@ -186,7 +209,11 @@ fn resume_from_any_prefix_continues_at_the_same_trial_with_the_same_assignment()
 #[test]
 fn log_appends_are_idempotent_and_gaps_or_conflicts_are_refused() {
     let p = load("advisor-manipulation");
-    let log = participant_ids(1, 20).iter().map(|id| simulate_participant(&p, id, &opts(1), None).unwrap()).find(|l| l.rows().len() > 10).unwrap();
+    let log = participant_ids(1, 20)
+        .iter()
+        .map(|id| simulate_participant(&p, id, &opts(1), None).unwrap())
+        .find(|l| l.rows().len() > 10)
+        .unwrap();
     let mut copy = Log::from_rows(log.rows().to_vec()).unwrap();
     for r in log.rows() {
         assert_eq!(copy.append(r.clone()).unwrap(), interlab::study::events::Appended::Duplicate);
@@ -215,8 +242,15 @@ fn analysis_finds_the_planted_effects_and_reads_trial_and_event_csvs_alike() {
     let from_events = analyze::load_csv(&export::events_csv(rows_of(&logs)), "events.csv").unwrap();
     let table = analyze::analyze(&from_trials);
     assert_eq!(table, analyze::analyze(&from_events), "event CSV and trial CSV disagree");
-    let get = |metric: &str, cond: &str| table.iter().find(|r| r.metric == metric && r.condition == cond).unwrap_or_else(|| panic!("{metric} {cond}")).clone();
-    let (neutral, manip) = (get("harmful_choice_rate", "advisor=neutral"), get("harmful_choice_rate", "advisor=manipulative"));
+    let get = |metric: &str, cond: &str| {
+        table
+            .iter()
+            .find(|r| r.metric == metric && r.condition == cond)
+            .unwrap_or_else(|| panic!("{metric} {cond}"))
+            .clone()
+    };
+    let (neutral, manip) =
+        (get("harmful_choice_rate", "advisor=neutral"), get("harmful_choice_rate", "advisor=manipulative"));
     assert!(manip.estimate > neutral.estimate && manip.p_value < 0.001, "{neutral:?} {manip:?}");
     assert_eq!(neutral.n_participants + manip.n_participants, N);
     for r in &table {
@@ -236,7 +270,10 @@ fn analysis_finds_the_planted_effects_and_reads_trial_and_event_csvs_alike() {
     let t = analyze::analyze(&recs);
     let gu = |c: &str| t.iter().find(|r| r.metric == "give_up_rate" && r.condition == c).unwrap().clone();
     assert!(gu("ai=always").estimate > gu("ai=none").estimate && gu("ai=none").p_value < 0.001);
-    assert!(analyze::load_csv("participant,condition\nx,y\n", "bad.csv").unwrap_err().to_string().contains("missing column 'trial_type'"));
+    assert!(analyze::load_csv("participant,condition\nx,y\n", "bad.csv")
+        .unwrap_err()
+        .to_string()
+        .contains("missing column 'trial_type'"));
 }
 
 #[test]
@@ -251,5 +288,8 @@ fn consent_text_renders_safely_and_the_redirect_encodes_its_parameters() {
     }
     let p = load("assistance-persistence");
     let params: BTreeMap<String, String> = [("PROLIFIC_PID".to_string(), "a&b=c d".to_string())].into();
-    assert_eq!(p.completion.redirect_url(&params), "https://app.prolific.com/submissions/complete?cc=C1A2B3&pid=a%26b%3Dc%20d");
+    assert_eq!(
+        p.completion.redirect_url(&params),
+        "https://app.prolific.com/submissions/complete?cc=C1A2B3&pid=a%26b%3Dc%20d"
+    );
 }

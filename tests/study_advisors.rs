@@ -27,7 +27,9 @@ fn check_study(root: &std::path::Path, study: &str) {
         let (task, edits) = p
             .trials()
             .find_map(|(_, t)| match &t.kind {
-                TrialKind::Puzzle(z) if z.model.as_deref() == Some(m.name.as_str()) => Some((z.task.clone(), false)),
+                TrialKind::Puzzle(z) if z.model.as_deref() == Some(m.name.as_str()) => {
+                    Some((z.task.clone(), false))
+                }
                 TrialKind::AttentionEdit(ae) if ae.model == m.name => Some((ae.task.clone(), true)),
                 _ => None,
             })
@@ -39,14 +41,30 @@ fn check_study(root: &std::path::Path, study: &str) {
             let inst = make_puzzle(&task, seed).unwrap();
             let probs = adv.predict(&inst.token_ids, inst.query_position).unwrap();
             if edits && seed < 20 {
-                let e = adv.predict_edited(&inst.token_ids, inst.query_position, &vec![true; inst.query_position + 1]).unwrap();
-                assert!(e.probs.iter().zip(&probs).all(|(a, b)| (a - b).abs() < 1e-4), "{study}/{}: keep-all edit differs", m.name);
+                let e = adv
+                    .predict_edited(
+                        &inst.token_ids,
+                        inst.query_position,
+                        &vec![true; inst.query_position + 1],
+                    )
+                    .unwrap();
+                assert!(
+                    e.probs.iter().zip(&probs).all(|(a, b)| (a - b).abs() < 1e-4),
+                    "{study}/{}: keep-all edit differs",
+                    m.name
+                );
             }
             right += (top_two(&probs).0 as u32 == inst.answer) as u32;
             classes = inst.classes;
         }
         let acc = right as f64 / n as f64;
-        eprintln!("{study}/{}: {} {:?}: advice right on {right} of {n} puzzles ({acc:.3}; chance {:.3})", m.name, task.name, task.params, 1.0 / classes as f64);
+        eprintln!(
+            "{study}/{}: {} {:?}: advice right on {right} of {n} puzzles ({acc:.3}; chance {:.3})",
+            m.name,
+            task.name,
+            task.params,
+            1.0 / classes as f64
+        );
         assert!(acc > 2.0 / classes as f64, "{}: {acc}", m.name);
     }
 }

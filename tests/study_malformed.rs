@@ -47,14 +47,24 @@ fn every_malformed_protocol_is_rejected_with_its_specific_message() {
             Err(StudyError::Invalid(issues)) => {
                 let msgs: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
                 if !msgs.iter().any(|m| m.contains(fragment.as_str())) {
-                    failures.push(format!("{file}: expected '{fragment}', got:\n    {}", msgs.join("\n    ")));
+                    failures
+                        .push(format!("{file}: expected '{fragment}', got:\n    {}", msgs.join("\n    ")));
                 }
-                assert!(issues.iter().all(|i| i.line >= 1 && i.line <= text.lines().count().max(1)), "{file}: line out of range: {msgs:?}");
+                assert!(
+                    issues.iter().all(|i| i.line >= 1 && i.line <= text.lines().count().max(1)),
+                    "{file}: line out of range: {msgs:?}"
+                );
             }
             Err(other) => failures.push(format!("{file}: wrong error kind {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -63,7 +73,8 @@ fn the_base_of_the_corpus_and_the_shipped_studies_are_valid() {
     parse_protocol(&base).unwrap_or_else(|e| panic!("{e}"));
     for name in ["assistance-persistence", "advisor-manipulation", "attention-editing"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("public/studies/{name}.json"));
-        let p = parse_protocol(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let p =
+            parse_protocol(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.metadata.id, name);
     }
 }
@@ -121,18 +132,36 @@ fn cli_validate_simulate_analyze() {
     assert!(stdout.contains("line 74: blocks[1].trials[0].advice: unknown advice 'sometimes'"), "{stdout}");
     let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("public/studies/advisor-manipulation.json");
     let out = Command::new(exe).args(["study", "validate"]).arg(&good).output().unwrap();
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok: advisor-manipulation"));
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok: advisor-manipulation")
+    );
 
     let tmp = std::env::temp_dir().join(format!("interlab-study-cli-{}", std::process::id()));
-    let out = Command::new(exe).args(["study", "simulate"]).arg(&good).args(["--n", "40", "--seed", "2", "--out"]).arg(&tmp).output().unwrap();
+    let out = Command::new(exe)
+        .args(["study", "simulate"])
+        .arg(&good)
+        .args(["--n", "40", "--seed", "2", "--out"])
+        .arg(&tmp)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for f in ["trials.csv", "events.csv", "export.json"] {
         assert!(tmp.join(f).metadata().unwrap().len() > 100, "{f}");
     }
     let table = tmp.join("analysis.csv");
-    let out = Command::new(exe).args(["study", "analyze"]).arg(tmp.join("trials.csv")).arg("--out").arg(&table).output().unwrap();
+    let out = Command::new(exe)
+        .args(["study", "analyze"])
+        .arg(tmp.join("trials.csv"))
+        .arg("--out")
+        .arg(&table)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&table).unwrap();
-    assert!(text.starts_with("metric,condition,n_participants,") && text.contains("harmful_choice_rate,advisor=manipulative"), "{text}");
+    assert!(
+        text.starts_with("metric,condition,n_participants,")
+            && text.contains("harmful_choice_rate,advisor=manipulative"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }

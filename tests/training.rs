@@ -60,7 +60,16 @@ fn evaluation_uses_held_out_sequences() {
 fn every_task_trains_a_few_steps_at_its_defaults() {
     use interlab::engine::plan;
     for info in interlab::tasks::all() {
-        let mut cfg = TrainConfig { layers: 1, heads: 2, d_model: 32, batch: 8, steps: 3, warmup: 1, ..TrainConfig::default() }.with_task(info.name, &[]);
+        let mut cfg = TrainConfig {
+            layers: 1,
+            heads: 2,
+            d_model: 32,
+            batch: 8,
+            steps: 3,
+            warmup: 1,
+            ..TrainConfig::default()
+        }
+        .with_task(info.name, &[]);
         // Long tasks (pathfinder: 1024 tokens) get the largest batch within the memory budget.
         while plan(&cfg).is_err() && cfg.batch > 1 {
             cfg.batch /= 2;

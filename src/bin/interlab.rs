@@ -63,7 +63,8 @@ impl Args {
                 let base = TrainConfig::from_json(&text).map_err(|e| format!("--config {path}: {e}"))?;
                 let mut base_pairs = base.to_pairs();
                 base_pairs.extend(self.pairs.iter().cloned());
-                TrainConfig::from_pairs(base_pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())
+                TrainConfig::from_pairs(base_pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -91,13 +92,19 @@ fn train(args: &Args) -> Result<(), String> {
     }
     if let Some((_, file)) = args.flags.iter().find(|(k, _)| k == "experiment") {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-        let exp = interlab::engine::experiment::Experiment::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
+        let exp =
+            interlab::engine::experiment::Experiment::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
         println!("experiment: {}", exp.title);
         return run_arms(args, &exp);
     }
-    let pref = BackendPref::parse(&args.flag("backend", "cpu".to_string())?).map_err(|e| format!("--backend: {e}"))?;
+    let pref = BackendPref::parse(&args.flag("backend", "cpu".to_string())?)
+        .map_err(|e| format!("--backend: {e}"))?;
     set_preference(pref); // before planning: a GPU run is not held to the CPU budget
-    let log = Logging { eval_every: args.flag("eval-every", 100)?, print_every: args.flag("print-every", 0)?, until: args.flag("until-acc", 2.0)? };
+    let log = Logging {
+        eval_every: args.flag("eval-every", 100)?,
+        print_every: args.flag("print-every", 0)?,
+        until: args.flag("until-acc", 2.0)?,
+    };
     // `--from FILE`: continue a run bundle (or a checkpoint) saved by the tab or the CLI.
     let t = match args.flags.iter().find(|(k, _)| k == "from") {
         Some((_, file)) => {
@@ -109,7 +116,12 @@ fn train(args: &Args) -> Result<(), String> {
         None => Trainer::new(args.config()?)?,
     };
     println!("config: {}", serde_json::to_string(&t.cfg).unwrap_or_default());
-    println!("task: {} ({} held-out sequences), params: {}", t.task.info().name, t.eval_sequences(), t.model.param_count());
+    println!(
+        "task: {} ({} held-out sequences), params: {}",
+        t.task.info().name,
+        t.eval_sequences(),
+        t.model.param_count()
+    );
     let mut csv = String::from(METRICS_HEADER);
     let start = Instant::now();
     let mut session = interlab::engine::Session::new(t);
@@ -160,10 +172,16 @@ fn run_arms(args: &Args, exp: &interlab::engine::experiment::Experiment) -> Resu
         let log = Logging { eval_every, print_every: 0, until: 2.0 };
         let mut csv = String::from(METRICS_HEADER);
         let start = Instant::now();
-        println!("== {label}: model {} mixers {} task {} ({} steps)", cfg.model, cfg.mixers, cfg.task, cfg.steps);
+        println!(
+            "== {label}: model {} mixers {} task {} ({} steps)",
+            cfg.model, cfg.mixers, cfg.task, cfg.steps
+        );
         let result = train_loop(&mut t, &log, &mut csv, start);
         if let Some(dir) = &out {
-            let name: String = label.chars().map(|c| if c.is_ascii_alphanumeric() || "+-_".contains(c) { c } else { '_' }).collect();
+            let name: String = label
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "+-_".contains(c) { c } else { '_' })
+                .collect();
             write_outputs(&format!("{dir}/{name}"), &t, &csv)?;
         }
         let last_loss = result.map_err(|e| format!("{label}: {e}"))?;
@@ -207,13 +225,21 @@ fn run_arms(args: &Args, exp: &interlab::engine::experiment::Experiment) -> Resu
 
 /// Train to the end of the schedule (or to `until`), evaluating every `eval_every` steps
 /// into `csv`.
-fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) -> Result<Option<f64>, String> {
+fn train_loop(
+    t: &mut Trainer,
+    log: &Logging,
+    csv: &mut String,
+    start: Instant,
+) -> Result<Option<f64>, String> {
     let mut last = None;
     while !t.is_done() {
         let s = t.step().map_err(|e| e.to_string())?;
         last = Some(s.loss);
         if !s.loss.is_finite() {
-            return Err(format!("training diverged at step {}: the loss is {}; lower lr or raise warmup", s.step, s.loss));
+            return Err(format!(
+                "training diverged at step {}: the loss is {}; lower lr or raise warmup",
+                s.step, s.loss
+            ));
         }
         let evaluate = s.step % log.eval_every.max(1) == 0 || t.is_done();
         if log.print_every > 0 && s.step % log.print_every == 0 && !evaluate {
@@ -228,7 +254,13 @@ fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) 
                 s.step, s.loss, opt(s.accuracy), e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), s.lr, secs
             );
             if e.accuracy.is_some_and(|a| a >= log.until) {
-                println!("reached held-out accuracy {} >= {} at step {} after {:.1}s", opt(e.accuracy), log.until, s.step, secs);
+                println!(
+                    "reached held-out accuracy {} >= {} at step {} after {:.1}s",
+                    opt(e.accuracy),
+                    log.until,
+                    s.step,
+                    secs
+                );
                 return Ok(last);
             }
         }
@@ -238,7 +270,10 @@ fn train_loop(t: &mut Trainer, log: &Logging, csv: &mut String, start: Instant) 
 
 /// The GPU engine for `t` if `pref` and the rule in `engine::backend` choose it (printing
 /// the choice), or None for the CPU.
-fn gpu_engine(pref: BackendPref, t: &Trainer) -> Result<Option<interlab::engine::gpu_train::GpuTrainer>, String> {
+fn gpu_engine(
+    pref: BackendPref,
+    t: &Trainer,
+) -> Result<Option<interlab::engine::gpu_train::GpuTrainer>, String> {
     if pref == BackendPref::Cpu {
         return Ok(None);
     }
@@ -247,7 +282,9 @@ fn gpu_engine(pref: BackendPref, t: &Trainer) -> Result<Option<interlab::engine:
     let choice = interlab::engine::backend::choose(pref, &t.cfg, dims, ctx.as_ref().map(|c| &c.summary));
     println!("backend: {}", choice.reason);
     match (choice.gpu, ctx) {
-        (true, Some(ctx)) => Ok(Some(pollster::block_on(interlab::engine::gpu_train::GpuTrainer::new(ctx, t))?)),
+        (true, Some(ctx)) => {
+            Ok(Some(pollster::block_on(interlab::engine::gpu_train::GpuTrainer::new(ctx, t))?))
+        }
         _ if pref == BackendPref::Gpu => Err(format!("--backend gpu: {}", choice.reason)),
         _ => Ok(None),
     }
@@ -255,7 +292,13 @@ fn gpu_engine(pref: BackendPref, t: &Trainer) -> Result<Option<interlab::engine:
 
 /// `train_loop` on the GPU engine: steps and evaluations come back asynchronously through
 /// the session; held-out evaluation runs on the GPU too.
-fn gpu_train_loop(s: &mut interlab::engine::Session, log: &Logging, csv: &mut String, start: Instant, last_eval: &mut Option<interlab::engine::EvalStats>) -> Result<Option<f64>, String> {
+fn gpu_train_loop(
+    s: &mut interlab::engine::Session,
+    log: &Logging,
+    csv: &mut String,
+    start: Instant,
+    last_eval: &mut Option<interlab::engine::EvalStats>,
+) -> Result<Option<f64>, String> {
     let (mut last, mut last_step) = (None, None);
     while !s.is_done() {
         let r = s.run_blocking(f64::NEG_INFINITY, &|| 0.0);
@@ -269,7 +312,13 @@ fn gpu_train_loop(s: &mut interlab::engine::Session, log: &Logging, csv: &mut St
             last = Some(st.loss);
             last_step = Some(*st);
             if log.print_every > 0 && st.step % log.print_every == 0 {
-                println!("step {:>6}  loss {}  train_acc {}  lr {:.2e}", st.step, st.loss, opt(st.accuracy), st.lr);
+                println!(
+                    "step {:>6}  loss {}  train_acc {}  lr {:.2e}",
+                    st.step,
+                    st.loss,
+                    opt(st.accuracy),
+                    st.lr
+                );
             }
         }
         if let (Some((step, e)), Some(st)) = (r.eval, last_step) {
@@ -278,7 +327,12 @@ fn gpu_train_loop(s: &mut interlab::engine::Session, log: &Logging, csv: &mut St
             csv.push_str(&metrics_row(&st, &e));
             println!(
                 "step {:>6}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  {:.1}s",
-                step, e.loss, opt(e.accuracy), opt(e.exact_match), opt(e.mse), start.elapsed().as_secs_f64()
+                step,
+                e.loss,
+                opt(e.accuracy),
+                opt(e.exact_match),
+                opt(e.mse),
+                start.elapsed().as_secs_f64()
             );
             if e.accuracy.is_some_and(|a| a >= log.until) {
                 println!("reached held-out accuracy {} >= {} at step {step}", opt(e.accuracy), log.until);
@@ -293,7 +347,8 @@ fn gpu_train_loop(s: &mut interlab::engine::Session, log: &Logging, csv: &mut St
 
 /// Columns of `metrics.csv`: one row per evaluation; empty cells for metrics the task does
 /// not have (accuracy for regression, MSE for classification).
-const METRICS_HEADER: &str = "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n";
+const METRICS_HEADER: &str =
+    "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n";
 
 fn metrics_row(s: &interlab::engine::StepStats, e: &interlab::engine::EvalStats) -> String {
     let cell = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
@@ -313,14 +368,21 @@ fn metrics_row(s: &interlab::engine::StepStats, e: &interlab::engine::EvalStats)
 /// `DIR/metrics.csv`, `DIR/weights.safetensors` (config in its header too), `DIR/config.json`.
 fn write_outputs(dir: &str, t: &Trainer, csv: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
-    let write = |name: &str, bytes: &[u8]| std::fs::write(format!("{dir}/{name}"), bytes).map_err(|e| format!("{dir}/{name}: {e}"));
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(format!("{dir}/{name}"), bytes).map_err(|e| format!("{dir}/{name}: {e}"))
+    };
     write("metrics.csv", csv.as_bytes())?;
     write("weights.safetensors", &t.checkpoint().map_err(|e| e.to_string())?)?;
     write("config.json", t.cfg.to_json_pretty().as_bytes())
 }
 
 fn eval_cmd(args: &Args) -> Result<(), String> {
-    let path = args.flags.iter().find(|(k, _)| k == "checkpoint").map(|(_, v)| v.clone()).ok_or("usage: interlab eval --checkpoint FILE")?;
+    let path = args
+        .flags
+        .iter()
+        .find(|(k, _)| k == "checkpoint")
+        .map(|(_, v)| v.clone())
+        .ok_or("usage: interlab eval --checkpoint FILE")?;
     let bytes = std::fs::read(&path).map_err(|e| format!("--checkpoint {path}: {e}"))?;
     let t = Trainer::from_checkpoint(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let e = t.evaluate().map_err(|e| e.to_string())?;
@@ -362,7 +424,9 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
             Ok(())
         }
         "sample" => {
-            let (name, rest) = rest.split_first().ok_or("usage: interlab tasks sample NAME [--seed S] [--set key=value ...]")?;
+            let (name, rest) = rest
+                .split_first()
+                .ok_or("usage: interlab tasks sample NAME [--seed S] [--set key=value ...]")?;
             let mut seed = 0u64;
             let mut sets: Vec<(String, String)> = Vec::new();
             let mut text = false;
@@ -375,21 +439,30 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
                     }
                     "--set" => {
                         let v = it.next().ok_or("--set needs key=value")?;
-                        let (k, val) = v.split_once('=').ok_or_else(|| format!("--set: '{v}' is not key=value"))?;
+                        let (k, val) =
+                            v.split_once('=').ok_or_else(|| format!("--set: '{v}' is not key=value"))?;
                         sets.push((k.to_string(), val.to_string()));
                     }
                     "--text" => text = true,
-                    other => return Err(format!("unexpected argument '{other}' (expected --seed S, --set key=value, --text)")),
+                    other => {
+                        return Err(format!(
+                            "unexpected argument '{other}' (expected --seed S, --set key=value, --text)"
+                        ))
+                    }
                 }
             }
             let info = tasks::find(name).map_err(|e| e.to_string())?;
             for (k, _) in &sets {
                 if !info.params.iter().any(|p| p.key == k) {
                     let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
-                    return Err(format!("{k}: not a parameter of task '{name}' (its parameters: {})", keys.join(", ")));
+                    return Err(format!(
+                        "{k}: not a parameter of task '{name}' (its parameters: {})",
+                        keys.join(", ")
+                    ));
                 }
             }
-            let task = tasks::build(name, sets.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())?;
+            let task = tasks::build(name, sets.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| e.to_string())?;
             let ex = Example::new(task.as_ref(), seed);
             if text {
                 print!("{}", ex.render_text(task.as_ref()));
@@ -401,7 +474,9 @@ fn tasks_cmd(rest: &[String]) -> Result<(), String> {
         "bench" => {
             let min_ms: f64 = match rest {
                 [] => 1000.0,
-                [flag, v] if flag == "--ms" => v.parse().map_err(|_| format!("--ms: '{v}' is not a number"))?,
+                [flag, v] if flag == "--ms" => {
+                    v.parse().map_err(|_| format!("--ms: '{v}' is not a number"))?
+                }
                 _ => return Err("usage: interlab tasks bench [--ms N]".into()),
             };
             let clock = Instant::now();
@@ -443,7 +518,8 @@ fn survey(rest: &[String]) -> Result<(), String> {
         if !only.is_empty() && !only.split(',').any(|n| n == info.name) {
             continue;
         }
-        let mut cfg = TrainConfig { steps, warmup: base.warmup.min(steps / 10), ..base.clone() }.with_task(info.name, &[]);
+        let mut cfg = TrainConfig { steps, warmup: base.warmup.min(steps / 10), ..base.clone() }
+            .with_task(info.name, &[]);
         while let Err(e) = interlab::engine::plan(&cfg) {
             if cfg.batch > 1 && e.errors.iter().all(|f| f.field == "batch") {
                 cfg.batch /= 2;
@@ -523,7 +599,9 @@ fn bench(args: &Args) -> Result<(), String> {
 /// Steps/s of the GPU engine: one warm-up step, then `steps` submissions back to back with
 /// the statistics read back asynchronously, timed until the last step's numbers are home.
 fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
-    let ctx = std::sync::Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?);
+    let ctx = std::sync::Arc::new(
+        pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?,
+    );
     let built = Instant::now();
     let mut g = pollster::block_on(interlab::engine::gpu_train::GpuTrainer::new(ctx, t))?;
     let build_s = built.elapsed().as_secs_f64();
@@ -561,9 +639,16 @@ fn bench_gpu(t: &Trainer, steps: usize) -> Result<(), String> {
 /// with the task direction against 20 random directions, patch, and print the numbers.
 fn steer_cmd(args: &Args) -> Result<(), String> {
     let d = interlab::engine::flagship::FlagshipConfig::default();
-    let positions = interlab::steer::Positions::parse(&args.flag("position", "0".to_string())?).map_err(|e| format!("--position: {e}"))?;
+    let positions = interlab::steer::Positions::parse(&args.flag("position", "0".to_string())?)
+        .map_err(|e| format!("--position: {e}"))?;
     let site = args.flag("site", d.site.clone())?;
-    let cfg = interlab::engine::flagship::FlagshipConfig { steps: args.flag("steps", d.steps)?, seed: args.flag("seed", d.seed)?, site, positions, ..d };
+    let cfg = interlab::engine::flagship::FlagshipConfig {
+        steps: args.flag("steps", d.steps)?,
+        seed: args.flag("seed", d.seed)?,
+        site,
+        positions,
+        ..d
+    };
     let start = Instant::now();
     let r = interlab::engine::flagship::run(&cfg, &mut |line| println!("{line}"))?;
     println!("held-out accuracy {:.4}", r.heldout_accuracy);
@@ -571,10 +656,16 @@ fn steer_cmd(args: &Args) -> Result<(), String> {
     print_steer(&SteerReply::Sweep(r.sweep.clone()));
     println!("mid-network: blocks.0.resid_post at the answer positions (last8), scales in typical activation norms:");
     print_steer(&SteerReply::Sweep(r.mid.clone()));
-    println!("random-split directions, p at scale 1: {:?}", r.random_split_p.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>());
+    println!(
+        "random-split directions, p at scale 1: {:?}",
+        r.random_split_p.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>()
+    );
     print_steer(&SteerReply::Probe(r.probe.clone()));
     print_steer(&SteerReply::Patch(r.patch.clone()));
-    println!("seq-64 patching sweep (2 layers x 5 sites x 64 positions, 16 sequences): {:.2} s", r.patch_seconds_seq64);
+    println!(
+        "seq-64 patching sweep (2 layers x 5 sites x 64 positions, 16 sequences): {:.2} s",
+        r.patch_seconds_seq64
+    );
     let (d, sw, pr) = (&r.direction, &r.sweep.result, &r.probe);
     if let Some((_, dir)) = args.flags.iter().find(|(k, _)| k == "out") {
         std::fs::create_dir_all(dir).map_err(|e| format!("--out {dir}: {e}"))?;
@@ -592,24 +683,42 @@ fn steer_cmd(args: &Args) -> Result<(), String> {
 fn print_steer(reply: &SteerReply) {
     match reply {
         SteerReply::Direction(d) => {
-            println!("site {}: direction norm {:.3}, typical activation norm {:.3}; A: {}; B: {}", d.direction.site, d.norm, d.typical_norm, d.a, d.b);
-            println!("cosine across layers ({}): {:?}", d.layers.join(", "), d.cosines.iter().map(|row| row.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>()).collect::<Vec<_>>());
+            println!(
+                "site {}: direction norm {:.3}, typical activation norm {:.3}; A: {}; B: {}",
+                d.direction.site, d.norm, d.typical_norm, d.a, d.b
+            );
+            println!(
+                "cosine across layers ({}): {:?}",
+                d.layers.join(", "),
+                d.cosines
+                    .iter()
+                    .map(|row| row.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            );
         }
         SteerReply::Example(e) => {
             println!("scale {} (added norm {:.3})", e.scale, e.added_norm);
-            for (name, row) in [("input", &e.tokens), ("unsteered", &e.base), ("steered", &e.steered), ("set A", &e.toward)] {
+            for (name, row) in
+                [("input", &e.tokens), ("unsteered", &e.base), ("steered", &e.steered), ("set A", &e.toward)]
+            {
                 println!("{name:>10}: {}", row.join(" "));
             }
         }
         SteerReply::Sweep(r) => {
             let sw = &r.result;
             println!("{} on {} sequences; scale 1 adds norm {:.3}", r.metric, r.n, r.unit_norm);
-            println!("{:>6} {:>10} {:>12} {:>11} {:>10} {:>8}", "scale", "effect", "random mean", "random max", "percentile", "p");
+            println!(
+                "{:>6} {:>10} {:>12} {:>11} {:>10} {:>8}",
+                "scale", "effect", "random mean", "random max", "percentile", "p"
+            );
             for (j, s) in sw.scales.iter().enumerate() {
                 let rand: Vec<f64> = sw.random.iter().map(|x| x[j]).collect();
                 let mean = rand.iter().sum::<f64>() / rand.len() as f64;
                 let max = rand.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                println!("{s:>6} {:>10.4} {mean:>12.4} {max:>11.4} {:>10.2} {:>8.4}", sw.effect[j], sw.percentile[j], sw.p_value[j]);
+                println!(
+                    "{s:>6} {:>10.4} {mean:>12.4} {max:>11.4} {:>10.2} {:>8.4}",
+                    sw.effect[j], sw.percentile[j], sw.p_value[j]
+                );
             }
         }
         SteerReply::Probe(pr) => {
@@ -618,8 +727,21 @@ fn print_steer(reply: &SteerReply) {
         }
         SteerReply::Patch(r) => {
             let p = &r.result;
-            let best = p.restored.iter().zip(&p.sites).flat_map(|(row, s)| row.iter().enumerate().map(move |(q, x)| (*x, s.clone(), q))).fold((f64::NEG_INFINITY, String::new(), 0), |a, b| if b.0 > a.0 { b } else { a });
-            println!("patching ({}): {} runs in {:.2} s; most restoring: {} at position {} ({:.3})", r.metric, p.runs, r.ms / 1e3, best.1, best.2, best.0);
+            let best = p
+                .restored
+                .iter()
+                .zip(&p.sites)
+                .flat_map(|(row, s)| row.iter().enumerate().map(move |(q, x)| (*x, s.clone(), q)))
+                .fold((f64::NEG_INFINITY, String::new(), 0), |a, b| if b.0 > a.0 { b } else { a });
+            println!(
+                "patching ({}): {} runs in {:.2} s; most restoring: {} at position {} ({:.3})",
+                r.metric,
+                p.runs,
+                r.ms / 1e3,
+                best.1,
+                best.2,
+                best.0
+            );
         }
     }
 }
@@ -627,13 +749,22 @@ fn print_steer(reply: &SteerReply) {
 /// `interlab steer run`: one steering request (the tab's panel, same spec keys) on a saved run.
 fn steer_run_cmd(args: &Args) -> Result<(), String> {
     use interlab::engine::steering::{handle, Op, SteerRequest, SteerSpec};
-    let path = args.flags.iter().find(|(k, _)| k == "checkpoint").map(|(_, v)| v.clone()).ok_or("steer run needs --checkpoint FILE")?;
+    let path = args
+        .flags
+        .iter()
+        .find(|(k, _)| k == "checkpoint")
+        .map(|(_, v)| v.clone())
+        .ok_or("steer run needs --checkpoint FILE")?;
     let bytes = std::fs::read(&path).map_err(|e| format!("--checkpoint {path}: {e}"))?;
     let t = Trainer::from_checkpoint(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let op_name = args.flag("op", "sweep".to_string())?;
-    let op = Op::parse(&op_name).ok_or_else(|| format!("--op: '{op_name}' (direction, example, sweep, probe, patch)"))?;
+    let op = Op::parse(&op_name)
+        .ok_or_else(|| format!("--op: '{op_name}' (direction, example, sweep, probe, patch)"))?;
     if let Some((k, _)) = args.pairs.iter().find(|(k, _)| SteerSpec::default().get(k).is_none()) {
-        return Err(format!("'{k}' is not a steering key ({})", interlab::engine::steering::KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")));
+        return Err(format!(
+            "'{k}' is not a steering key ({})",
+            interlab::engine::steering::KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        ));
     }
     let spec = SteerSpec::from_pairs(&t.cfg.task, &args.pairs);
     let direction = match args.flags.iter().find(|(k, _)| k == "direction") {
@@ -642,7 +773,9 @@ fn steer_run_cmd(args: &Args) -> Result<(), String> {
     };
     let start = Instant::now();
     let clock = move || start.elapsed().as_secs_f64() * 1e3;
-    let out = handle(&t, &SteerRequest { op, spec, direction }, &clock, &mut |p| eprintln!("{} ({}/{})", p.what, p.done + 1, p.total));
+    let out = handle(&t, &SteerRequest { op, spec, direction }, &clock, &mut |p| {
+        eprintln!("{} ({}/{})", p.what, p.done + 1, p.total)
+    });
     if let Some(d) = &out.direction {
         if op != Op::Direction {
             print_steer(&SteerReply::Direction(d.clone()));
@@ -662,7 +795,8 @@ fn steer_run_cmd(args: &Args) -> Result<(), String> {
             std::fs::write(format!("{dir}/{}.csv", op.name()), csv).map_err(|e| e.to_string())?;
         }
         if let Some(d) = &out.direction {
-            std::fs::write(format!("{dir}/direction.json"), d.direction.to_json()).map_err(|e| e.to_string())?;
+            std::fs::write(format!("{dir}/direction.json"), d.direction.to_json())
+                .map_err(|e| e.to_string())?;
         }
         println!("wrote {dir}/");
     }
@@ -674,7 +808,14 @@ fn gpu_check_cmd() -> Result<(), String> {
     println!("adapter: {}", serde_json::to_string(&ctx.summary).unwrap_or_default());
     let report = pollster::block_on(gpu_check::check_matmul(&ctx))?;
     for s in &report.shapes {
-        println!("matmul {}x{}x{}: max_abs_err {:.3e} {}", s.m, s.k, s.n, s.max_abs_err, if s.ok { "ok" } else { "MISMATCH" });
+        println!(
+            "matmul {}x{}x{}: max_abs_err {:.3e} {}",
+            s.m,
+            s.k,
+            s.n,
+            s.max_abs_err,
+            if s.ok { "ok" } else { "MISMATCH" }
+        );
     }
     if report.passed {
         Ok(())
@@ -693,14 +834,21 @@ fn gpu_bench_cmd(rest: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         let mut value = |name: &str| -> Result<usize, String> {
             let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-            v.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--{name}: '{v}' is not a positive integer"))
+            v.parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("--{name}: '{v}' is not a positive integer"))
         };
         match a.as_str() {
             "--reps" => reps = Some(value("reps")?),
             "--size" => size = Some(value("size")?),
             "--quick" => quick = Some(true),
             "--full" => quick = Some(false),
-            other => return Err(format!("gpu-bench: unexpected argument '{other}' (--reps N, --size N, --quick, --full)")),
+            other => {
+                return Err(format!(
+                    "gpu-bench: unexpected argument '{other}' (--reps N, --size N, --quick, --full)"
+                ))
+            }
         }
     }
     let ctx = pollster::block_on(interlab::gpu::GpuContext::request()).map_err(|e| e.to_string())?;
@@ -709,9 +857,17 @@ fn gpu_bench_cmd(rest: &[String]) -> Result<(), String> {
     let reps = reps.unwrap_or(if quick { 1 } else { 5 });
     let size = size.unwrap_or(if quick { 256 } else { 4096 });
     let batch = if quick { 1 } else { 32 };
-    println!("adapter: {} ({}, {}, driver {}){}", s.name, s.backend, s.device_type, s.driver, if quick { "  [quick: batch 1; --full for 4096³, batch 32, 5 reps]" } else { "" });
+    println!(
+        "adapter: {} ({}, {}, driver {}){}",
+        s.name,
+        s.backend,
+        s.device_type,
+        s.driver,
+        if quick { "  [quick: batch 1; --full for 4096³, batch 32, 5 reps]" } else { "" }
+    );
     for case in interlab::gpu::bench::default_cases(size, batch) {
-        let r = pollster::block_on(interlab::gpu::bench::bench_case(&ctx, &case, reps)).map_err(|e| e.to_string())?;
+        let r = pollster::block_on(interlab::gpu::bench::bench_case(&ctx, &case, reps))
+            .map_err(|e| e.to_string())?;
         println!("{}", interlab::gpu::bench::format_line(&r));
     }
     Ok(())
@@ -720,15 +876,28 @@ fn gpu_bench_cmd(rest: &[String]) -> Result<(), String> {
 /// `interlab bundle --file FILE [--metrics OUT.csv]`: what a run bundle holds (exported from
 /// the tab).
 fn bundle_cmd(args: &Args) -> Result<(), String> {
-    let file = args.flags.iter().find(|(k, _)| k == "file").map(|(_, v)| v.clone()).ok_or("usage: interlab bundle --file FILE [--metrics OUT.csv]")?;
+    let file = args
+        .flags
+        .iter()
+        .find(|(k, _)| k == "file")
+        .map(|(_, v)| v.clone())
+        .ok_or("usage: interlab bundle --file FILE [--metrics OUT.csv]")?;
     let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let info = interlab::engine::bundle::info(&bytes).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| format!("{file}: a checkpoint (weights only), not a run bundle"))?;
-    let h = interlab::engine::bundle::parse_metrics(&info.metrics_csv, false).map_err(|e| format!("{file}: {e}"))?;
+    let info = interlab::engine::bundle::info(&bytes)
+        .map_err(|e| format!("{file}: {e}"))?
+        .ok_or_else(|| format!("{file}: a checkpoint (weights only), not a run bundle"))?;
+    let h = interlab::engine::bundle::parse_metrics(&info.metrics_csv, false)
+        .map_err(|e| format!("{file}: {e}"))?;
     println!("bundle: made with interlab {} (this is {})", info.version, interlab::VERSION);
     println!("config: {}", serde_json::to_string(&info.config).unwrap_or_default());
     println!("step: {} of {}", info.step, info.config.steps);
     println!("link: {}", info.link);
-    println!("metrics: {} training losses, last {:?}; {} held-out evaluations", h.loss.len(), h.loss.last().map(|p| p.1), h.eval_accuracy.len().max(h.eval_mse.len()));
+    println!(
+        "metrics: {} training losses, last {:?}; {} held-out evaluations",
+        h.loss.len(),
+        h.loss.last().map(|p| p.1),
+        h.eval_accuracy.len().max(h.eval_mse.len())
+    );
     if let Some((_, out)) = args.flags.iter().find(|(k, _)| k == "metrics") {
         std::fs::write(out, &info.metrics_csv).map_err(|e| format!("cannot write {out}: {e}"))?;
         println!("wrote {out}");
@@ -768,13 +937,17 @@ fn main() -> ExitCode {
     }
     if cmd == "steer" {
         return match rest.split_first() {
-            Some((sub, more)) if sub == "flagship" || sub == "run" => match parse_args(more).and_then(|a| if sub == "run" { steer_run_cmd(&a) } else { steer_cmd(&a) }) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
+            Some((sub, more)) if sub == "flagship" || sub == "run" => {
+                match parse_args(more)
+                    .and_then(|a| if sub == "run" { steer_run_cmd(&a) } else { steer_cmd(&a) })
+                {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
                 }
-            },
+            }
             _ => {
                 eprintln!("usage: interlab steer flagship [--steps N] [--seed S] [--site SITE] [--position P|all|lastK|A..B] [--out DIR]");
                 eprintln!("       interlab steer run --checkpoint FILE [--op direction|example|sweep|probe|patch] [st_key=value ...] [--direction FILE] [--out DIR]");
@@ -806,7 +979,9 @@ fn study_cmd(rest: &[String]) -> ExitCode {
     use interlab::study::StudyError;
     let result = match rest.split_first() {
         Some((sub, more)) if sub == "validate" && more.len() == 1 => study_validate(&more[0]),
-        Some((sub, more)) if sub == "simulate" && !more.is_empty() => parse_args(&more[1..]).and_then(|a| study_simulate(&more[0], &a)).map_err(StudyError::Input),
+        Some((sub, more)) if sub == "simulate" && !more.is_empty() => {
+            parse_args(&more[1..]).and_then(|a| study_simulate(&more[0], &a)).map_err(StudyError::Input)
+        }
         Some((sub, more)) if sub == "analyze" && !more.is_empty() => study_analyze(more),
         _ => {
             eprintln!("{STUDY_USAGE}");
@@ -875,10 +1050,19 @@ fn study_simulate(path: &str, args: &Args) -> Result<(), String> {
     }
     let cells = assign::cells(&p);
     let total_w: f64 = cells.iter().map(|c| c.weight).sum();
-    println!("{n} simulated participants of {} (seed {seed}) -> {out}/{{trials.csv,events.csv,export.json}}", p.metadata.id);
+    println!(
+        "{n} simulated participants of {} (seed {seed}) -> {out}/{{trials.csv,events.csv,export.json}}",
+        p.metadata.id
+    );
     for c in &cells {
         let k = logs.iter().filter(|l| l.rows().first().is_some_and(|r| r.condition == c.label())).count();
-        println!("  {:<40} {:>6} ({:.1}%, target {:.1}%)", c.label(), k, 100.0 * k as f64 / n.max(1) as f64, 100.0 * c.weight / total_w);
+        println!(
+            "  {:<40} {:>6} ({:.1}%, target {:.1}%)",
+            c.label(),
+            k,
+            100.0 * k as f64 / n.max(1) as f64,
+            100.0 * c.weight / total_w
+        );
     }
     Ok(())
 }

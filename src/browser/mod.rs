@@ -65,17 +65,24 @@ pub fn select_text(ev: &web_sys::Event) {
 
 /// The first file dropped on the page (from a drop event): its name and bytes.
 pub async fn read_dropped_file(ev: &web_sys::DragEvent) -> Result<Option<(String, Vec<u8>)>, String> {
-    let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else { return Ok(None) };
-    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+    let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else {
+        return Ok(None);
+    };
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
     Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
 }
 
 /// The first file chosen in a file `<input>` (from its change event): its name and bytes.
 pub async fn read_chosen_file(ev: &web_sys::Event) -> Result<Option<(String, Vec<u8>)>, String> {
     use wasm_bindgen::JsCast;
-    let input = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
+    let input =
+        ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
     let Some(file) = input.files().and_then(|f| f.get(0)) else { return Ok(None) };
-    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
     // Let the same file be chosen again later.
     input.set_value("");
     Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
@@ -92,7 +99,8 @@ pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> 
     opts.set_type(mime);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(err)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor element")?;
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor element")?;
     a.set_href(&url);
     a.set_download(filename);
     a.click();
@@ -104,14 +112,25 @@ pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> 
 /// refuses (no permission, insecure context), so the caller can show the text instead.
 pub async fn copy_text(text: &str) -> Result<(), String> {
     use wasm_bindgen::{JsCast, JsValue};
-    let nav = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).map_err(|e| format!("{e:?}"))?;
+    let nav = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .map_err(|e| format!("{e:?}"))?;
     let clip = js_sys::Reflect::get(&nav, &JsValue::from_str("clipboard")).map_err(|e| format!("{e:?}"))?;
     if clip.is_undefined() || clip.is_null() {
         return Err("this browser gives no clipboard here".into());
     }
-    let write: js_sys::Function = js_sys::Reflect::get(&clip, &JsValue::from_str("writeText")).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no clipboard.writeText")?;
-    let promise: js_sys::Promise = write.call1(&clip, &JsValue::from_str(text)).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "clipboard: not a promise")?;
-    wasm_bindgen_futures::JsFuture::from(promise).await.map(|_| ()).map_err(|e| e.as_string().unwrap_or_else(|| "the browser refused the clipboard".into()))
+    let write: js_sys::Function = js_sys::Reflect::get(&clip, &JsValue::from_str("writeText"))
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "no clipboard.writeText")?;
+    let promise: js_sys::Promise = write
+        .call1(&clip, &JsValue::from_str(text))
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "clipboard: not a promise")?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.as_string().unwrap_or_else(|| "the browser refused the clipboard".into()))
 }
 
 /// Whether `navigator.gpu` exists (the browser exposes WebGPU at all; an adapter may still
@@ -119,7 +138,9 @@ pub async fn copy_text(text: &str) -> Result<(), String> {
 pub fn has_webgpu_api() -> bool {
     // `navigator.gpu` on the page's window or a worker's global scope alike.
     let global = js_sys::global();
-    let Ok(nav) = js_sys::Reflect::get(&global, &wasm_bindgen::JsValue::from_str("navigator")) else { return false };
+    let Ok(nav) = js_sys::Reflect::get(&global, &wasm_bindgen::JsValue::from_str("navigator")) else {
+        return false;
+    };
     js_sys::Reflect::get(&nav, &wasm_bindgen::JsValue::from_str("gpu"))
         .map(|v| !v.is_undefined() && !v.is_null())
         .unwrap_or(false)
@@ -128,12 +149,15 @@ pub fn has_webgpu_api() -> bool {
 /// Every file chosen in a multiple file `<input>` (from its change event): names and text.
 pub async fn read_chosen_texts(ev: &web_sys::Event) -> Result<Vec<(String, String)>, String> {
     use wasm_bindgen::JsCast;
-    let input = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
+    let input =
+        ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
     let Some(files) = input.files() else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for i in 0..files.length() {
         let Some(file) = files.get(i) else { continue };
-        let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
+        let text = wasm_bindgen_futures::JsFuture::from(file.text())
+            .await
+            .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
         out.push((file.name(), text.as_string().unwrap_or_default()));
     }
     input.set_value("");

@@ -48,7 +48,10 @@ async fn request(req: &IdbRequest, what: &str) -> Result<JsValue, String> {
     req.set_onerror(Some(bad.unchecked_ref()));
     match rx.await {
         Ok(true) => req.result().map_err(|e| js_err(what, e)),
-        _ => Err(format!("{what}: {}", req.error().ok().flatten().map(|d| d.message()).unwrap_or_else(|| "failed".into()))),
+        _ => Err(format!(
+            "{what}: {}",
+            req.error().ok().flatten().map(|d| d.message()).unwrap_or_else(|| "failed".into())
+        )),
     }
 }
 
@@ -59,7 +62,10 @@ async fn committed(tx: &IdbTransaction, what: &str) -> Result<(), String> {
     tx.set_onabort(Some(bad.unchecked_ref()));
     match rx.await {
         Ok(true) => Ok(()),
-        _ => Err(format!("{what}: {}", tx.error().map(|d| d.message()).unwrap_or_else(|| "the transaction was aborted".into()))),
+        _ => Err(format!(
+            "{what}: {}",
+            tx.error().map(|d| d.message()).unwrap_or_else(|| "the transaction was aborted".into())
+        )),
     }
 }
 
@@ -72,7 +78,10 @@ impl Db {
     /// Open (creating if needed) database `name`, then prove a write and a read work.
     pub async fn open(name: &str) -> Result<Db, String> {
         let window = web_sys::window().ok_or("no window")?;
-        let factory = window.indexed_db().map_err(|e| js_err("IndexedDB", e))?.ok_or("IndexedDB is not available in this browser")?;
+        let factory = window
+            .indexed_db()
+            .map_err(|e| js_err("IndexedDB", e))?
+            .ok_or("IndexedDB is not available in this browser")?;
         let open = factory.open_with_u32(name, 1).map_err(|e| js_err("opening IndexedDB", e))?;
         let req = open.clone();
         let upgrade = Closure::once_into_js(move |_: web_sys::Event| {
@@ -92,9 +101,14 @@ impl Db {
 
     /// Store `value` under `key`; resolves once the write has committed.
     pub async fn put(&self, key: &str, value: &str) -> Result<(), String> {
-        let tx = self.db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite).map_err(|e| js_err("saving", e))?;
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
+            .map_err(|e| js_err("saving", e))?;
         let store = tx.object_store(STORE).map_err(|e| js_err("saving", e))?;
-        store.put_with_key(&JsValue::from_str(value), &JsValue::from_str(key)).map_err(|e| js_err("saving", e))?;
+        store
+            .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
+            .map_err(|e| js_err("saving", e))?;
         committed(&tx, "saving").await
     }
 
@@ -102,9 +116,12 @@ impl Db {
     pub async fn rows(&self, prefix: &str) -> Result<Vec<String>, String> {
         let tx = self.db.transaction_with_str(STORE).map_err(|e| js_err("reading", e))?;
         let store = tx.object_store(STORE).map_err(|e| js_err("reading", e))?;
-        let range = IdbKeyRange::bound(&JsValue::from_str(prefix), &JsValue::from_str(&format!("{prefix}\u{ffff}"))).map_err(|e| js_err("reading", e))?;
+        let range =
+            IdbKeyRange::bound(&JsValue::from_str(prefix), &JsValue::from_str(&format!("{prefix}\u{ffff}")))
+                .map_err(|e| js_err("reading", e))?;
         let req = store.get_all_with_key(&range).map_err(|e| js_err("reading", e))?;
-        let all: js_sys::Array = request(&req, "reading").await?.dyn_into().map_err(|_| "reading: not a list".to_string())?;
+        let all: js_sys::Array =
+            request(&req, "reading").await?.dyn_into().map_err(|_| "reading: not a list".to_string())?;
         Ok(all.iter().filter_map(|v| v.as_string()).collect())
     }
 }
@@ -148,7 +165,11 @@ async fn fetch_ok(path: &str) -> Result<web_sys::Response, String> {
         return Err(format!("'{path}': only files served with the lab (a relative path) can be opened"));
     }
     let window = web_sys::window().ok_or("no window")?;
-    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(path)).await.map_err(|e| js_err(path, e))?.dyn_into().map_err(|_| "not a response".to_string())?;
+    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(path))
+        .await
+        .map_err(|e| js_err(path, e))?
+        .dyn_into()
+        .map_err(|_| "not a response".to_string())?;
     if !resp.ok() {
         return Err(format!("'{path}': HTTP {}", resp.status()));
     }
@@ -158,14 +179,18 @@ async fn fetch_ok(path: &str) -> Result<web_sys::Response, String> {
 /// A same-origin text file (a protocol).
 pub async fn fetch_text(path: &str) -> Result<String, String> {
     let resp = fetch_ok(path).await?;
-    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
+    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(|e| js_err(path, e))?)
+        .await
+        .map_err(|e| js_err(path, e))?;
     text.as_string().ok_or_else(|| format!("'{path}': not text"))
 }
 
 /// A same-origin binary file (shipped model weights).
 pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
     let resp = fetch_ok(path).await?;
-    let buf = wasm_bindgen_futures::JsFuture::from(resp.array_buffer().map_err(|e| js_err(path, e))?).await.map_err(|e| js_err(path, e))?;
+    let buf = wasm_bindgen_futures::JsFuture::from(resp.array_buffer().map_err(|e| js_err(path, e))?)
+        .await
+        .map_err(|e| js_err(path, e))?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
@@ -184,9 +209,15 @@ pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<(), Str
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let headers = js_sys::Object::new();
-    js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into()).map_err(|e| js_err(url, e))?;
+    js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into())
+        .map_err(|e| js_err(url, e))?;
     init.set_headers(&headers);
-    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| js_err(url, e))?.dyn_into().map_err(|_| "not a response".to_string())?;
+    let resp: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init))
+            .await
+            .map_err(|e| js_err(url, e))?
+            .dyn_into()
+            .map_err(|_| "not a response".to_string())?;
     if !resp.ok() {
         return Err(format!("'{url}': HTTP {}", resp.status()));
     }
@@ -201,14 +232,19 @@ pub fn on_attention(f: impl Fn(&'static str, String) + 'static) {
     for (target, kind) in [("window", "focus"), ("window", "blur"), ("document", "visibilitychange")] {
         let g = f.clone();
         let cb = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
-            let state = web_sys::window().and_then(|w| w.document()).map(|d| if d.hidden() { "hidden" } else { "visible" }).unwrap_or("visible");
+            let state = web_sys::window()
+                .and_then(|w| w.document())
+                .map(|d| if d.hidden() { "hidden" } else { "visible" })
+                .unwrap_or("visible");
             let name = if kind == "visibilitychange" { "visibility" } else { kind };
             g(name, state.to_string());
         });
         let _ = if target == "window" {
             window.add_event_listener_with_callback(kind, cb.as_ref().unchecked_ref())
         } else {
-            window.document().map_or(Ok(()), |d| d.add_event_listener_with_callback(kind, cb.as_ref().unchecked_ref()))
+            window
+                .document()
+                .map_or(Ok(()), |d| d.add_event_listener_with_callback(kind, cb.as_ref().unchecked_ref()))
         };
         cb.forget();
     }

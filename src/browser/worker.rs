@@ -15,13 +15,19 @@ pub struct WorkerHandle {
 impl WorkerHandle {
     /// Start the worker script at `url`; `on_message` gets each text message, `on_error` a
     /// description when the script fails to load or throws.
-    pub fn spawn(url: &str, mut on_message: impl FnMut(String) + 'static, mut on_error: impl FnMut(String) + 'static) -> Result<Self, String> {
-        let worker = web_sys::Worker::new(url).map_err(|e| format!("could not start the worker {url}: {e:?}"))?;
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if let Some(text) = ev.data().as_string() {
-                on_message(text);
-            }
-        });
+    pub fn spawn(
+        url: &str,
+        mut on_message: impl FnMut(String) + 'static,
+        mut on_error: impl FnMut(String) + 'static,
+    ) -> Result<Self, String> {
+        let worker =
+            web_sys::Worker::new(url).map_err(|e| format!("could not start the worker {url}: {e:?}"))?;
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if let Some(text) = ev.data().as_string() {
+                    on_message(text);
+                }
+            });
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
             let detail = ev
                 .dyn_ref::<web_sys::ErrorEvent>()
@@ -36,7 +42,9 @@ impl WorkerHandle {
     }
 
     pub fn post(&self, text: &str) -> Result<(), String> {
-        self.worker.post_message(&JsValue::from_str(text)).map_err(|e| format!("postMessage to the worker failed: {e:?}"))
+        self.worker
+            .post_message(&JsValue::from_str(text))
+            .map_err(|e| format!("postMessage to the worker failed: {e:?}"))
     }
 }
 
@@ -68,5 +76,7 @@ pub fn on_message_in_worker(mut f: impl FnMut(String) + 'static) -> Result<(), S
 
 /// Inside the worker: send text to the page.
 pub fn post_to_page(text: &str) -> Result<(), String> {
-    worker_scope()?.post_message(&JsValue::from_str(text)).map_err(|e| format!("postMessage to the page failed: {e:?}"))
+    worker_scope()?
+        .post_message(&JsValue::from_str(text))
+        .map_err(|e| format!("postMessage to the page failed: {e:?}"))
 }

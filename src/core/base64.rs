@@ -35,7 +35,11 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
                     0
                 }
                 _ if pad > 0 => return Err(format!("base64: data after padding at {}", q * 4 + i)),
-                _ => ALPHABET.iter().position(|&a| a == c).ok_or_else(|| format!("base64: bad character at {}", q * 4 + i))? as u32,
+                _ => ALPHABET
+                    .iter()
+                    .position(|&a| a == c)
+                    .ok_or_else(|| format!("base64: bad character at {}", q * 4 + i))?
+                    as u32,
             };
             n = n << 6 | v;
         }

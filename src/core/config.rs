@@ -99,7 +99,9 @@ mod params_as_object {
                 serde_json::Value::String(s) => Ok((k, s)),
                 serde_json::Value::Number(n) => Ok((k, n.to_string())),
                 serde_json::Value::Bool(b) => Ok((k, b.to_string())),
-                other => Err(D::Error::custom(format!("task_params.{k}: expected a number or a string, got {other}"))),
+                other => Err(D::Error::custom(format!(
+                    "task_params.{k}: expected a number or a string, got {other}"
+                ))),
             })
             .collect()
     }
@@ -114,7 +116,8 @@ pub const DEFAULT_TASK: &str = "mqar";
 pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm", "gru"];
 
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
-pub const MIXER_NAMES: &[&str] = &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
+pub const MIXER_NAMES: &[&str] =
+    &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
 
 /// URL keys that belong to the app, not to the run (never read as task parameters): the
 /// keys of `share::APP`, and all keys starting with `APP_PREFIX` (the steering panel's
@@ -195,9 +198,23 @@ macro_rules! int_field {
 pub const FIELDS: &[Field] = &[
     int_field!("seed", "Seed", "fixes weights, data and the held-out set", 0, u32::MAX as u64, seed),
     int_field!("layers", "Layers", "blocks (attention or recurrence, each with an MLP)", 1, 12, layers),
-    int_field!("heads", "Heads", "attention or SSM (mhssm) heads per block; must divide d_model", 1, 16, heads),
+    int_field!(
+        "heads",
+        "Heads",
+        "attention or SSM (mhssm) heads per block; must divide d_model",
+        1,
+        16,
+        heads
+    ),
     int_field!("d_model", "d_model", "width of the residual stream", 4, 512, d_model),
-    int_field!("state", "SSM state", "complex states per channel (dlr, s4d) or per head (mhssm)", 1, 256, state),
+    int_field!(
+        "state",
+        "SSM state",
+        "complex states per channel (dlr, s4d) or per head (mhssm)",
+        1,
+        256,
+        state
+    ),
     Field {
         key: "lr",
         label: "Learning rate",
@@ -316,7 +333,8 @@ impl TrainConfig {
 
     /// `model`, `mixers` and the numeric fields as `key=value` pairs (everything but the task).
     pub fn model_pairs(&self) -> Vec<(String, String)> {
-        let mut out = vec![("model".to_string(), self.model.clone()), ("mixers".to_string(), self.mixers.clone())];
+        let mut out =
+            vec![("model".to_string(), self.model.clone()), ("mixers".to_string(), self.mixers.clone())];
         out.extend(FIELDS.iter().map(|f| (f.key.to_string(), format_field(f, self))));
         out
     }
@@ -341,7 +359,15 @@ impl TrainConfig {
         if let Some(bad) = mixers.iter().find(|m| !MIXER_NAMES.contains(m)) {
             err("mixers", format!("unknown mixer '{bad}' (mixers: {})", MIXER_NAMES.join(", ")));
         } else if mixers.len() != 1 && mixers.len() != self.layers {
-            err("mixers", format!("{} mixers listed for {} layers: give one name for all layers or exactly {}", mixers.len(), self.layers, self.layers));
+            err(
+                "mixers",
+                format!(
+                    "{} mixers listed for {} layers: give one name for all layers or exactly {}",
+                    mixers.len(),
+                    self.layers,
+                    self.layers
+                ),
+            );
         }
         if self.batch == 0 {
             err("batch", "must be at least 1".into());
@@ -374,7 +400,11 @@ impl TrainConfig {
             // DLR / S4D: per layer a norm gain, 4 (dlr) or 5 (s4d) [d, state] recurrence
             // tensors, and a 2x MLP; no position embedding.
             "dlr" | "s4d" => {
-                let rec = if self.model == "s4d" { 4 * d * self.state as u64 + d } else { 4 * d * self.state as u64 };
+                let rec = if self.model == "s4d" {
+                    4 * d * self.state as u64 + d
+                } else {
+                    4 * d * self.state as u64
+                };
                 return tokens + n * (d + rec + 4 * d * d) + head;
             }
             // Multi-head SSM: per layer two norm gains, 4 [heads, state] recurrence tensors,
@@ -394,7 +424,11 @@ impl TrainConfig {
     pub fn static_layers(&self) -> usize {
         let names: Vec<&str> = self.mixers.split(',').map(str::trim).collect();
         if names.len() == 1 {
-            if names[0] == "static" { self.layers } else { 0 }
+            if names[0] == "static" {
+                self.layers
+            } else {
+                0
+            }
         } else {
             names.iter().filter(|m| **m == "static").count()
         }
@@ -474,20 +508,31 @@ mod tests {
 
     #[test]
     fn task_and_its_parameters_are_carried_app_keys_are_not() {
-        let cfg = TrainConfig::from_pairs([("task", "shift"), ("seq_len", "40"), ("autorun", "1"), ("v", "0.1.0"), ("seq_len", "48")]).unwrap();
+        let cfg = TrainConfig::from_pairs([
+            ("task", "shift"),
+            ("seq_len", "40"),
+            ("autorun", "1"),
+            ("v", "0.1.0"),
+            ("seq_len", "48"),
+        ])
+        .unwrap();
         assert_eq!(cfg.task, "shift");
         assert_eq!(cfg.task_params, vec![("seq_len".to_string(), "48".to_string())]);
-        let back = TrainConfig::from_pairs(cfg.to_pairs().iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        let back =
+            TrainConfig::from_pairs(cfg.to_pairs().iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(back, cfg);
     }
 
     #[test]
     fn json_config_files_round_trip_and_name_bad_keys() {
-        let cfg = TrainConfig { layers: 3, ..TrainConfig::default() }.with_task("shift", &[("seq_len", "40")]);
+        let cfg =
+            TrainConfig { layers: 3, ..TrainConfig::default() }.with_task("shift", &[("seq_len", "40")]);
         let text = cfg.to_json_pretty();
         assert!(text.contains("\"seq_len\": \"40\""), "{text}");
         assert_eq!(TrainConfig::from_json(&text).unwrap(), cfg);
-        let partial = TrainConfig::from_json(r#"{"task": "mqar", "task_params": {"seq_len": 30}, "lr": 0.002}"#).unwrap();
+        let partial =
+            TrainConfig::from_json(r#"{"task": "mqar", "task_params": {"seq_len": 30}, "lr": 0.002}"#)
+                .unwrap();
         assert_eq!((partial.lr, partial.layers), (0.002, 2));
         assert_eq!(partial.task_params, vec![("seq_len".to_string(), "30".to_string())]);
         let e = TrainConfig::from_json("{\n  \"lrr\": 1\n}").unwrap_err();
@@ -548,11 +593,23 @@ mod tests {
     fn memory_estimate_covers_measured_peaks_without_gross_overcounting() {
         for &(model, d, l, b, mib) in MEASURED_MIB {
             let pairs = [("kv_pairs", "16"), ("vocab", "64"), ("seq_len", &l.to_string())];
-            let cfg = TrainConfig { model: model.into(), d_model: d, batch: b, layers: 2, heads: 2, state: 16, ..TrainConfig::default() }.with_task("mqar", &pairs);
+            let cfg = TrainConfig {
+                model: model.into(),
+                d_model: d,
+                batch: b,
+                layers: 2,
+                heads: 2,
+                state: 16,
+                ..TrainConfig::default()
+            }
+            .with_task("mqar", &pairs);
             let dims = ModelDims { vocab: 64, features: 0, seq_len: l, out: 64 };
             let est = cfg.estimated_bytes(dims) >> 20;
             assert!(est >= mib, "{model} d{d} l{l} b{b}: estimate {est} MiB under the measured {mib} MiB");
-            assert!(est as f64 <= 1.4 * mib as f64, "{model} d{d} l{l} b{b}: estimate {est} MiB vs measured {mib} MiB");
+            assert!(
+                est as f64 <= 1.4 * mib as f64,
+                "{model} d{d} l{l} b{b}: estimate {est} MiB vs measured {mib} MiB"
+            );
         }
     }
 }

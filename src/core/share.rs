@@ -28,10 +28,15 @@ pub const COMPRESS_OVER: usize = 600;
 pub enum Kind {
     /// `1`/`true`/`0`/`false`.
     Flag,
-    Int { min: u64, max: u64 },
+    Int {
+        min: u64,
+        max: u64,
+    },
     Choice(&'static [&'static str]),
     /// Free text up to `max` bytes (checked further by its reader).
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     /// A comma list of these words.
     List(&'static [&'static str]),
 }
@@ -51,20 +56,48 @@ pub const HIDEABLE: &[&str] = &["topbar", "controls", "gpu", "runbar", "charts",
 pub const APP: &[AppKey] = &[
     AppKey { key: "v", kind: Kind::Text { max: 32 }, help: "the lab version that wrote the link" },
     AppKey { key: "lf", kind: Kind::Int { min: 0, max: u32::MAX as u64 }, help: "link format (1)" },
-    AppKey { key: "z", kind: Kind::Text { max: MAX_LINK_BYTES }, help: "the whole link, deflated and base64url-encoded" },
+    AppKey {
+        key: "z",
+        kind: Kind::Text { max: MAX_LINK_BYTES },
+        help: "the whole link, deflated and base64url-encoded",
+    },
     AppKey { key: "page", kind: Kind::Choice(PAGES), help: "which page opens" },
     AppKey { key: "autorun", kind: Kind::Flag, help: "start the run (or experiment) when the page opens" },
     AppKey { key: "embed", kind: Kind::Flag, help: "embed mode: no top bar, for an iframe" },
     AppKey { key: "hide", kind: Kind::List(HIDEABLE), help: "parts of the lab page to hide" },
-    AppKey { key: "backend", kind: Kind::Choice(&["auto", "cpu", "gpu", "webgpu"]), help: "where new runs train" },
-    AppKey { key: "budget", kind: Kind::Int { min: super::config::MIN_BUDGET_MIB, max: super::config::MAX_BUDGET_MIB }, help: "memory budget (MiB)" },
-    AppKey { key: "lose_gpu_at", kind: Kind::Int { min: 0, max: 1_000_000 }, help: "diagnostic: lose the GPU device at this step" },
-    AppKey { key: "gseed", kind: Kind::Int { min: 0, max: u32::MAX as u64 }, help: "the gallery's example seed" },
+    AppKey {
+        key: "backend",
+        kind: Kind::Choice(&["auto", "cpu", "gpu", "webgpu"]),
+        help: "where new runs train",
+    },
+    AppKey {
+        key: "budget",
+        kind: Kind::Int { min: super::config::MIN_BUDGET_MIB, max: super::config::MAX_BUDGET_MIB },
+        help: "memory budget (MiB)",
+    },
+    AppKey {
+        key: "lose_gpu_at",
+        kind: Kind::Int { min: 0, max: 1_000_000 },
+        help: "diagnostic: lose the GPU device at this step",
+    },
+    AppKey {
+        key: "gseed",
+        kind: Kind::Int { min: 0, max: u32::MAX as u64 },
+        help: "the gallery's example seed",
+    },
     AppKey { key: "preset", kind: Kind::Text { max: 64 }, help: "the experiments page's preset" },
     AppKey { key: "arms", kind: Kind::Text { max: 4096 }, help: "the experiments page's arms" },
     AppKey { key: "views", kind: Kind::Flag, help: "open the model-internals views" },
-    AppKey { key: "vseed", kind: Kind::Int { min: 0, max: u32::MAX as u64 }, help: "the views' example seed" },
-    AppKey { key: "steer", kind: Kind::Choice(&["direction", "example", "sweep", "probe", "patch"]), help: "run this steering analysis when the run is done" },
+    AppKey {
+        key: "vseed",
+        kind: Kind::Int { min: 0, max: u32::MAX as u64 },
+        help: "the views' example seed",
+    },
+    AppKey {
+        key: "steer",
+        kind: Kind::Choice(&["direction", "example", "sweep", "probe", "patch"]),
+        help: "run this steering analysis when the run is done",
+    },
 ];
 
 /// Why a link was refused (the page opens the default lab and shows this).
@@ -179,14 +212,20 @@ fn clip(s: &str) -> String {
 /// The pairs inside `z`: base64url → inflate (capped) → UTF-8 → query.
 fn expand(z: &str) -> Result<Vec<(String, String)>, LinkError> {
     let bytes = b64url_decode(z.trim()).map_err(|e| LinkError { key: "z".into(), message: e })?;
-    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_EXPANDED_BYTES).map_err(|e| LinkError {
-        key: "z".into(),
-        message: match e.status {
-            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => format!("it expands to more than {MAX_EXPANDED_BYTES} bytes"),
-            _ => "not a compressed link (the data is damaged or cut short)".into(),
-        },
-    })?;
-    let text = String::from_utf8(raw).map_err(|_| LinkError { key: "z".into(), message: "the expanded link is not text".into() })?;
+    let raw =
+        miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_EXPANDED_BYTES).map_err(|e| {
+            LinkError {
+                key: "z".into(),
+                message: match e.status {
+                    miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                        format!("it expands to more than {MAX_EXPANDED_BYTES} bytes")
+                    }
+                    _ => "not a compressed link (the data is damaged or cut short)".into(),
+                },
+            }
+        })?;
+    let text = String::from_utf8(raw)
+        .map_err(|_| LinkError { key: "z".into(), message: "the expanded link is not text".into() })?;
     let pairs = parse_query(&text);
     if pairs.iter().any(|(k, _)| k == "z") {
         return fail("z", "a compressed link inside a compressed link".into());
@@ -224,7 +263,12 @@ fn pct(s: &str) -> String {
 /// Parse `k=v&k=v` (form encoding: `+` is a space, `%XX` a byte; malformed escapes are kept
 /// as text, invalid UTF-8 replaced), as a browser's `URLSearchParams` does.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.trim_start_matches('?').split('&').filter(|s| !s.is_empty()).map(|kv| kv.split_once('=').unwrap_or((kv, ""))).map(|(k, v)| (unpct(k), unpct(v))).collect()
+    q.trim_start_matches('?')
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .map(|(k, v)| (unpct(k), unpct(v)))
+        .collect()
 }
 
 fn unpct(s: &str) -> String {

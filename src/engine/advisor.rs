@@ -24,7 +24,9 @@ impl ModelAdvisor {
     pub fn load(name: &str, bytes: &[u8], expected: &str) -> Result<Self, String> {
         let got = sha256_hex(bytes);
         if !got.eq_ignore_ascii_case(expected) {
-            return Err(format!("model '{name}': its file's sha256 is {got}, the protocol expects {expected}"));
+            return Err(format!(
+                "model '{name}': its file's sha256 is {got}, the protocol expects {expected}"
+            ));
         }
         let trainer = Trainer::from_checkpoint(bytes).map_err(|e| format!("model '{name}': {e}"))?;
         Ok(ModelAdvisor { name: name.into(), sha256: got, trainer })
@@ -32,9 +34,16 @@ impl ModelAdvisor {
 
     /// Refuse a model trained on another task or setting than the trial's.
     pub fn check_task(&self, task: &str, params: &[(String, String)]) -> Result<(), String> {
-        let want = crate::tasks::build(task, params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| format!("model '{}': {e}", self.name))?;
+        let want = crate::tasks::build(task, params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| format!("model '{}': {e}", self.name))?;
         if self.trainer.task.info().name != task || *self.trainer.task.params() != *want.params() {
-            return Err(format!("model '{}' was trained on {} {:?}, the trial asks {task} {:?}", self.name, self.trainer.task.info().name, self.trainer.task.params().to_pairs(), want.params().to_pairs()));
+            return Err(format!(
+                "model '{}' was trained on {} {:?}, the trial asks {task} {:?}",
+                self.name,
+                self.trainer.task.info().name,
+                self.trainer.task.params().to_pairs(),
+                want.params().to_pairs()
+            ));
         }
         Ok(())
     }
@@ -42,11 +51,16 @@ impl ModelAdvisor {
     /// Class probabilities at `position` of `tokens` (the model reads positions ..= position).
     pub fn predict(&self, tokens: &[u32], position: usize) -> Result<Vec<f64>, String> {
         if position >= tokens.len() {
-            return Err(format!("model '{}': position {position} outside {} tokens", self.name, tokens.len()));
+            return Err(format!(
+                "model '{}': position {position} outside {} tokens",
+                self.name,
+                tokens.len()
+            ));
         }
         let n = position + 1;
         let x = Tensor::from_vec(tokens[..n].to_vec(), (1, n), &Device::Cpu).map_err(|e| e.to_string())?; // [1, n]
-        let logits = self.trainer.model.forward(&x, None).map_err(|e| format!("model '{}': {e}", self.name))?; // [n, classes]
+        let logits =
+            self.trainer.model.forward(&x, None).map_err(|e| format!("model '{}': {e}", self.name))?; // [n, classes]
         let p = logits.narrow(0, position, 1).and_then(|r| softmax_row(&r)).map_err(|e| e.to_string())?; // [classes]
         Ok(p.iter().map(|&x| x as f64).collect())
     }
@@ -64,9 +78,19 @@ pub struct EditedPrediction {
 impl ModelAdvisor {
     /// `predict` with the tokens `s < position` where `!keep[s]` hidden from every query in
     /// every layer (`keep.len()` = `position + 1`; the query position always sees itself).
-    pub fn predict_edited(&self, tokens: &[u32], position: usize, keep: &[bool]) -> Result<EditedPrediction, String> {
+    pub fn predict_edited(
+        &self,
+        tokens: &[u32],
+        position: usize,
+        keep: &[bool],
+    ) -> Result<EditedPrediction, String> {
         if position >= tokens.len() || keep.len() != position + 1 {
-            return Err(format!("model '{}': position {position} and {} keep flags for {} tokens", self.name, keep.len(), tokens.len()));
+            return Err(format!(
+                "model '{}': position {position} and {} keep flags for {} tokens",
+                self.name,
+                keep.len(),
+                tokens.len()
+            ));
         }
         let n = position + 1;
         let err = |e: &dyn std::fmt::Display| format!("model '{}': {e}", self.name);
@@ -76,7 +100,11 @@ impl ModelAdvisor {
         let mut attention = vec![0f64; n];
         for w in &maps {
             let (_, h, _, _) = w.dims4().map_err(|e| err(&e))?;
-            let rows: Vec<f32> = w.narrow(2, position, 1).and_then(|r| r.flatten_all()).and_then(|r| r.to_vec1()).map_err(|e| err(&e))?; // [h * n]
+            let rows: Vec<f32> = w
+                .narrow(2, position, 1)
+                .and_then(|r| r.flatten_all())
+                .and_then(|r| r.to_vec1())
+                .map_err(|e| err(&e))?; // [h * n]
             for (i, &a) in rows.iter().enumerate() {
                 attention[i % n] += a as f64 / (h * maps.len()) as f64;
             }
@@ -112,14 +140,26 @@ mod tests {
 
     #[test]
     fn a_checkpoint_loads_only_with_its_hash_and_task() {
-        let cfg = crate::core::TrainConfig { layers: 1, heads: 2, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("sort", &[("length", "4"), ("vocab", "6")]);
+        let cfg = crate::core::TrainConfig {
+            layers: 1,
+            heads: 2,
+            d_model: 8,
+            batch: 4,
+            steps: 1,
+            warmup: 0,
+            ..Default::default()
+        }
+        .with_task("sort", &[("length", "4"), ("vocab", "6")]);
         let bytes = Trainer::new(cfg).unwrap().checkpoint().unwrap();
         let h = sha256_hex(&bytes);
         let e = ModelAdvisor::load("m", &bytes, &"0".repeat(64)).err().unwrap();
         assert!(e.contains("sha256") && e.contains(&h), "{e}");
         let a = ModelAdvisor::load("m", &bytes, &h).unwrap();
         a.check_task("sort", &[("length".into(), "4".into()), ("vocab".into(), "6".into())]).unwrap();
-        assert!(a.check_task("sort", &[("length".into(), "5".into())]).unwrap_err().contains("was trained on"));
+        assert!(a
+            .check_task("sort", &[("length".into(), "5".into())])
+            .unwrap_err()
+            .contains("was trained on"));
         let b = a.trainer.task.generate(3, 1);
         let p = a.predict(&b.inputs, b.seq_len - 1).unwrap();
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5 && p.len() == 6);
@@ -135,11 +175,27 @@ mod tests {
         keep[0] = false;
         keep[1] = false;
         let cut = a.predict_edited(&b.inputs, q, &keep).unwrap();
-        assert!(cut.attention[0] == 0.0 && cut.attention[1] == 0.0 && (cut.attention.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+        assert!(
+            cut.attention[0] == 0.0
+                && cut.attention[1] == 0.0
+                && (cut.attention.iter().sum::<f64>() - 1.0).abs() < 1e-5
+        );
         assert!(a.predict_edited(&b.inputs, q, &keep[1..]).unwrap_err().contains("keep flags"));
-        let dlr = crate::core::TrainConfig { model: "dlr".into(), layers: 1, d_model: 8, batch: 4, steps: 1, warmup: 0, ..Default::default() }.with_task("sort", &[("length", "4"), ("vocab", "6")]);
+        let dlr = crate::core::TrainConfig {
+            model: "dlr".into(),
+            layers: 1,
+            d_model: 8,
+            batch: 4,
+            steps: 1,
+            warmup: 0,
+            ..Default::default()
+        }
+        .with_task("sort", &[("length", "4"), ("vocab", "6")]);
         let bytes = Trainer::new(dlr).unwrap().checkpoint().unwrap();
         let d = ModelAdvisor::load("d", &bytes, &sha256_hex(&bytes)).unwrap();
-        assert!(d.predict_edited(&b.inputs, q, &vec![true; q + 1]).unwrap_err().contains("no attention to edit"));
+        assert!(d
+            .predict_edited(&b.inputs, q, &vec![true; q + 1])
+            .unwrap_err()
+            .contains("no attention to edit"));
     }
 }

@@ -62,7 +62,8 @@ pub fn set_preference(p: BackendPref) {
 }
 
 pub fn preference() -> BackendPref {
-    [BackendPref::Auto, BackendPref::Cpu, BackendPref::Gpu][PREFERENCE.load(Ordering::Relaxed).min(2) as usize]
+    [BackendPref::Auto, BackendPref::Cpu, BackendPref::Gpu]
+        [PREFERENCE.load(Ordering::Relaxed).min(2) as usize]
 }
 
 /// A diagnostic (`lose_gpu_at=N` in the URL): destroy the GPU device when step N is
@@ -122,8 +123,15 @@ pub fn step_flops(cfg: &TrainConfig, dims: ModelDims) -> (f64, f64, f64) {
 pub fn step_ms(cfg: &TrainConfig, dims: ModelDims, software: bool) -> (f64, f64) {
     let (dense, cpu_mix, gpu_mix) = step_flops(cfg, dims);
     let cpu_mix_rate = if cfg.model == "transformer" { CPU_FLOPS } else { CPU_TOEPLITZ_FLOPS };
-    let (rate, per) = if software { (SOFTWARE_GPU_FLOPS, SOFTWARE_DISPATCH_MS) } else { (HARDWARE_GPU_FLOPS, HARDWARE_DISPATCH_MS) };
-    ((dense / CPU_FLOPS + cpu_mix / cpu_mix_rate) * 1e3, (dense + gpu_mix) / rate * 1e3 + dispatches(cfg) * per)
+    let (rate, per) = if software {
+        (SOFTWARE_GPU_FLOPS, SOFTWARE_DISPATCH_MS)
+    } else {
+        (HARDWARE_GPU_FLOPS, HARDWARE_DISPATCH_MS)
+    };
+    (
+        (dense / CPU_FLOPS + cpu_mix / cpu_mix_rate) * 1e3,
+        (dense + gpu_mix) / rate * 1e3 + dispatches(cfg) * per,
+    )
 }
 
 /// Where a run trains, and why.
@@ -134,7 +142,12 @@ pub struct Choice {
 }
 
 /// The backend for `cfg` given the preference and the adapter (None: no WebGPU / no device).
-pub fn choose(pref: BackendPref, cfg: &TrainConfig, dims: ModelDims, adapter: Option<&AdapterSummary>) -> Choice {
+pub fn choose(
+    pref: BackendPref,
+    cfg: &TrainConfig,
+    dims: ModelDims,
+    adapter: Option<&AdapterSummary>,
+) -> Choice {
     let cpu = |reason: String| Choice { gpu: false, reason };
     if pref == BackendPref::Cpu {
         return cpu("CPU chosen (backend=cpu)".into());
@@ -190,7 +203,8 @@ mod tests {
         assert!(!soft.gpu && soft.reason.contains("software adapter SwiftShader"), "{}", soft.reason);
         // The measured cases: a long DLR wins on a software adapter, the default Transformer
         // does not (lavapipe 0.09 vs CPU 0.03 steps/s; 0.83 vs 32.6).
-        let dlr = TrainConfig { model: "dlr".into(), d_model: 64, state: 16, batch: 4, ..TrainConfig::default() };
+        let dlr =
+            TrainConfig { model: "dlr".into(), d_model: 64, state: 16, batch: 4, ..TrainConfig::default() };
         let long = ModelDims { seq_len: 4096, vocab: 16, features: 0, out: 16 };
         assert!(choose(BackendPref::Auto, &dlr, long, Some(&adapter(true))).gpu);
         let default_dims = ModelDims { seq_len: 64, vocab: 64, features: 0, out: 64 };
@@ -199,7 +213,9 @@ mod tests {
         assert!(!choose(BackendPref::Cpu, &big, dims, Some(&hw)).gpu);
         assert!(choose(BackendPref::Gpu, &big, dims, None).reason.contains("no WebGPU"));
         let lstm = TrainConfig { model: "lstm".into(), ..big.clone() };
-        assert!(choose(BackendPref::Gpu, &lstm, dims, Some(&hw)).reason.contains("'lstm' model has no GPU kernels"));
+        assert!(choose(BackendPref::Gpu, &lstm, dims, Some(&hw))
+            .reason
+            .contains("'lstm' model has no GPU kernels"));
         assert_eq!(BackendPref::parse("gpu"), Ok(BackendPref::Gpu));
         assert!(BackendPref::parse("tpu").unwrap_err().contains("'tpu'"));
         assert!(BackendPref::NAMES.iter().all(|n| BackendPref::parse(n).unwrap().name() == *n));

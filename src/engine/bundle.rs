@@ -34,31 +34,41 @@ pub struct BundleInfo {
 pub fn write(trainer: &Trainer, metrics_csv: &str, link: &str) -> Result<Vec<u8>, String> {
     let (t, m, v) = trainer.optimizer_state();
     let named = trainer.model.named_params();
-    let mut tensors: Vec<(String, Tensor)> = named.iter().map(|(n, p)| (n.clone(), p.as_tensor().clone())).collect();
+    let mut tensors: Vec<(String, Tensor)> =
+        named.iter().map(|(n, p)| (n.clone(), p.as_tensor().clone())).collect();
     for ((name, p), (m, v)) in named.iter().zip(m.iter().zip(&v)) {
         let shape = p.as_tensor().shape().clone();
         for (which, data) in [("m", m), ("v", v)] {
-            let x = Tensor::from_slice(data, shape.clone(), &Device::Cpu).map_err(|e| format!("bundle: {name}: {e}"))?;
+            let x = Tensor::from_slice(data, shape.clone(), &Device::Cpu)
+                .map_err(|e| format!("bundle: {name}: {e}"))?;
             tensors.push((format!("{OPTIM_PREFIX}{which}.{name}"), x));
         }
     }
     let mut meta = trainer.header();
     meta["bundle"] = json!({ "format": FORMAT, "optim_t": t, "metrics_csv": metrics_csv, "link": link });
     let info: HashMap<String, String> = [("interlab".to_string(), meta.to_string())].into();
-    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(info)).map_err(|e| format!("bundle: could not serialise: {e}"))
+    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(info))
+        .map_err(|e| format!("bundle: could not serialise: {e}"))
 }
 
 /// The bundle part of a file's header: `None` for a plain checkpoint (weights only).
 pub fn info(bytes: &[u8]) -> Result<Option<BundleInfo>, String> {
     let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
-    let text = meta.get("interlab").ok_or("no 'interlab' entry in the safetensors header (not saved by interlab?)")?;
+    let text = meta
+        .get("interlab")
+        .ok_or("no 'interlab' entry in the safetensors header (not saved by interlab?)")?;
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("bundle header: {e}"))?;
     let Some(b) = v.get("bundle") else { return Ok(None) };
     let format = b.get("format").and_then(|f| f.as_u64()).ok_or("bundle header: no 'format'")?;
     if format != FORMAT {
         return Err(format!("bundle format {format} is not known to this lab (it reads format {FORMAT})"));
     }
-    let text = |k: &str| b.get(k).and_then(|x| x.as_str()).map(String::from).ok_or_else(|| format!("bundle header: '{k}' is missing or not text"));
+    let text = |k: &str| {
+        b.get(k)
+            .and_then(|x| x.as_str())
+            .map(String::from)
+            .ok_or_else(|| format!("bundle header: '{k}' is missing or not text"))
+    };
     Ok(Some(BundleInfo {
         config: TrainConfig::from_json(&v["config"].to_string())?,
         step: v["step"].as_u64().ok_or("bundle header: no 'step'")? as usize,
@@ -74,8 +84,13 @@ pub fn info(bytes: &[u8]) -> Result<Option<BundleInfo>, String> {
 pub fn restore(bytes: &[u8]) -> Result<Trainer, String> {
     let mut trainer = Trainer::from_checkpoint(bytes)?;
     let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_str(meta.get("interlab").map(String::as_str).unwrap_or("{}")).map_err(|e| format!("bundle header: {e}"))?;
-    let Some(t) = v.get("bundle").map(|b| b.get("optim_t").and_then(|t| t.as_u64()).ok_or("bundle header: no 'optim_t'")).transpose()? else {
+    let v: serde_json::Value = serde_json::from_str(meta.get("interlab").map(String::as_str).unwrap_or("{}"))
+        .map_err(|e| format!("bundle header: {e}"))?;
+    let Some(t) = v
+        .get("bundle")
+        .map(|b| b.get("optim_t").and_then(|t| t.as_u64()).ok_or("bundle header: no 'optim_t'"))
+        .transpose()?
+    else {
         return Ok(trainer);
     };
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| format!("bundle: {e}"))?;
@@ -88,7 +103,12 @@ pub fn restore(bytes: &[u8]) -> Result<Trainer, String> {
             if view.dtype() != safetensors::Dtype::F32 {
                 return Err(format!("bundle: tensor '{key}' is {:?}, expected F32", view.dtype()));
             }
-            out.push(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>());
+            out.push(
+                view.data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect::<Vec<f32>>(),
+            );
         }
     }
     trainer.set_optimizer_state(t, ms, vs).map_err(|e| format!("bundle: {e}"))?;
@@ -101,7 +121,13 @@ pub fn restore(bytes: &[u8]) -> Result<Trainer, String> {
 /// bit for bit.
 pub fn metrics_csv(h: &History) -> String {
     let mut out = String::from("step,metric,value\n");
-    let series: [(&str, &Vec<(f64, f64)>); 5] = [("train_loss", &h.loss), ("train_accuracy", &h.accuracy), ("heldout_accuracy", &h.eval_accuracy), ("heldout_exact", &h.eval_exact), ("heldout_mse", &h.eval_mse)];
+    let series: [(&str, &Vec<(f64, f64)>); 5] = [
+        ("train_loss", &h.loss),
+        ("train_accuracy", &h.accuracy),
+        ("heldout_accuracy", &h.eval_accuracy),
+        ("heldout_exact", &h.eval_exact),
+        ("heldout_mse", &h.eval_mse),
+    ];
     for (name, points) in series {
         for (s, v) in points {
             out.push_str(&format!("{},{name},{v:?}\n", *s as u64));
@@ -123,7 +149,10 @@ pub fn parse_metrics(text: &str, regression: bool) -> Result<History, String> {
         let (Some(step), Some(metric), Some(value), None) = (f.next(), f.next(), f.next(), f.next()) else {
             return Err(format!("metrics line {n}: expected step,metric,value"));
         };
-        let step: u64 = step.trim().parse().map_err(|_| format!("metrics line {n}: step '{step}' is not a whole number"))?;
+        let step: u64 = step
+            .trim()
+            .parse()
+            .map_err(|_| format!("metrics line {n}: step '{step}' is not a whole number"))?;
         let value: f64 = match value.trim() {
             "NaN" => f64::NAN,
             v => v.parse().map_err(|_| format!("metrics line {n}: value '{v}' is not a number"))?,

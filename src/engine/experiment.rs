@@ -65,7 +65,10 @@ impl Experiment {
             })?;
             let mixers = match kind.mixers {
                 "attn,{rest}" if base.layers <= 1 => "attn".to_string(),
-                "attn,{rest}" => std::iter::once("attn").chain(std::iter::repeat_n("static", base.layers - 1)).collect::<Vec<_>>().join(","),
+                "attn,{rest}" => std::iter::once("attn")
+                    .chain(std::iter::repeat_n("static", base.layers - 1))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 m => m.to_string(),
             };
             let config = TrainConfig { model: kind.model.into(), mixers, ..base.clone() };
@@ -74,11 +77,20 @@ impl Experiment {
         if arms.is_empty() {
             return Err("arms: choose at least one model".into());
         }
-        Ok(Experiment { format: FORMAT, version: crate::VERSION.into(), title: format!("{} models on {}", arms.len(), base.task), arms })
+        Ok(Experiment {
+            format: FORMAT,
+            version: crate::VERSION.into(),
+            title: format!("{} models on {}", arms.len(), base.task),
+            arms,
+        })
     }
 
     pub fn from_preset(p: &Preset) -> Self {
-        let arms = p.runs.iter().map(|(label, config)| Arm { label: label.clone(), config: config.clone() }).collect();
+        let arms = p
+            .runs
+            .iter()
+            .map(|(label, config)| Arm { label: label.clone(), config: config.clone() })
+            .collect();
         Experiment { format: FORMAT, version: crate::VERSION.into(), title: p.title.into(), arms }
     }
 
@@ -91,7 +103,10 @@ impl Experiment {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let e: Experiment = serde_json::from_str(text).map_err(|e| format!("experiment file: {e}"))?;
         if e.format != FORMAT {
-            return Err(format!("experiment file: format {} is not supported (this version reads format {FORMAT})", e.format));
+            return Err(format!(
+                "experiment file: format {} is not supported (this version reads format {FORMAT})",
+                e.format
+            ));
         }
         if e.arms.is_empty() {
             return Err("experiment file: arms: the list is empty".into());
@@ -100,7 +115,8 @@ impl Experiment {
             if e.arms[..i].iter().any(|b| b.label == a.label) {
                 return Err(format!("experiment file: arms[{i}].label: '{}' is used twice", a.label));
             }
-            super::plan(&a.config).map_err(|err| format!("experiment file: arms[{i}].config ({}): {err}", a.label))?;
+            super::plan(&a.config)
+                .map_err(|err| format!("experiment file: arms[{i}].config ({}): {err}", a.label))?;
         }
         Ok(e)
     }
@@ -128,7 +144,13 @@ pub struct ArmResult {
 /// The results table as CSV, one row per arm (empty cells for metrics a task lacks).
 pub fn results_csv(rows: &[ArmResult]) -> String {
     let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    let text = |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+    let text = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
     let mut out = String::from("label,model,mixers,task,seed,params,steps,final_loss,heldout_accuracy,heldout_exact_match,heldout_mse,steps_per_sec,backend,state\n");
     for r in rows {
         let cells = [
@@ -164,8 +186,14 @@ mod tests {
         assert_eq!(e.arms.len(), 3);
         assert_eq!(e.arms[1].config.mixers, "attn,static,static");
         assert_eq!(e.arms[2].config.model, "dlr");
-        assert!(e.arms.iter().all(|a| a.config.seed == 11 && a.config.steps == 40 && a.config.task == base.task));
-        assert!(Experiment::compare(&base, &["attn", "mamba"]).err().unwrap().contains("unknown model 'mamba'"));
+        assert!(e
+            .arms
+            .iter()
+            .all(|a| a.config.seed == 11 && a.config.steps == 40 && a.config.task == base.task));
+        assert!(Experiment::compare(&base, &["attn", "mamba"])
+            .err()
+            .unwrap()
+            .contains("unknown model 'mamba'"));
         assert!(Experiment::compare(&base, &[]).is_err());
     }
 
@@ -189,21 +217,37 @@ mod tests {
         let msg = Experiment::from_json(&bad.to_json()).err().unwrap();
         assert!(msg.contains("arms[2].config") && msg.contains("heads"), "{msg}");
         assert!(Experiment::from_json("{\"format\":1}").err().unwrap().starts_with("experiment file:"));
-        assert!(Experiment::from_json(&e.to_json().replace("\"format\": 1", "\"format\": 9")).err().unwrap().contains("format 9"));
+        assert!(Experiment::from_json(&e.to_json().replace("\"format\": 1", "\"format\": 9"))
+            .err()
+            .unwrap()
+            .contains("format 9"));
     }
 
     #[test]
     fn csv_has_a_header_and_one_quoted_row_per_arm() {
         let rows = [
-            ArmResult { label: "attn, 2 layers".into(), model: "transformer".into(), params: 1234, steps: 10, loss: Some(0.5), accuracy: Some(0.75), ..ArmResult::default() },
+            ArmResult {
+                label: "attn, 2 layers".into(),
+                model: "transformer".into(),
+                params: 1234,
+                steps: 10,
+                loss: Some(0.5),
+                accuracy: Some(0.75),
+                ..ArmResult::default()
+            },
             ArmResult { label: "dlr".into(), mse: Some(0.125), ..ArmResult::default() },
         ];
         let csv = results_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("label,model,mixers,task,seed,params,steps,final_loss"));
-        assert!(lines[1].starts_with("\"attn, 2 layers\",transformer,,,0,1234,10,0.5,0.75,,,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("\"attn, 2 layers\",transformer,,,0,1234,10,0.5,0.75,,,"),
+            "{}",
+            lines[1]
+        );
         assert_eq!(lines[2].split(',').nth(10), Some("0.125"));
-        assert_eq!(lines.iter().map(|l| l.matches(',').count()).collect::<Vec<_>>(), [13, 14, 13]); // the quoted comma
+        assert_eq!(lines.iter().map(|l| l.matches(',').count()).collect::<Vec<_>>(), [13, 14, 13]);
+        // the quoted comma
     }
 }

@@ -12,7 +12,9 @@
 
 use candle_core::{Device, Tensor};
 
-use super::steering::{handle, DirectionReport, Op, PatchReport, ProbeReport, SteerReply, SteerRequest, SteerSpec, SweepReport};
+use super::steering::{
+    handle, DirectionReport, Op, PatchReport, ProbeReport, SteerReply, SteerRequest, SteerSpec, SweepReport,
+};
 use super::Trainer;
 use crate::core::TrainConfig;
 use crate::model::{Transformer, TransformerConfig};
@@ -36,7 +38,15 @@ pub struct FlagshipConfig {
 
 impl Default for FlagshipConfig {
     fn default() -> Self {
-        FlagshipConfig { steps: 3000, seed: 1, site: "blocks.0.resid_pre".into(), positions: Positions::One(0), scales: vec![0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], random: 20, sets: 64 }
+        FlagshipConfig {
+            steps: 3000,
+            seed: 1,
+            site: "blocks.0.resid_pre".into(),
+            positions: Positions::One(0),
+            scales: vec![0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0],
+            random: 20,
+            sets: 64,
+        }
     }
 }
 
@@ -67,8 +77,18 @@ pub struct FlagshipReport {
 const LENGTH: &str = "8";
 
 pub fn train_config(steps: usize, seed: u64) -> TrainConfig {
-    TrainConfig { seed, layers: 2, heads: 2, d_model: 32, batch: 32, steps, warmup: 50, lr: 3e-3, ..TrainConfig::default() }
-        .with_task("copy_reverse", &[("length", LENGTH), ("vocab", "16"), ("mode", "mixed")])
+    TrainConfig {
+        seed,
+        layers: 2,
+        heads: 2,
+        d_model: 32,
+        batch: 32,
+        steps,
+        warmup: 50,
+        lr: 3e-3,
+        ..TrainConfig::default()
+    }
+    .with_task("copy_reverse", &[("length", LENGTH), ("vocab", "16"), ("mode", "mixed")])
 }
 
 /// The steering panel's spec for the flagship (what its link carries).
@@ -89,10 +109,17 @@ pub fn spec(cfg: &FlagshipConfig) -> SteerSpec {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn ask(t: &Trainer, op: Op, spec: &SteerSpec, log: &mut dyn FnMut(&str)) -> Result<(SteerReply, Option<DirectionReport>), String> {
+fn ask(
+    t: &Trainer,
+    op: Op,
+    spec: &SteerSpec,
+    log: &mut dyn FnMut(&str),
+) -> Result<(SteerReply, Option<DirectionReport>), String> {
     let start = std::time::Instant::now();
     let clock = move || start.elapsed().as_secs_f64() * 1e3;
-    let out = handle(t, &SteerRequest { op, spec: spec.clone(), direction: None }, &clock, &mut |p| log(&format!("{} ({}/{})", p.what, p.done + 1, p.total)));
+    let out = handle(t, &SteerRequest { op, spec: spec.clone(), direction: None }, &clock, &mut |p| {
+        log(&format!("{} ({}/{})", p.what, p.done + 1, p.total))
+    });
     Ok((out.reply?, out.direction))
 }
 
@@ -109,21 +136,54 @@ pub fn run(cfg: &FlagshipConfig, log: &mut dyn FnMut(&str)) -> Result<FlagshipRe
     let heldout_accuracy = t.evaluate().map_err(|e| e.to_string())?.accuracy.unwrap_or(0.0);
     log(&format!("trained {} steps: held-out accuracy {heldout_accuracy:.4}", cfg.steps));
     let spec = spec(cfg);
-    let (SteerReply::Sweep(sweep), Some(direction)) = ask(&t, Op::Sweep, &spec, log)? else { return Err("flagship: the sweep returned no sweep".into()) };
-    let mid_spec = SteerSpec { site: "blocks.0.resid_post".into(), positions: "last8".into(), unit: "norm".into(), scales: "0,0.5,1,2,3,4".into(), ..spec.clone() };
-    let (SteerReply::Sweep(mid), _) = ask(&t, Op::Sweep, &mid_spec, log)? else { return Err("flagship: the sweep returned no sweep".into()) };
+    let (SteerReply::Sweep(sweep), Some(direction)) = ask(&t, Op::Sweep, &spec, log)? else {
+        return Err("flagship: the sweep returned no sweep".into());
+    };
+    let mid_spec = SteerSpec {
+        site: "blocks.0.resid_post".into(),
+        positions: "last8".into(),
+        unit: "norm".into(),
+        scales: "0,0.5,1,2,3,4".into(),
+        ..spec.clone()
+    };
+    let (SteerReply::Sweep(mid), _) = ask(&t, Op::Sweep, &mid_spec, log)? else {
+        return Err("flagship: the sweep returned no sweep".into());
+    };
     let mut random_split_p = Vec::new();
     for s in 0..5u64 {
         // At the task token every copy-mode input is the same (the split's direction would be
         // exactly zero, which is refused), so the split's difference is taken over all positions.
-        let split = SteerSpec { a: "mode=copy".into(), b: "mode=copy".into(), positions: "all".into(), seed: (cfg.seed + 100 + s).to_string(), scales: "1".into(), ..spec.clone() };
-        let (SteerReply::Sweep(r), _) = ask(&t, Op::Sweep, &split, log)? else { return Err("flagship: the sweep returned no sweep".into()) };
+        let split = SteerSpec {
+            a: "mode=copy".into(),
+            b: "mode=copy".into(),
+            positions: "all".into(),
+            seed: (cfg.seed + 100 + s).to_string(),
+            scales: "1".into(),
+            ..spec.clone()
+        };
+        let (SteerReply::Sweep(r), _) = ask(&t, Op::Sweep, &split, log)? else {
+            return Err("flagship: the sweep returned no sweep".into());
+        };
         random_split_p.push(r.result.p_value[0]);
     }
-    let (SteerReply::Probe(probe), _) = ask(&t, Op::Probe, &spec, log)? else { return Err("flagship: no probe report".into()) };
-    let (SteerReply::Patch(patch), _) = ask(&t, Op::Patch, &spec, log)? else { return Err("flagship: no patch report".into()) };
+    let (SteerReply::Probe(probe), _) = ask(&t, Op::Probe, &spec, log)? else {
+        return Err("flagship: no probe report".into());
+    };
+    let (SteerReply::Patch(patch), _) = ask(&t, Op::Patch, &spec, log)? else {
+        return Err("flagship: no patch report".into());
+    };
     let patch_seconds_seq64 = patch_timing_seq64()?;
-    Ok(FlagshipReport { train, heldout_accuracy, direction, sweep, mid, random_split_p, probe, patch, patch_seconds_seq64 })
+    Ok(FlagshipReport {
+        train,
+        heldout_accuracy,
+        direction,
+        sweep,
+        mid,
+        random_split_p,
+        probe,
+        patch,
+        patch_seconds_seq64,
+    })
 }
 
 /// The timing target, natively: every site (heads apart) x position of a 2-layer,
@@ -131,15 +191,39 @@ pub fn run(cfg: &FlagshipConfig, log: &mut dyn FnMut(&str)) -> Result<FlagshipRe
 /// such a model (`tests/browser/steering.test.mjs`).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn patch_timing_seq64() -> Result<f64, String> {
-    let cfg = TransformerConfig { vocab: 16, features: 0, max_len: 64, layers: 2, heads: 2, d_model: 32, mlp_ratio: 4, out: 16, mixers: vec![crate::model::mixers::Mixer::Attention; 2] };
+    let cfg = TransformerConfig {
+        vocab: 16,
+        features: 0,
+        max_len: 64,
+        layers: 2,
+        heads: 2,
+        d_model: 32,
+        mlp_ratio: 4,
+        out: 16,
+        mixers: vec![crate::model::mixers::Mixer::Attention; 2],
+    };
     let m = Transformer::new(cfg, 1).map_err(|e| e.to_string())?;
     let mk = |seed: u64| {
         let mut rng = crate::core::Rng::new(seed);
-        Tensor::from_vec((0..16 * 64).map(|_| rng.below(16) as u32).collect::<Vec<u32>>(), (16, 64), &Device::Cpu).map_err(|e| e.to_string())
+        Tensor::from_vec(
+            (0..16 * 64).map(|_| rng.below(16) as u32).collect::<Vec<u32>>(),
+            (16, 64),
+            &Device::Cpu,
+        )
+        .map_err(|e| e.to_string())
     };
     let (clean, corrupt) = (mk(1)?, mk(2)?);
-    let metric = |l: &Tensor| -> crate::steer::Result<f64> { l.mean_all().and_then(|x| x.to_scalar::<f32>()).map(f64::from).map_err(|e| crate::steer::SteerError { what: "metric".into(), detail: e.to_string() }) };
-    let sites: Vec<String> = crate::model::SeqModel::sites(&m).into_iter().filter(|s| s.kind != "mixer.heads").map(|s| s.name).collect();
+    let metric = |l: &Tensor| -> crate::steer::Result<f64> {
+        l.mean_all()
+            .and_then(|x| x.to_scalar::<f32>())
+            .map(f64::from)
+            .map_err(|e| crate::steer::SteerError { what: "metric".into(), detail: e.to_string() })
+    };
+    let sites: Vec<String> = crate::model::SeqModel::sites(&m)
+        .into_iter()
+        .filter(|s| s.kind != "mixer.heads")
+        .map(|s| s.name)
+        .collect();
     let t = std::time::Instant::now();
     patch::sweep(&m, &clean, &corrupt, &sites, &metric, &mut |_, _| {}).map_err(|e| e.to_string())?;
     Ok(t.elapsed().as_secs_f64())

@@ -9,7 +9,9 @@ use super::plan::dims_of;
 use super::trainer::{EvalStats, StepStats, Trainer};
 use crate::core::TrainConfig;
 use crate::gpu::adamw::{AdamWConfig, AdamWStep};
-use crate::gpu::train::{transformer_unsupported, Arch, BatchData, Dims, Engine, Layout, Loss, Mixer, RawStep, Spec, Targets};
+use crate::gpu::train::{
+    transformer_unsupported, Arch, BatchData, Dims, Engine, Layout, Loss, Mixer, RawStep, Spec, Targets,
+};
 use crate::gpu::{AdapterSummary, GpuContext};
 use crate::model::Schedule;
 use crate::tasks::{Batch, Output};
@@ -84,24 +86,60 @@ impl GpuTrainer {
             Output::Classes { classes, .. } => Loss::CrossEntropy { classes },
             Output::Regression { .. } => Loss::Mse,
         };
-        let dims = Dims { b: cfg.batch, l: shape.seq_len, d: cfg.d_model, vocab: shape.vocab, features: shape.features, out: dims_of(&shape).out, channels: output.channels(), loss };
+        let dims = Dims {
+            b: cfg.batch,
+            l: shape.seq_len,
+            d: cfg.d_model,
+            vocab: shape.vocab,
+            features: shape.features,
+            out: dims_of(&shape).out,
+            channels: output.channels(),
+            loss,
+        };
         let arch = match cfg.model.as_str() {
             "transformer" => {
                 let mixers = crate::model::mixers::Mixer::parse_list(&cfg.mixers, cfg.layers)?;
-                let mixers = mixers.iter().map(|m| Mixer::from_name(m.name()).ok_or_else(|| format!("the '{}' mixer has no GPU kernels", m.name()))).collect::<R<Vec<_>>>()?;
+                let mixers = mixers
+                    .iter()
+                    .map(|m| {
+                        Mixer::from_name(m.name())
+                            .ok_or_else(|| format!("the '{}' mixer has no GPU kernels", m.name()))
+                    })
+                    .collect::<R<Vec<_>>>()?;
                 Arch::Transformer { mixers, heads: cfg.heads }
             }
             _ => Arch::Dlr { layers: cfg.layers, state: cfg.state },
         };
         let named = trainer.model.named_params();
-        let tensors: Vec<(String, Vec<usize>)> = named.iter().map(|(n, v)| (n.clone(), v.as_tensor().dims().to_vec())).collect();
+        let tensors: Vec<(String, Vec<usize>)> =
+            named.iter().map(|(n, v)| (n.clone(), v.as_tensor().dims().to_vec())).collect();
         let layout = Layout::new(&tensors);
-        let values = named.iter().map(|(n, v)| v.as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| format!("GPU engine: reading {n}: {e}"))).collect::<R<Vec<_>>>()?;
+        let values = named
+            .iter()
+            .map(|(n, v)| {
+                v.as_tensor()
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(|e| format!("GPU engine: reading {n}: {e}"))
+            })
+            .collect::<R<Vec<_>>>()?;
         let init = layout.pack(&values)?;
-        let spec = Spec { arch, dims, layout: layout.clone(), adamw: AdamWConfig { clip: cfg.clip as f32, ..AdamWConfig::default() } };
+        let spec = Spec {
+            arch,
+            dims,
+            layout: layout.clone(),
+            adamw: AdamWConfig { clip: cfg.clip as f32, ..AdamWConfig::default() },
+        };
         let engine = Engine::new(ctx, spec, &init, trainer.step_count()).await?;
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
-        Ok(GpuTrainer { engine, layout, output, schedule, weight_decay: cfg.weight_decay, eval_chunks: Vec::new() })
+        Ok(GpuTrainer {
+            engine,
+            layout,
+            output,
+            schedule,
+            weight_decay: cfg.weight_decay,
+            eval_chunks: Vec::new(),
+        })
     }
 
     /// Dispatches per step (one submission holds them all).
@@ -195,7 +233,13 @@ impl GpuTrainer {
 
     fn synced(&self, raw: crate::gpu::train::RawSync) -> Synced {
         let stats = self.step_stats(raw.stats);
-        Synced { step: raw.step, params: self.layout.unpack(&raw.params), m: self.layout.unpack(&raw.m), v: self.layout.unpack(&raw.v), stats }
+        Synced {
+            step: raw.step,
+            params: self.layout.unpack(&raw.params),
+            m: self.layout.unpack(&raw.m),
+            v: self.layout.unpack(&raw.v),
+            stats,
+        }
     }
 
     pub fn poll_sync(&mut self, wait: bool) -> R<Option<Synced>> {
@@ -220,7 +264,8 @@ impl GpuTrainer {
             .collect();
         let batches: Vec<BatchData> = chunks.iter().map(|c| data(c, self.output)).collect();
         self.engine.start_eval(&batches)?;
-        self.eval_chunks = chunks.iter().enumerate().map(|(k, c)| ((set.batch - k * b).min(b), c.mask.clone())).collect();
+        self.eval_chunks =
+            chunks.iter().enumerate().map(|(k, c)| ((set.batch - k * b).min(b), c.mask.clone())).collect();
         Ok(())
     }
 
@@ -240,7 +285,9 @@ impl GpuTrainer {
             correct += x[1] as f64;
             rows += real;
             if let Some(flags) = x.get(4..).filter(|f| !f.is_empty()) {
-                exact += (0..*real).filter(|&r| (r * per_row..(r + 1) * per_row).all(|i| mask[i] <= 0.0 || flags[i] > 0.5)).count();
+                exact += (0..*real)
+                    .filter(|&r| (r * per_row..(r + 1) * per_row).all(|i| mask[i] <= 0.0 || flags[i] > 0.5))
+                    .count();
             }
         }
         let loss = loss_sum / scored.max(1.0);

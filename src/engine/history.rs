@@ -27,14 +27,25 @@ impl History {
     /// the CPU trains again).
     pub fn truncate(&mut self, step: usize) {
         let x = step as f64;
-        for v in [&mut self.loss, &mut self.accuracy, &mut self.eval_accuracy, &mut self.eval_exact, &mut self.eval_mse] {
+        for v in [
+            &mut self.loss,
+            &mut self.accuracy,
+            &mut self.eval_accuracy,
+            &mut self.eval_exact,
+            &mut self.eval_mse,
+        ] {
             v.retain(|p| p.0 <= x);
         }
         self.spectrum.retain(|p| p.0 <= x);
     }
 
     /// Fold in one chunk's steps and evaluation.
-    pub fn record(&mut self, steps: &[super::messages::StepPoint], eval: Option<(usize, super::EvalStats)>, spectrum: Option<&Vec<[f32; 5]>>) {
+    pub fn record(
+        &mut self,
+        steps: &[super::messages::StepPoint],
+        eval: Option<(usize, super::EvalStats)>,
+        spectrum: Option<&Vec<[f32; 5]>>,
+    ) {
         for s in steps {
             self.loss.push((s.step as f64, s.loss));
             if let Some(a) = s.accuracy {

@@ -57,7 +57,9 @@ pub fn inspect(trainer: &Trainer, seed: u64) -> Result<ModelView, String> {
     let tokens = Tensor::from_vec(batch.inputs[..len].to_vec(), (1, len), &dev).map_err(fail)?; // [1, len]
     let features = match batch.features {
         0 => None,
-        f => Some(Tensor::from_vec(batch.features_data[..len * f].to_vec(), (1, len, f), &dev).map_err(fail)?), // [1, len, f]
+        f => {
+            Some(Tensor::from_vec(batch.features_data[..len * f].to_vec(), (1, len, f), &dev).map_err(fail)?)
+        } // [1, len, f]
     };
     let inside = trainer.model.internals(&tokens, features.as_ref()).map_err(|e| e.to_string())?;
     let mut attention = Vec::with_capacity(inside.mixing.len());
@@ -67,7 +69,10 @@ pub fn inspect(trainer: &Trainer, seed: u64) -> Result<ModelView, String> {
         attention.push(heads.into_iter().map(|rows| rows.into_iter().flatten().collect()).collect());
     }
     let mixers = match trainer.cfg.model.as_str() {
-        "transformer" => crate::model::mixers::Mixer::parse_list(&trainer.cfg.mixers, trainer.cfg.layers)?.iter().map(|m| m.name().to_string()).collect(),
+        "transformer" => crate::model::mixers::Mixer::parse_list(&trainer.cfg.mixers, trainer.cfg.layers)?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect(),
         _ => Vec::new(),
     };
     Ok(ModelView {
@@ -76,12 +81,25 @@ pub fn inspect(trainer: &Trainer, seed: u64) -> Result<ModelView, String> {
         tokens: batch.inputs[..len].iter().map(|&t| trainer.task.token_label(t)).collect(),
         mixers,
         attention,
-        eigenvalues: trainer.model.spectrum().into_iter().map(|mut e| {
-            e.truncate(VIEW_EIGENVALUES);
-            e
-        }).collect(),
-        kernels: inside.recurrence.iter().map(|r| r.kernel.iter().take(VIEW_CHANNELS).cloned().collect()).collect(),
-        state_norms: inside.recurrence.into_iter().map(|r| r.state_norm.into_iter().next().unwrap_or_default()).collect(),
+        eigenvalues: trainer
+            .model
+            .spectrum()
+            .into_iter()
+            .map(|mut e| {
+                e.truncate(VIEW_EIGENVALUES);
+                e
+            })
+            .collect(),
+        kernels: inside
+            .recurrence
+            .iter()
+            .map(|r| r.kernel.iter().take(VIEW_CHANNELS).cloned().collect())
+            .collect(),
+        state_norms: inside
+            .recurrence
+            .into_iter()
+            .map(|r| r.state_norm.into_iter().next().unwrap_or_default())
+            .collect(),
     })
 }
 
@@ -110,8 +128,19 @@ mod tests {
     use crate::core::TrainConfig;
 
     fn trainer(model: &str, mixers: &str) -> Trainer {
-        let cfg = TrainConfig { model: model.into(), mixers: mixers.into(), layers: 2, heads: 2, d_model: 8, state: 3, batch: 2, steps: 5, warmup: 1, ..TrainConfig::default() }
-            .with_task("induction", &[("seq_len", "80"), ("vocab", "8"), ("segment", "6")]);
+        let cfg = TrainConfig {
+            model: model.into(),
+            mixers: mixers.into(),
+            layers: 2,
+            heads: 2,
+            d_model: 8,
+            state: 3,
+            batch: 2,
+            steps: 5,
+            warmup: 1,
+            ..TrainConfig::default()
+        }
+        .with_task("induction", &[("seq_len", "80"), ("vocab", "8"), ("segment", "6")]);
         Trainer::new(cfg).unwrap()
     }
 
@@ -131,7 +160,9 @@ mod tests {
                 }
             }
         }
-        assert!(v.kernels.is_empty() && v.eigenvalues.is_empty() && spectrum_summary(t.model.as_ref()).is_empty());
+        assert!(
+            v.kernels.is_empty() && v.eigenvalues.is_empty() && spectrum_summary(t.model.as_ref()).is_empty()
+        );
         // Another seed is another example.
         assert_ne!(inspect(&t, 4).unwrap().tokens, v.tokens);
     }
@@ -169,6 +200,14 @@ mod tests {
         assert_eq!(v.eigenvalues[0].len(), 8 * 3);
         let s = spectrum_summary(t.model.as_ref());
         assert_eq!(s.len(), 2);
-        assert!(s.iter().all(|[lo, mid, hi, pmid, pmax]| 0.0 < *lo && lo <= mid && mid <= hi && *hi < 1.0 && 0.0 <= *pmid && pmid <= pmax), "{s:?}");
+        assert!(
+            s.iter().all(|[lo, mid, hi, pmid, pmax]| 0.0 < *lo
+                && lo <= mid
+                && mid <= hi
+                && *hi < 1.0
+                && 0.0 <= *pmid
+                && pmid <= pmax),
+            "{s:?}"
+        );
     }
 }

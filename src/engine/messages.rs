@@ -28,8 +28,12 @@ pub enum ToWorker {
         #[serde(default)]
         lose_gpu_at: Option<usize>,
     },
-    Resume { run: u64 },
-    Pause { run: u64 },
+    Resume {
+        run: u64,
+    },
+    Pause {
+        run: u64,
+    },
     /// Send the run's weights back as a checkpoint (`FromWorker::checkpoint`), or, with
     /// `bundle`, the whole run as a bundle (`engine::bundle`).
     Export {
@@ -38,11 +42,20 @@ pub enum ToWorker {
         bundle: Option<BundleRequest>,
     },
     /// Replace any run with one rebuilt from checkpoint bytes (base64), evaluated and paused.
-    Load { run: u64, checkpoint: String },
+    Load {
+        run: u64,
+        checkpoint: String,
+    },
     /// Send the model's view of example `seed` back (`FromWorker::view`).
-    Inspect { run: u64, seed: u64 },
+    Inspect {
+        run: u64,
+        seed: u64,
+    },
     /// A steering request on the run's current weights (`FromWorker::steer`).
-    Steer { run: u64, request: SteerRequest },
+    Steer {
+        run: u64,
+        request: SteerRequest,
+    },
     /// Drop the run.
     Reset,
 }
@@ -129,7 +142,20 @@ impl ToWorker {
 impl FromWorker {
     /// A state change with no new numbers.
     pub fn state(run: u64, state: RunState, error: Option<String>) -> Self {
-        FromWorker { run, state, steps: Vec::new(), eval: None, error, checkpoint: None, view: None, spectrum: None, backend: None, fell_back: None, steer: None, steer_progress: None }
+        FromWorker {
+            run,
+            state,
+            steps: Vec::new(),
+            eval: None,
+            error,
+            checkpoint: None,
+            view: None,
+            spectrum: None,
+            backend: None,
+            fell_back: None,
+            steer: None,
+            steer_progress: None,
+        }
     }
 
     /// The update for one chunk of work: its steps, a finished evaluation, and the state the
@@ -145,7 +171,11 @@ impl FromWorker {
         FromWorker {
             run,
             state,
-            steps: r.steps.iter().map(|s| StepPoint { step: s.step, loss: s.loss, accuracy: s.accuracy }).collect(),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepPoint { step: s.step, loss: s.loss, accuracy: s.accuracy })
+                .collect(),
             eval: r.eval,
             error: r.error.clone(),
             checkpoint: None,
@@ -173,15 +203,66 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bad_text_is_an_error() {
-        let m = ToWorker::Start { run: 3, config: TrainConfig::default(), budget_mib: 2048, backend: BackendPref::Gpu, lose_gpu_at: Some(7) };
+        let m = ToWorker::Start {
+            run: 3,
+            config: TrainConfig::default(),
+            budget_mib: 2048,
+            backend: BackendPref::Gpu,
+            lose_gpu_at: Some(7),
+        };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let f = FromWorker { run: 3, state: RunState::Running, steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }], eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })), error: None, checkpoint: Some("AAEC".into()), view: Some(ModelView { step: 4, seed: 9, tokens: vec!["a".into()], attention: vec![vec![vec![1.0]]], ..ModelView::default() }), spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]), backend: Some(BackendInfo { gpu: true, adapter: Some("SwiftShader".into()), reason: "backend=gpu".into() }), fell_back: Some(("lost".into(), 50)), steer: Some(crate::engine::steering::SteerOutcome { op: crate::engine::steering::Op::Patch, reply: Err("no sites".into()), direction: None }), steer_progress: Some(crate::engine::steering::SteerProgress { what: "x".into(), done: 1, total: 2 }) };
-        let s = ToWorker::Steer { run: 3, request: crate::engine::steering::SteerRequest { op: crate::engine::steering::Op::Sweep, spec: Default::default(), direction: Some("{}".into()) } };
+        let f = FromWorker {
+            run: 3,
+            state: RunState::Running,
+            steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }],
+            eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })),
+            error: None,
+            checkpoint: Some("AAEC".into()),
+            view: Some(ModelView {
+                step: 4,
+                seed: 9,
+                tokens: vec!["a".into()],
+                attention: vec![vec![vec![1.0]]],
+                ..ModelView::default()
+            }),
+            spectrum: Some(vec![[0.5, 0.7, 0.9, 0.1, 0.3]]),
+            backend: Some(BackendInfo {
+                gpu: true,
+                adapter: Some("SwiftShader".into()),
+                reason: "backend=gpu".into(),
+            }),
+            fell_back: Some(("lost".into(), 50)),
+            steer: Some(crate::engine::steering::SteerOutcome {
+                op: crate::engine::steering::Op::Patch,
+                reply: Err("no sites".into()),
+                direction: None,
+            }),
+            steer_progress: Some(crate::engine::steering::SteerProgress {
+                what: "x".into(),
+                done: 1,
+                total: 2,
+            }),
+        };
+        let s = ToWorker::Steer {
+            run: 3,
+            request: crate::engine::steering::SteerRequest {
+                op: crate::engine::steering::Op::Sweep,
+                spec: Default::default(),
+                direction: Some("{}".into()),
+            },
+        };
         assert_eq!(ToWorker::from_json(&s.to_json()).unwrap(), s);
         assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
         assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.
-        let bad = FromWorker { steps: vec![StepPoint { step: 2, loss: f64::INFINITY, accuracy: None }], eval: Some((2, EvalStats { loss: f64::NAN, accuracy: None, exact_match: None, mse: Some(f64::NAN) })), ..f };
+        let bad = FromWorker {
+            steps: vec![StepPoint { step: 2, loss: f64::INFINITY, accuracy: None }],
+            eval: Some((
+                2,
+                EvalStats { loss: f64::NAN, accuracy: None, exact_match: None, mse: Some(f64::NAN) },
+            )),
+            ..f
+        };
         let back = FromWorker::from_json(&bad.to_json()).unwrap();
         assert!(back.steps[0].loss.is_nan() && back.eval.unwrap().1.loss.is_nan());
     }

@@ -42,7 +42,8 @@ impl Score {
             }
             Output::Regression { .. } => {
                 let pred: Vec<f32> = out.flatten_all()?.to_vec1()?; // [b*l*c]
-                for ((p, y), _) in pred.iter().zip(&batch.values).zip(&batch.mask).filter(|(_, m)| **m > 0.0) {
+                for ((p, y), _) in pred.iter().zip(&batch.values).zip(&batch.mask).filter(|(_, m)| **m > 0.0)
+                {
                     s.scored += 1;
                     s.sq_err += ((p - y) as f64).powi(2);
                 }
@@ -81,7 +82,8 @@ mod tests {
     #[test]
     fn accuracy_and_exact_match_count_scored_targets_per_row() {
         // 2 rows x 2 positions, 1 channel, 2 classes; row 0 all right, row 1 one wrong.
-        let logits = Tensor::from_vec(vec![0f32, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0], (4, 2), &Device::Cpu).unwrap();
+        let logits =
+            Tensor::from_vec(vec![0f32, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0], (4, 2), &Device::Cpu).unwrap();
         let batch = Batch {
             batch: 2,
             seq_len: 2,

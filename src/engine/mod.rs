@@ -19,7 +19,7 @@ pub mod status;
 pub mod steering;
 pub mod trainer;
 
+pub use plan::{plan, Plan};
 pub use session::{ChunkReport, Session};
 pub use status::{Backend, RunState, RunStatus, Runner};
-pub use plan::{plan, Plan};
 pub use trainer::{EvalProgress, EvalStats, StepStats, Trainer};

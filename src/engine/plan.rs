@@ -33,10 +33,15 @@ pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
     for (k, _) in &cfg.task_params {
         if !info.params.iter().any(|p| p.key == k) {
             let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
-            errors.push(FieldError::new(k.clone(), format!("not a parameter of task '{}' (its parameters: {})", info.name, keys.join(", "))));
+            errors.push(FieldError::new(
+                k.clone(),
+                format!("not a parameter of task '{}' (its parameters: {})", info.name, keys.join(", ")),
+            ));
         }
     }
-    let built = Params::from_pairs(info.params, cfg.task_params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).and_then(info.build);
+    let built =
+        Params::from_pairs(info.params, cfg.task_params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .and_then(info.build);
     let task = match built {
         Ok(t) => t,
         Err(e) => {
@@ -47,7 +52,8 @@ pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
     let dims = dims_of(&task.shape());
     // A run the user sends to the GPU (`backend=gpu`) is not held to the CPU path's memory
     // budget: the GPU engine checks the device's own limits when it allocates.
-    let gpu_run = super::backend::preference() == super::backend::BackendPref::Gpu && super::gpu_train::unsupported(cfg).is_none();
+    let gpu_run = super::backend::preference() == super::backend::BackendPref::Gpu
+        && super::gpu_train::unsupported(cfg).is_none();
     if !gpu_run {
         if let Err(e) = cfg.check_budget(dims) {
             errors.push(e);

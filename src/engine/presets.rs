@@ -16,7 +16,17 @@ pub struct Preset {
 
 /// A small model with one budget for every run of a preset.
 fn base(steps: usize) -> TrainConfig {
-    TrainConfig { layers: 2, heads: 2, d_model: 32, batch: 32, steps, warmup: 50, lr: 1e-3, seed: 7, ..TrainConfig::default() }
+    TrainConfig {
+        layers: 2,
+        heads: 2,
+        d_model: 32,
+        batch: 32,
+        steps,
+        warmup: 50,
+        lr: 1e-3,
+        seed: 7,
+        ..TrainConfig::default()
+    }
 }
 
 fn run(label: &str, cfg: TrainConfig) -> (String, TrainConfig) {
@@ -31,7 +41,8 @@ pub fn all() -> Vec<Preset> {
     for k in [1, 2, 4, 8] {
         for h in [1, 2, 4, 8] {
             let lags = k.to_string();
-            let cfg = TrainConfig { layers: 1, heads: h, ..base(1500) }.with_task("lag_map", &[("lags", &lags), ("outputs", "4"), ("seq_len", "32")]);
+            let cfg = TrainConfig { layers: 1, heads: h, ..base(1500) }
+                .with_task("lag_map", &[("lags", &lags), ("outputs", "4"), ("seq_len", "32")]);
             heads_lags.push(run(&format!("k{k}-h{h}"), cfg));
         }
     }
@@ -100,7 +111,8 @@ mod tests {
     fn every_run_of_every_preset_trains_a_few_steps() {
         for p in all() {
             for (label, cfg) in p.runs {
-                let mut t = crate::engine::Trainer::new(cfg).unwrap_or_else(|e| panic!("{}/{label}: {e}", p.name));
+                let mut t =
+                    crate::engine::Trainer::new(cfg).unwrap_or_else(|e| panic!("{}/{label}: {e}", p.name));
                 let first = t.step().unwrap().loss;
                 let mut last = first;
                 for _ in 0..2 {

@@ -46,7 +46,15 @@ pub struct Session {
 
 impl Session {
     pub fn new(trainer: Trainer) -> Self {
-        Session { trainer, pending_eval: None, gpu: None, eval_every: EVAL_EVERY, sync_every: SYNC_EVERY, lose_device_at: None, held_eval: None }
+        Session {
+            trainer,
+            pending_eval: None,
+            gpu: None,
+            eval_every: EVAL_EVERY,
+            sync_every: SYNC_EVERY,
+            lose_device_at: None,
+            held_eval: None,
+        }
     }
 
     /// Train on the GPU engine from here (built for this session's trainer).
@@ -107,7 +115,8 @@ impl Session {
                         }
                     }
                     Err(e) => {
-                        r.error = Some(format!("training step {} failed: {e}", self.trainer.step_count() + 1));
+                        r.error =
+                            Some(format!("training step {} failed: {e}", self.trainer.step_count() + 1));
                         break;
                     }
                 }
@@ -125,7 +134,10 @@ impl Session {
     /// Record a step's numbers; false (with the error set) when the loss diverged.
     fn take_step(&self, r: &mut ChunkReport, s: StepStats) -> bool {
         if !s.loss.is_finite() {
-            r.error = Some(format!("training diverged at step {}: the loss is {}; lower the learning rate (lr) or raise warmup", s.step, s.loss));
+            r.error = Some(format!(
+                "training diverged at step {}: the loss is {}; lower the learning rate (lr) or raise warmup",
+                s.step, s.loss
+            ));
             return false;
         }
         r.steps.push(s);
@@ -206,7 +218,10 @@ impl Session {
 
     /// All submitted work delivered (or no GPU).
     fn gpu_idle(&self) -> bool {
-        self.gpu.as_ref().is_none_or(|g| !g.sync_pending() && !g.eval_pending() && g.steps_read() == g.steps_submitted()) && self.held_eval.is_none()
+        self.gpu
+            .as_ref()
+            .is_none_or(|g| !g.sync_pending() && !g.eval_pending() && g.steps_read() == g.steps_submitted())
+            && self.held_eval.is_none()
     }
 
     /// Take a finished sync or evaluation; report an evaluation once the weights it scored
@@ -257,7 +272,10 @@ impl Session {
             g.start_sync();
         }
         self.poll_gpu(r, false)?;
-        Ok(self.gpu.as_ref().is_none_or(|g| self.trainer.step_count() == g.steps_submitted() && !g.sync_pending()))
+        Ok(self
+            .gpu
+            .as_ref()
+            .is_none_or(|g| self.trainer.step_count() == g.steps_submitted() && !g.sync_pending()))
     }
 
     /// The device is gone: continue on the CPU from the last synced step.
@@ -276,7 +294,10 @@ impl Session {
             return false;
         }
         // An evaluation of the synced step lost with the device is redone on the CPU.
-        if (lost_eval || self.held_eval.is_some()) && (from.is_multiple_of(self.eval_every.max(1)) || from == self.trainer.cfg.steps) && r.eval.is_none_or(|e| e.0 != from) {
+        if (lost_eval || self.held_eval.is_some())
+            && (from.is_multiple_of(self.eval_every.max(1)) || from == self.trainer.cfg.steps)
+            && r.eval.is_none_or(|e| e.0 != from)
+        {
             self.pending_eval = Some((from, EvalProgress::default()));
         }
         self.held_eval = None;
@@ -292,8 +313,10 @@ impl Session {
 /// the optimiser's moments, so training on continues the run exactly; a plain checkpoint
 /// restarts them.
 pub fn load_checkpoint(base64: &str) -> Result<(Session, (usize, EvalStats)), String> {
-    let bytes = crate::core::base64::decode(base64).map_err(|e| format!("could not read the checkpoint: {e}"))?;
-    let trainer = super::bundle::restore(&bytes).map_err(|e| format!("could not load the checkpoint: {e}"))?;
+    let bytes =
+        crate::core::base64::decode(base64).map_err(|e| format!("could not read the checkpoint: {e}"))?;
+    let trainer =
+        super::bundle::restore(&bytes).map_err(|e| format!("could not load the checkpoint: {e}"))?;
     let eval = trainer.evaluate().map_err(|e| format!("could not evaluate the loaded weights: {e}"))?;
     let step = trainer.step_count();
     Ok((Session::new(trainer), (step, eval)))
@@ -306,8 +329,16 @@ mod tests {
 
     #[test]
     fn chunks_cover_every_step_and_every_evaluation() {
-        let cfg = TrainConfig { layers: 1, heads: 1, d_model: 8, batch: 2, steps: 120, warmup: 5, ..TrainConfig::default() }
-            .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
+        let cfg = TrainConfig {
+            layers: 1,
+            heads: 1,
+            d_model: 8,
+            batch: 2,
+            steps: 120,
+            warmup: 5,
+            ..TrainConfig::default()
+        }
+        .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
         let mut s = Session::new(Trainer::new(cfg).unwrap());
         let (mut steps, mut evals) = (Vec::new(), Vec::new());
         // A deadline in the past: each call does one unit of work.
@@ -327,8 +358,17 @@ mod tests {
 
     #[test]
     fn evaluations_of_recurrent_models_carry_the_spectrum() {
-        let cfg = TrainConfig { model: "dlr".into(), layers: 2, d_model: 4, state: 2, batch: 2, steps: 50, warmup: 5, ..TrainConfig::default() }
-            .with_task("shift", &[("seq_len", "8"), ("vocab", "4"), ("max_shift", "2"), ("channels", "1")]);
+        let cfg = TrainConfig {
+            model: "dlr".into(),
+            layers: 2,
+            d_model: 4,
+            state: 2,
+            batch: 2,
+            steps: 50,
+            warmup: 5,
+            ..TrainConfig::default()
+        }
+        .with_task("shift", &[("seq_len", "8"), ("vocab", "4"), ("max_shift", "2"), ("channels", "1")]);
         let mut s = Session::new(Trainer::new(cfg).unwrap());
         let mut seen = None;
         while !s.is_done() {
@@ -338,13 +378,25 @@ mod tests {
         }
         let sp = seen.expect("an evaluation at step 50");
         assert_eq!(sp.len(), 2);
-        assert!(sp.iter().all(|[lo, mid, hi, pmid, pmax]| lo <= mid && mid <= hi && 0.0 <= *pmid && pmid <= pmax && *pmax <= std::f32::consts::PI));
+        assert!(sp.iter().all(|[lo, mid, hi, pmid, pmax]| lo <= mid
+            && mid <= hi
+            && 0.0 <= *pmid
+            && pmid <= pmax
+            && *pmax <= std::f32::consts::PI));
     }
 
     #[test]
     fn a_checkpoint_loads_into_a_session_with_its_evaluation_and_bad_bytes_are_refused() {
-        let cfg = TrainConfig { layers: 1, heads: 1, d_model: 8, batch: 2, steps: 20, warmup: 2, ..TrainConfig::default() }
-            .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
+        let cfg = TrainConfig {
+            layers: 1,
+            heads: 1,
+            d_model: 8,
+            batch: 2,
+            steps: 20,
+            warmup: 2,
+            ..TrainConfig::default()
+        }
+        .with_task("mqar", &[("vocab", "12"), ("seq_len", "9"), ("kv_pairs", "3")]);
         let mut t = Trainer::new(cfg).unwrap();
         for _ in 0..3 {
             t.step().unwrap();

@@ -13,7 +13,9 @@ use crate::model::dlr::{Dlr, DlrConfig};
 use crate::model::mixers::Mixer;
 use crate::model::rnn::{Cell, Rnn, RnnConfig};
 use crate::model::ssm_heads::{MhSsm, MhSsmConfig};
-use crate::model::{masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig};
+use crate::model::{
+    masked_cross_entropy, masked_mse, AdamW, Result, Schedule, SeqModel, Transformer, TransformerConfig,
+};
 use crate::tasks::{check_batch, Batch, Output, Task};
 
 /// Most held-out sequences used for evaluation.
@@ -79,7 +81,14 @@ pub fn build_model(cfg: &TrainConfig, dims: ModelDims) -> std::result::Result<Bo
         }
         "lstm" | "gru" => {
             let cell = if cfg.model == "lstm" { Cell::Lstm } else { Cell::Gru };
-            let rcfg = RnnConfig { cell, vocab: dims.vocab, features: dims.features, layers: cfg.layers, d_model: cfg.d_model, out: dims.out };
+            let rcfg = RnnConfig {
+                cell,
+                vocab: dims.vocab,
+                features: dims.features,
+                layers: cfg.layers,
+                d_model: cfg.d_model,
+                out: dims.out,
+            };
             Box::new(Rnn::new(rcfg, cfg.seed).map_err(err)?)
         }
         "dlr" | "s4d" => {
@@ -158,7 +167,17 @@ impl Trainer {
         let schedule = Schedule { peak: cfg.lr, warmup: cfg.warmup, total: cfg.steps, final_frac: 0.1 };
         let eval_seed = Rng::fork(cfg.seed, &format!("{}.eval", task.info().name)).next_u64();
         let eval_set = task.generate(eval_seed, eval_n);
-        Ok(Trainer { cfg, task, model, output: shape.output, opt, schedule, step: 0, eval_set, trained_on: None })
+        Ok(Trainer {
+            cfg,
+            task,
+            model,
+            output: shape.output,
+            opt,
+            schedule,
+            step: 0,
+            eval_set,
+            trained_on: None,
+        })
     }
 
     /// The weights as safetensors bytes, with the config, version and step in the header.
@@ -170,7 +189,8 @@ impl Trainer {
     /// step and, when known, where the run trained. One entry, because safetensors keeps
     /// metadata in a HashMap, whose order would make the file's bytes differ run to run.
     pub fn header(&self) -> serde_json::Value {
-        let mut meta = serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
+        let mut meta =
+            serde_json::json!({ "config": self.cfg, "version": crate::VERSION, "step": self.step });
         if let Some(b) = &self.trained_on {
             meta["backend"] = serde_json::Value::String(b.clone());
         }
@@ -191,8 +211,11 @@ impl Trainer {
     /// The config and step saved in a checkpoint's header (cheap: the tensors are not read).
     pub fn checkpoint_config(bytes: &[u8]) -> std::result::Result<(TrainConfig, usize), String> {
         let meta = crate::model::checkpoint::metadata(bytes).map_err(|e| e.to_string())?;
-        let text = meta.get("interlab").ok_or("checkpoint: no 'interlab' entry in the safetensors metadata (not saved by interlab?)")?;
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("checkpoint metadata: {e}"))?;
+        let text = meta
+            .get("interlab")
+            .ok_or("checkpoint: no 'interlab' entry in the safetensors metadata (not saved by interlab?)")?;
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("checkpoint metadata: {e}"))?;
         let cfg = TrainConfig::from_json(&v["config"].to_string())?;
         Ok((cfg, v["step"].as_u64().unwrap_or(0) as usize))
     }
@@ -200,13 +223,20 @@ impl Trainer {
     /// Take over weights and optimiser state trained elsewhere (the GPU engine) at completed
     /// step `step`: `params`, `m`, `v` per parameter in `named_params()` order. Training on
     /// from here continues the same run on the CPU.
-    pub fn adopt(&mut self, step: usize, params: &[Vec<f32>], m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+    pub fn adopt(
+        &mut self,
+        step: usize,
+        params: &[Vec<f32>],
+        m: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+    ) -> std::result::Result<(), String> {
         let named = self.model.named_params();
         if params.len() != named.len() {
             return Err(format!("adopt: {} tensors for {} parameters", params.len(), named.len()));
         }
         for ((name, var), data) in named.iter().zip(params) {
-            let t = Tensor::from_vec(data.clone(), var.as_tensor().shape(), &Device::Cpu).map_err(|e| format!("adopt {name}: {e}"))?;
+            let t = Tensor::from_vec(data.clone(), var.as_tensor().shape(), &Device::Cpu)
+                .map_err(|e| format!("adopt {name}: {e}"))?;
             var.set(&t).map_err(|e| format!("adopt {name}: {e}"))?;
         }
         self.opt.set_state(step as u64, m, v)?;
@@ -220,7 +250,12 @@ impl Trainer {
     }
 
     /// Restore AdamW's step count and moments saved by `optimizer_state`.
-    pub fn set_optimizer_state(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+    pub fn set_optimizer_state(
+        &mut self,
+        t: u64,
+        m: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+    ) -> std::result::Result<(), String> {
         self.opt.set_state(t, m, v)
     }
 
@@ -266,7 +301,8 @@ impl Trainer {
     /// The training batch for 0-based step `i`: its seed depends only on (run seed, i).
     pub fn train_batch(&self, i: usize) -> Batch {
         let purpose = format!("{}.train", self.task.info().name);
-        let seed = Rng::fork(self.cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), &purpose).next_u64();
+        let seed =
+            Rng::fork(self.cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), &purpose).next_u64();
         self.task.generate(seed, self.cfg.batch)
     }
 
@@ -315,7 +351,12 @@ impl Trainer {
         if p.next >= b.batch {
             let (s, o) = (&p.score, self.output);
             let loss = p.loss_sum / s.scored.max(1) as f64;
-            return Ok(Some(EvalStats { loss, accuracy: s.accuracy(o), exact_match: s.exact_match(o), mse: s.mse(o) }));
+            return Ok(Some(EvalStats {
+                loss,
+                accuracy: s.accuracy(o),
+                exact_match: s.exact_match(o),
+                mse: s.mse(o),
+            }));
         }
         Ok(None)
     }

@@ -101,23 +101,69 @@ pub struct AdamWBuffers<'a> {
 }
 
 /// Record sumsq_partial → sumsq_reduce → update.
-pub async fn record_adamw(program: &mut Program, ctx: &GpuContext, b: AdamWBuffers<'_>, n: usize, cfg: AdamWConfig) -> Result<()> {
+pub async fn record_adamw(
+    program: &mut Program,
+    ctx: &GpuContext,
+    b: AdamWBuffers<'_>,
+    n: usize,
+    cfg: AdamWConfig,
+) -> Result<()> {
     let op = "adamw";
     if n == 0 {
         return Err(GpuError::Shape { op: op.into(), detail: "no parameters".into() });
     }
     let shape = format!("{n} parameters");
-    for (name, buf, want) in [("param", b.param, n), ("grad", b.grad, n), ("m", b.m, n), ("v", b.v, n), ("decay", b.decay, n), ("partial", b.partial, partial_len(n)), ("norm", b.norm, NORM_LEN)] {
+    for (name, buf, want) in [
+        ("param", b.param, n),
+        ("grad", b.grad, n),
+        ("m", b.m, n),
+        ("v", b.v, n),
+        ("decay", b.decay, n),
+        ("partial", b.partial, partial_len(n)),
+        ("norm", b.norm, NORM_LEN),
+    ] {
         check_len(op, name, buf, want, &shape)?;
     }
     if b.step.size() < std::mem::size_of::<AdamWStep>() as u64 {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("step uniform holds {} bytes, needs 16", b.step.size()) });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("step uniform holds {} bytes, needs 16", b.step.size()),
+        });
     }
-    let p = Params { n: n as u32, chunk: SUMSQ_CHUNK as u32, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, clip: cfg.clip, _pad0: 0, _pad1: 0 };
+    let p = Params {
+        n: n as u32,
+        chunk: SUMSQ_CHUNK as u32,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        clip: cfg.clip,
+        _pad0: 0,
+        _pad1: 0,
+    };
     let pb = Some((10, bytemuck::bytes_of(&p)));
     let chunks = fold_groups(ctx, op, partial_len(n))?;
-    program.push(ctx, Kernel::AdamW, "sumsq_partial", "adamw.sumsq_partial", &[(0, b.grad), (7, b.partial)], pb, chunks).await?;
-    program.push(ctx, Kernel::AdamW, "sumsq_reduce", "adamw.sumsq_reduce", &[(2, b.partial), (8, b.norm)], pb, [1, 1, 1]).await?;
+    program
+        .push(
+            ctx,
+            Kernel::AdamW,
+            "sumsq_partial",
+            "adamw.sumsq_partial",
+            &[(0, b.grad), (7, b.partial)],
+            pb,
+            chunks,
+        )
+        .await?;
+    program
+        .push(
+            ctx,
+            Kernel::AdamW,
+            "sumsq_reduce",
+            "adamw.sumsq_reduce",
+            &[(2, b.partial), (8, b.norm)],
+            pb,
+            [1, 1, 1],
+        )
+        .await?;
     let elems = fold_items(ctx, op, n, 256)?;
     let binds = [(0, b.grad), (1, b.decay), (3, b.norm), (4, b.param), (5, b.m), (6, b.v), (9, b.step)];
     program.push(ctx, Kernel::AdamW, "update", "adamw.update", &binds, pb, elems).await
@@ -135,12 +181,26 @@ pub struct AdamWOut {
 
 /// Run `steps.len()` updates from zero moments: one recorded program, replayed with
 /// `grads[i]` written into the gradient buffer and `steps[i]` into the step uniform.
-pub async fn adamw(ctx: &GpuContext, param: &[f32], decay: &[f32], grads: &[Vec<f32>], steps: &[AdamWStep], cfg: AdamWConfig) -> Result<AdamWOut> {
+pub async fn adamw(
+    ctx: &GpuContext,
+    param: &[f32],
+    decay: &[f32],
+    grads: &[Vec<f32>],
+    steps: &[AdamWStep],
+    cfg: AdamWConfig,
+) -> Result<AdamWOut> {
     let op = "adamw";
     let n = param.len();
     if decay.len() != n || grads.len() != steps.len() || grads.iter().any(|g| g.len() != n) {
         let lens: Vec<usize> = grads.iter().map(|g| g.len()).collect();
-        return Err(GpuError::Shape { op: op.into(), detail: format!("{n} parameters, decay mask {}, {} steps with gradients of {lens:?}", decay.len(), steps.len()) });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!(
+                "{n} parameters, decay mask {}, {} steps with gradients of {lens:?}",
+                decay.len(),
+                steps.len()
+            ),
+        });
     }
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let pb = ctx.upload_f32(op, "adamw.param", param)?; // [n]
@@ -155,7 +215,16 @@ pub async fn adamw(ctx: &GpuContext, param: &[f32], decay: &[f32], grads: &[Vec<
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    let bufs = AdamWBuffers { param: pb.slice(..), grad: gb.slice(..), m: mb.slice(..), v: vb.slice(..), decay: db.slice(..), partial: sb.slice(..), norm: nb.slice(..), step: step_buf.slice(..) };
+    let bufs = AdamWBuffers {
+        param: pb.slice(..),
+        grad: gb.slice(..),
+        m: mb.slice(..),
+        v: vb.slice(..),
+        decay: db.slice(..),
+        partial: sb.slice(..),
+        norm: nb.slice(..),
+        step: step_buf.slice(..),
+    };
     record_adamw(&mut program, ctx, bufs, n, cfg).await?;
     let mut grad_norms = Vec::with_capacity(steps.len());
     for (g, s) in grads.iter().zip(steps) {
@@ -164,14 +233,26 @@ pub async fn adamw(ctx: &GpuContext, param: &[f32], decay: &[f32], grads: &[Vec<
         program.submit(ctx)?;
         grad_norms.push(ctx.read_f32(&nb, 1).await?[0]);
     }
-    Ok(AdamWOut { param: ctx.read_f32(&pb, n).await?, m: ctx.read_f32(&mb, n).await?, v: ctx.read_f32(&vb, n).await?, grad_norms })
+    Ok(AdamWOut {
+        param: ctx.read_f32(&pb, n).await?,
+        m: ctx.read_f32(&mb, n).await?,
+        v: ctx.read_f32(&vb, n).await?,
+        grad_norms,
+    })
 }
 
 /// The slow, obvious oracle: the same update as plain loops (norm and update term in f64,
 /// moments in f32, as `model::optim::AdamW`).
-pub fn adamw_reference(param: &[f32], decay: &[f32], grads: &[Vec<f32>], steps: &[AdamWStep], cfg: AdamWConfig) -> AdamWOut {
+pub fn adamw_reference(
+    param: &[f32],
+    decay: &[f32],
+    grads: &[Vec<f32>],
+    steps: &[AdamWStep],
+    cfg: AdamWConfig,
+) -> AdamWOut {
     let n = param.len();
-    let mut out = AdamWOut { param: param.to_vec(), m: vec![0.0; n], v: vec![0.0; n], grad_norms: Vec::new() };
+    let mut out =
+        AdamWOut { param: param.to_vec(), m: vec![0.0; n], v: vec![0.0; n], grad_norms: Vec::new() };
     let (b1, b2) = (cfg.beta1, cfg.beta2);
     for (g, s) in grads.iter().zip(steps) {
         let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
@@ -181,7 +262,8 @@ pub fn adamw_reference(param: &[f32], decay: &[f32], grads: &[Vec<f32>], steps: 
             let gi = g[i] * scale as f32;
             out.m[i] = b1 * out.m[i] + (1.0 - b1) * gi;
             out.v[i] = b2 * out.v[i] + (1.0 - b2) * gi * gi;
-            let step = s.lr as f64 * (out.m[i] as f64 / s.bc1 as f64) / ((out.v[i] as f64 / s.bc2 as f64).sqrt() + cfg.eps as f64);
+            let step = s.lr as f64 * (out.m[i] as f64 / s.bc1 as f64)
+                / ((out.v[i] as f64 / s.bc2 as f64).sqrt() + cfg.eps as f64);
             let keep = if decay[i] != 0.0 { s.decay } else { 1.0 };
             out.param[i] = out.param[i] * keep - step as f32;
         }

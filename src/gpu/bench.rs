@@ -80,16 +80,42 @@ pub async fn bench_case(ctx: &GpuContext, case: &BenchCase, reps: usize) -> Resu
     let bias = if case.bias { Some(ctx.output_f32(op, "bench.bias", spec.n)?) } else { None };
     let mut program = Program::new();
     let (pl, sl) = super::split_k::scratch_lens(spec.m, spec.k, spec.n);
-    let (partials, scratch) = (ctx.output_f32(op, "bench.partials", pl)?, ctx.output_f32(op, "bench.scratch", sl)?);
+    let (partials, scratch) =
+        (ctx.output_f32(op, "bench.partials", pl)?, ctx.output_f32(op, "bench.scratch", sl)?);
     if case.legacy {
-        record_matmul(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), spec.m, spec.k, spec.n).await?;
+        record_matmul(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), spec.m, spec.k, spec.n)
+            .await?;
     } else if case.split {
         let s = [Some(partials.slice(..)), Some(scratch.slice(..))];
-        super::split_k::record_weight_grad(&mut program, ctx, a.slice(..), b.slice(..), c.slice(..), s, spec.m, spec.k, spec.n).await?;
+        super::split_k::record_weight_grad(
+            &mut program,
+            ctx,
+            a.slice(..),
+            b.slice(..),
+            c.slice(..),
+            s,
+            spec.m,
+            spec.k,
+            spec.n,
+        )
+        .await?;
     } else {
-        record_gemm(&mut program, ctx, spec, a.slice(..), b.slice(..), bias.as_ref().map(|b| b.slice(..)), c.slice(..)).await?;
+        record_gemm(
+            &mut program,
+            ctx,
+            spec,
+            a.slice(..),
+            b.slice(..),
+            bias.as_ref().map(|b| b.slice(..)),
+            c.slice(..),
+        )
+        .await?;
     }
-    let wait = || ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device { op: op.into(), detail: e.to_string() });
+    let wait = || {
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Device { op: op.into(), detail: e.to_string() })
+    };
     program.submit(ctx)?;
     wait()?;
     let start = Instant::now();
@@ -110,5 +136,12 @@ pub fn format_line(r: &BenchResult) -> String {
     } else {
         s.describe() + if r.case.bias { " bias" } else { "" }
     };
-    format!("{:<28} {:<34} reps {:>3}  {:>9.3} ms/rep  {:>8.2} GFLOP/s", r.case.role, kernel, r.reps, r.ms_per_rep(), r.gflops())
+    format!(
+        "{:<28} {:<34} reps {:>3}  {:>9.3} ms/rep  {:>8.2} GFLOP/s",
+        r.case.role,
+        kernel,
+        r.reps,
+        r.ms_per_rep(),
+        r.gflops()
+    )
 }

@@ -61,7 +61,11 @@ impl GpuContext {
             .map_err(|e| GpuError::RequestDevice(e.to_string()))?;
         let summary = AdapterSummary {
             // Browsers may hide the adapter's name; say so rather than show nothing.
-            name: if info.name.is_empty() { "adapter name hidden by the browser".into() } else { info.name.clone() },
+            name: if info.name.is_empty() {
+                "adapter name hidden by the browser".into()
+            } else {
+                info.name.clone()
+            },
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
             is_software: info.device_type == wgpu::DeviceType::Cpu,
@@ -80,7 +84,12 @@ impl GpuContext {
     pub fn check_storage(&self, op: &str, what: &str, bytes: u64) -> Result<()> {
         let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
         if bytes > limit {
-            return Err(GpuError::TooLarge { op: op.into(), what: format!("{what} ({bytes} bytes)"), requested: bytes, limit });
+            return Err(GpuError::TooLarge {
+                op: op.into(),
+                what: format!("{what} ({bytes} bytes)"),
+                requested: bytes,
+                limit,
+            });
         }
         Ok(())
     }

@@ -31,10 +31,19 @@ pub struct CrossEntropyBuffers<'a> {
 }
 
 /// Record count → forward → reduce: fills `d_logits`, `row_loss`, `correct`, `stats`.
-pub async fn record_cross_entropy(program: &mut Program, ctx: &GpuContext, b: CrossEntropyBuffers<'_>, n: usize, classes: usize) -> Result<()> {
+pub async fn record_cross_entropy(
+    program: &mut Program,
+    ctx: &GpuContext,
+    b: CrossEntropyBuffers<'_>,
+    n: usize,
+    classes: usize,
+) -> Result<()> {
     let op = "cross_entropy";
     if n == 0 || classes == 0 {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape: logits [{n}, {classes}]") });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("empty shape: logits [{n}, {classes}]"),
+        });
     }
     let shape = format!("logits [{n}, {classes}]");
     for (name, buf, want) in [
@@ -50,11 +59,39 @@ pub async fn record_cross_entropy(program: &mut Program, ctx: &GpuContext, b: Cr
     }
     let p = Params { n: n as u32, classes: classes as u32, _pad0: 0, _pad1: 0 };
     let pb = Some((12, bytemuck::bytes_of(&p)));
-    program.push(ctx, Kernel::CrossEntropy, "count", "cross_entropy.count", &[(2, b.mask), (11, b.stats)], pb, [1, 1, 1]).await?;
+    program
+        .push(
+            ctx,
+            Kernel::CrossEntropy,
+            "count",
+            "cross_entropy.count",
+            &[(2, b.mask), (11, b.stats)],
+            pb,
+            [1, 1, 1],
+        )
+        .await?;
     let rows = fold_groups(ctx, op, n)?;
-    let fwd = [(0, b.logits), (1, b.targets), (2, b.mask), (3, b.stats), (8, b.d_logits), (9, b.row_loss), (10, b.correct)];
+    let fwd = [
+        (0, b.logits),
+        (1, b.targets),
+        (2, b.mask),
+        (3, b.stats),
+        (8, b.d_logits),
+        (9, b.row_loss),
+        (10, b.correct),
+    ];
     program.push(ctx, Kernel::CrossEntropy, "forward", "cross_entropy.forward", &fwd, pb, rows).await?;
-    program.push(ctx, Kernel::CrossEntropy, "reduce", "cross_entropy.reduce", &[(6, b.row_loss), (7, b.correct), (11, b.stats)], pb, [1, 1, 1]).await
+    program
+        .push(
+            ctx,
+            Kernel::CrossEntropy,
+            "reduce",
+            "cross_entropy.reduce",
+            &[(6, b.row_loss), (7, b.correct), (11, b.stats)],
+            pb,
+            [1, 1, 1],
+        )
+        .await
 }
 
 /// The buffers of one masked-MSE launch sequence (len = elements).
@@ -68,21 +105,55 @@ pub struct MseBuffers<'a> {
 }
 
 /// Record count → mse → reduce_loss: fills `d_pred`, `elem_loss`, `stats`.
-pub async fn record_mse(program: &mut Program, ctx: &GpuContext, b: MseBuffers<'_>, len: usize) -> Result<()> {
+pub async fn record_mse(
+    program: &mut Program,
+    ctx: &GpuContext,
+    b: MseBuffers<'_>,
+    len: usize,
+) -> Result<()> {
     let op = "mse";
     if len == 0 {
         return Err(GpuError::Shape { op: op.into(), detail: "empty prediction".into() });
     }
     let shape = format!("{len} predictions");
-    for (name, buf, want) in [("pred", b.pred, len), ("values", b.values, len), ("mask", b.mask, len), ("d_pred", b.d_pred, len), ("elem_loss", b.elem_loss, len), ("stats", b.stats, STATS_LEN)] {
+    for (name, buf, want) in [
+        ("pred", b.pred, len),
+        ("values", b.values, len),
+        ("mask", b.mask, len),
+        ("d_pred", b.d_pred, len),
+        ("elem_loss", b.elem_loss, len),
+        ("stats", b.stats, STATS_LEN),
+    ] {
         check_len(op, name, buf, want, &shape)?;
     }
     let p = Params { n: len as u32, classes: 1, _pad0: 0, _pad1: 0 };
     let pb = Some((12, bytemuck::bytes_of(&p)));
-    program.push(ctx, Kernel::CrossEntropy, "count", "mse.count", &[(2, b.mask), (11, b.stats)], pb, [1, 1, 1]).await?;
+    program
+        .push(ctx, Kernel::CrossEntropy, "count", "mse.count", &[(2, b.mask), (11, b.stats)], pb, [1, 1, 1])
+        .await?;
     let groups = fold_items(ctx, op, len, 256)?;
-    program.push(ctx, Kernel::CrossEntropy, "mse", "mse.forward", &[(2, b.mask), (3, b.stats), (4, b.pred), (5, b.values), (8, b.d_pred), (9, b.elem_loss)], pb, groups).await?;
-    program.push(ctx, Kernel::CrossEntropy, "reduce_loss", "mse.reduce", &[(6, b.elem_loss), (11, b.stats)], pb, [1, 1, 1]).await
+    program
+        .push(
+            ctx,
+            Kernel::CrossEntropy,
+            "mse",
+            "mse.forward",
+            &[(2, b.mask), (3, b.stats), (4, b.pred), (5, b.values), (8, b.d_pred), (9, b.elem_loss)],
+            pb,
+            groups,
+        )
+        .await?;
+    program
+        .push(
+            ctx,
+            Kernel::CrossEntropy,
+            "reduce_loss",
+            "mse.reduce",
+            &[(6, b.elem_loss), (11, b.stats)],
+            pb,
+            [1, 1, 1],
+        )
+        .await
 }
 
 /// What the cross-entropy one-shot helper reads back.
@@ -97,14 +168,30 @@ pub struct CrossEntropyOut {
 }
 
 /// Cross-entropy on the GPU (upload, record, submit, read back).
-pub async fn cross_entropy(ctx: &GpuContext, logits: &[f32], targets: &[u32], mask: &[f32], classes: usize) -> Result<CrossEntropyOut> {
+pub async fn cross_entropy(
+    ctx: &GpuContext,
+    logits: &[f32],
+    targets: &[u32],
+    mask: &[f32],
+    classes: usize,
+) -> Result<CrossEntropyOut> {
     let op = "cross_entropy";
     let n = targets.len();
     if logits.len() != n * classes || mask.len() != n {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("logits has {} values (want [{n}, {classes}]), mask {} (want {n})", logits.len(), mask.len()) });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!(
+                "logits has {} values (want [{n}, {classes}]), mask {} (want {n})",
+                logits.len(),
+                mask.len()
+            ),
+        });
     }
     if let Some((r, &t)) = targets.iter().enumerate().find(|(_, &t)| t as usize >= classes) {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("target {t} of row {r} is outside {classes} classes") });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("target {t} of row {r} is outside {classes} classes"),
+        });
     }
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let lb = ctx.upload_f32(op, "cross_entropy.logits", logits)?; // [n, classes]
@@ -118,7 +205,15 @@ pub async fn cross_entropy(ctx: &GpuContext, logits: &[f32], targets: &[u32], ma
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    let bufs = CrossEntropyBuffers { logits: lb.slice(..), targets: tb.slice(..), mask: mb.slice(..), d_logits: gb.slice(..), row_loss: rb.slice(..), correct: cb.slice(..), stats: sb.slice(..) };
+    let bufs = CrossEntropyBuffers {
+        logits: lb.slice(..),
+        targets: tb.slice(..),
+        mask: mb.slice(..),
+        d_logits: gb.slice(..),
+        row_loss: rb.slice(..),
+        correct: cb.slice(..),
+        stats: sb.slice(..),
+    };
     record_cross_entropy(&mut program, ctx, bufs, n, classes).await?;
     program.submit(ctx)?;
     let stats = ctx.read_f32(&sb, STATS_LEN).await?;
@@ -137,7 +232,10 @@ pub async fn mse(ctx: &GpuContext, pred: &[f32], values: &[f32], mask: &[f32]) -
     let op = "mse";
     let len = pred.len();
     if values.len() != len || mask.len() != len {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("pred has {len} values, values {}, mask {}", values.len(), mask.len()) });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("pred has {len} values, values {}, mask {}", values.len(), mask.len()),
+        });
     }
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let pb = ctx.upload_f32(op, "mse.pred", pred)?; // [len]
@@ -150,16 +248,41 @@ pub async fn mse(ctx: &GpuContext, pred: &[f32], values: &[f32], mask: &[f32]) -
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_mse(&mut program, ctx, MseBuffers { pred: pb.slice(..), values: vb.slice(..), mask: mb.slice(..), d_pred: gb.slice(..), elem_loss: eb.slice(..), stats: sb.slice(..) }, len).await?;
+    record_mse(
+        &mut program,
+        ctx,
+        MseBuffers {
+            pred: pb.slice(..),
+            values: vb.slice(..),
+            mask: mb.slice(..),
+            d_pred: gb.slice(..),
+            elem_loss: eb.slice(..),
+            stats: sb.slice(..),
+        },
+        len,
+    )
+    .await?;
     program.submit(ctx)?;
     Ok((ctx.read_f32(&sb, 1).await?[0], ctx.read_f32(&gb, len).await?))
 }
 
 /// The slow, obvious oracle for `cross_entropy` (f64 per row, first arg-max).
-pub fn cross_entropy_reference(logits: &[f32], targets: &[u32], mask: &[f32], classes: usize) -> CrossEntropyOut {
+pub fn cross_entropy_reference(
+    logits: &[f32],
+    targets: &[u32],
+    mask: &[f32],
+    classes: usize,
+) -> CrossEntropyOut {
     let n = targets.len();
     let denom = mask.iter().map(|&m| m as f64).sum::<f64>().max(1.0);
-    let mut out = CrossEntropyOut { loss: 0.0, correct: 0.0, scored: mask.iter().sum(), d_logits: vec![0.0; n * classes], row_loss: vec![0.0; n], correct_flags: vec![0.0; n] };
+    let mut out = CrossEntropyOut {
+        loss: 0.0,
+        correct: 0.0,
+        scored: mask.iter().sum(),
+        d_logits: vec![0.0; n * classes],
+        row_loss: vec![0.0; n],
+        correct_flags: vec![0.0; n],
+    };
     let mut total = 0f64;
     for r in 0..n {
         let row = &logits[r * classes..(r + 1) * classes];

@@ -45,7 +45,10 @@ impl ScanShape {
     fn check(&self, op: &str, chunk: usize) -> Result<()> {
         let ScanShape { b, l, d, n } = *self;
         if b == 0 || l == 0 || d == 0 || n == 0 || chunk == 0 {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape [b {b}, l {l}, d {d}, n {n}] or chunk {chunk}") });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!("empty shape [b {b}, l {l}, d {d}, n {n}] or chunk {chunk}"),
+            });
         }
         Ok(())
     }
@@ -64,13 +67,32 @@ struct Params {
 }
 
 fn params(s: ScanShape, chunk: usize) -> Params {
-    Params { b: s.b as u32, l: s.l as u32, d: s.d as u32, n: s.n as u32, chunk: chunk as u32, chunks: s.chunks(chunk) as u32, _p: [0; 2] }
+    Params {
+        b: s.b as u32,
+        l: s.l as u32,
+        d: s.d as u32,
+        n: s.n as u32,
+        chunk: chunk as u32,
+        chunks: s.chunks(chunk) as u32,
+        _p: [0; 2],
+    }
 }
 
-fn check_buffers(op: &str, s: ScanShape, chunk: usize, bufs: &[(&str, wgpu::BufferSlice<'_>, usize)]) -> Result<()> {
+fn check_buffers(
+    op: &str,
+    s: ScanShape,
+    chunk: usize,
+    bufs: &[(&str, wgpu::BufferSlice<'_>, usize)],
+) -> Result<()> {
     for &(name, buf, want) in bufs {
         if buf.size() < (want * 4) as u64 {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, {s:?} with chunk {chunk} needs {want}", buf.size() / 4) });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!(
+                    "buffer {name} holds {} f32s, {s:?} with chunk {chunk} needs {want}",
+                    buf.size() / 4
+                ),
+            });
         }
     }
     Ok(())
@@ -84,16 +106,65 @@ fn groups(s: ScanShape, per_b: usize) -> [u32; 3] {
 /// `carry_x` (`s.carry_len(chunk)` f32s) is left holding each chunk's entry state, which
 /// the backward pass reads.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_dlr_scan_forward(program: &mut Program, ctx: &GpuContext, u: wgpu::BufferSlice<'_>, modes: wgpu::BufferSlice<'_>, carry_x: wgpu::BufferSlice<'_>, y: wgpu::BufferSlice<'_>, s: ScanShape, chunk: usize) -> Result<()> {
+pub async fn record_dlr_scan_forward(
+    program: &mut Program,
+    ctx: &GpuContext,
+    u: wgpu::BufferSlice<'_>,
+    modes: wgpu::BufferSlice<'_>,
+    carry_x: wgpu::BufferSlice<'_>,
+    y: wgpu::BufferSlice<'_>,
+    s: ScanShape,
+    chunk: usize,
+) -> Result<()> {
     let op = "dlr_scan_forward";
     s.check(op, chunk)?;
-    check_buffers(op, s, chunk, &[("u", u, s.len()), ("modes", modes, 4 * s.d * s.n), ("carry_x", carry_x, s.carry_len(chunk)), ("y", y, s.len())])?;
+    check_buffers(
+        op,
+        s,
+        chunk,
+        &[
+            ("u", u, s.len()),
+            ("modes", modes, 4 * s.d * s.n),
+            ("carry_x", carry_x, s.carry_len(chunk)),
+            ("y", y, s.len()),
+        ],
+    )?;
     let p = params(s, chunk);
     let pb = Some((10, bytemuck::bytes_of(&p)));
     let (per_chunk, per_mode) = (groups(s, s.d * s.chunks(chunk)), groups(s, s.d * s.n));
-    program.push(ctx, Kernel::DlrScan, "fwd_local", "dlr_scan.fwd_local", &[(0, u), (1, modes), (3, carry_x)], pb, per_chunk).await?;
-    program.push(ctx, Kernel::DlrScan, "fwd_carry", "dlr_scan.fwd_carry", &[(1, modes), (3, carry_x)], pb, per_mode).await?;
-    program.push(ctx, Kernel::DlrScan, "fwd_fixup", "dlr_scan.fwd_fixup", &[(0, u), (1, modes), (3, carry_x), (5, y)], pb, per_chunk).await
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "fwd_local",
+            "dlr_scan.fwd_local",
+            &[(0, u), (1, modes), (3, carry_x)],
+            pb,
+            per_chunk,
+        )
+        .await?;
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "fwd_carry",
+            "dlr_scan.fwd_carry",
+            &[(1, modes), (3, carry_x)],
+            pb,
+            per_mode,
+        )
+        .await?;
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "fwd_fixup",
+            "dlr_scan.fwd_fixup",
+            &[(0, u), (1, modes), (3, carry_x), (5, y)],
+            pb,
+            per_chunk,
+        )
+        .await
 }
 
 /// Record the backward scan: `du [b, l, d]` and `grads [4, d, n]` (dΛ_re, dΛ_im, dW_re,
@@ -113,55 +184,153 @@ pub async fn record_dlr_scan_backward(
     let op = "dlr_scan_backward";
     s.check(op, chunk)?;
     let (n, dn, c) = (s.len(), 4 * s.d * s.n, s.carry_len(chunk));
-    let bufs = [("u", u, n), ("modes", modes, dn), ("dy", dy, n), ("carry_x", carry_x, c), ("carry_g", carry_g, c), ("scratch", scratch, 2 * n), ("partials", partials, 2 * c), ("du", du, n), ("grads", grads, dn)];
+    let bufs = [
+        ("u", u, n),
+        ("modes", modes, dn),
+        ("dy", dy, n),
+        ("carry_x", carry_x, c),
+        ("carry_g", carry_g, c),
+        ("scratch", scratch, 2 * n),
+        ("partials", partials, 2 * c),
+        ("du", du, n),
+        ("grads", grads, dn),
+    ];
     check_buffers(op, s, chunk, &bufs)?;
     let p = params(s, chunk);
     let pb = Some((10, bytemuck::bytes_of(&p)));
     let (per_chunk, per_mode) = (groups(s, s.d * s.chunks(chunk)), groups(s, s.d * s.n));
-    program.push(ctx, Kernel::DlrScan, "bwd_local", "dlr_scan.bwd_local", &[(1, modes), (2, dy), (4, carry_g)], pb, per_chunk).await?;
-    program.push(ctx, Kernel::DlrScan, "bwd_carry", "dlr_scan.bwd_carry", &[(1, modes), (4, carry_g)], pb, per_mode).await?;
-    let bind = [(0, u), (1, modes), (2, dy), (3, carry_x), (4, carry_g), (6, du), (7, scratch), (8, partials)];
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "bwd_local",
+            "dlr_scan.bwd_local",
+            &[(1, modes), (2, dy), (4, carry_g)],
+            pb,
+            per_chunk,
+        )
+        .await?;
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "bwd_carry",
+            "dlr_scan.bwd_carry",
+            &[(1, modes), (4, carry_g)],
+            pb,
+            per_mode,
+        )
+        .await?;
+    let bind =
+        [(0, u), (1, modes), (2, dy), (3, carry_x), (4, carry_g), (6, du), (7, scratch), (8, partials)];
     program.push(ctx, Kernel::DlrScan, "bwd_fixup", "dlr_scan.bwd_fixup", &bind, pb, per_chunk).await?;
     let reduce = [((s.d * s.n) as u32).div_ceil(WG), 1, 1];
-    program.push(ctx, Kernel::DlrScan, "bwd_reduce", "dlr_scan.bwd_reduce", &[(8, partials), (9, grads)], pb, reduce).await
+    program
+        .push(
+            ctx,
+            Kernel::DlrScan,
+            "bwd_reduce",
+            "dlr_scan.bwd_reduce",
+            &[(8, partials), (9, grads)],
+            pb,
+            reduce,
+        )
+        .await
 }
 
 fn check_lens(op: &str, s: ScanShape, inputs: &[(&str, &[f32], usize)]) -> Result<()> {
     for &(name, x, want) in inputs {
         if x.len() != want {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("{name} has {} values, {s:?} wants {want}", x.len()) });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!("{name} has {} values, {s:?} wants {want}", x.len()),
+            });
         }
     }
     Ok(())
 }
 
 /// One-shot forward: `y [b, l, d]`.
-pub async fn dlr_scan(ctx: &GpuContext, u: &[f32], modes: &[f32], s: ScanShape, chunk: usize) -> Result<Vec<f32>> {
+pub async fn dlr_scan(
+    ctx: &GpuContext,
+    u: &[f32],
+    modes: &[f32],
+    s: ScanShape,
+    chunk: usize,
+) -> Result<Vec<f32>> {
     let op = "dlr_scan_forward";
     s.check(op, chunk)?;
     check_lens(op, s, &[("u", u, s.len()), ("modes", modes, 4 * s.d * s.n)])?;
     let (ub, mb) = (ctx.upload_f32(op, "dlr_scan.u", u)?, ctx.upload_f32(op, "dlr_scan.modes", modes)?);
-    let (cx, yb) = (ctx.output_f32(op, "dlr_scan.carry_x", s.carry_len(chunk))?, ctx.output_f32(op, "dlr_scan.y", s.len())?);
+    let (cx, yb) = (
+        ctx.output_f32(op, "dlr_scan.carry_x", s.carry_len(chunk))?,
+        ctx.output_f32(op, "dlr_scan.y", s.len())?,
+    );
     let mut program = Program::new();
-    record_dlr_scan_forward(&mut program, ctx, ub.slice(..), mb.slice(..), cx.slice(..), yb.slice(..), s, chunk).await?;
+    record_dlr_scan_forward(
+        &mut program,
+        ctx,
+        ub.slice(..),
+        mb.slice(..),
+        cx.slice(..),
+        yb.slice(..),
+        s,
+        chunk,
+    )
+    .await?;
     program.submit(ctx)?;
     ctx.read_f32(&yb, s.len()).await
 }
 
 /// One-shot forward + backward (one submission): `(y, du, grads [4, d, n])`.
-pub async fn dlr_scan_backward(ctx: &GpuContext, u: &[f32], modes: &[f32], dy: &[f32], s: ScanShape, chunk: usize) -> Result<[Vec<f32>; 3]> {
+pub async fn dlr_scan_backward(
+    ctx: &GpuContext,
+    u: &[f32],
+    modes: &[f32],
+    dy: &[f32],
+    s: ScanShape,
+    chunk: usize,
+) -> Result<[Vec<f32>; 3]> {
     let op = "dlr_scan_backward";
     s.check(op, chunk)?;
     let (n, dn, c) = (s.len(), 4 * s.d * s.n, s.carry_len(chunk));
     check_lens(op, s, &[("u", u, n), ("modes", modes, dn), ("dy", dy, n)])?;
-    let ins = [("dlr_scan.u", u), ("dlr_scan.modes", modes), ("dlr_scan.dy", dy)].map(|(l, x)| ctx.upload_f32(op, l, x));
+    let ins = [("dlr_scan.u", u), ("dlr_scan.modes", modes), ("dlr_scan.dy", dy)]
+        .map(|(l, x)| ctx.upload_f32(op, l, x));
     let [ub, mb, dyb] = ins;
     let (ub, mb, dyb) = (ub?, mb?, dyb?);
-    let outs = [("dlr_scan.carry_x", c), ("dlr_scan.y", n), ("dlr_scan.carry_g", c), ("dlr_scan.scratch", 2 * n), ("dlr_scan.partials", 2 * c), ("dlr_scan.du", n), ("dlr_scan.grads", dn)];
+    let outs = [
+        ("dlr_scan.carry_x", c),
+        ("dlr_scan.y", n),
+        ("dlr_scan.carry_g", c),
+        ("dlr_scan.scratch", 2 * n),
+        ("dlr_scan.partials", 2 * c),
+        ("dlr_scan.du", n),
+        ("dlr_scan.grads", dn),
+    ];
     let o = outs.map(|(l, len)| ctx.output_f32(op, l, len)).into_iter().collect::<Result<Vec<_>>>()?;
     let mut program = Program::new();
-    record_dlr_scan_forward(&mut program, ctx, ub.slice(..), mb.slice(..), o[0].slice(..), o[1].slice(..), s, chunk).await?;
-    record_dlr_scan_backward(&mut program, ctx, [ub.slice(..), mb.slice(..), dyb.slice(..), o[0].slice(..)], [o[2].slice(..), o[3].slice(..), o[4].slice(..)], [o[5].slice(..), o[6].slice(..)], s, chunk).await?;
+    record_dlr_scan_forward(
+        &mut program,
+        ctx,
+        ub.slice(..),
+        mb.slice(..),
+        o[0].slice(..),
+        o[1].slice(..),
+        s,
+        chunk,
+    )
+    .await?;
+    record_dlr_scan_backward(
+        &mut program,
+        ctx,
+        [ub.slice(..), mb.slice(..), dyb.slice(..), o[0].slice(..)],
+        [o[2].slice(..), o[3].slice(..), o[4].slice(..)],
+        [o[5].slice(..), o[6].slice(..)],
+        s,
+        chunk,
+    )
+    .await?;
     program.submit(ctx)?;
     Ok([ctx.read_f32(&o[1], n).await?, ctx.read_f32(&o[5], n).await?, ctx.read_f32(&o[6], dn).await?])
 }
@@ -169,7 +338,12 @@ pub async fn dlr_scan_backward(ctx: &GpuContext, u: &[f32], modes: &[f32], dy: &
 /// The slow, obvious adjoint in f64 (analytic, derived in the shader header): the forward
 /// states stepped and stored, then `G_t = conj(Λ) G_{t+1} + dy_t conj(W)` in reverse time.
 /// Returns `(du [b, l, d], grads [4, d, n])`.
-pub fn dlr_scan_backward_reference(u: &[f32], modes: &[f32], dy: &[f32], s: ScanShape) -> (Vec<f64>, Vec<f64>) {
+pub fn dlr_scan_backward_reference(
+    u: &[f32],
+    modes: &[f32],
+    dy: &[f32],
+    s: ScanShape,
+) -> (Vec<f64>, Vec<f64>) {
     let ScanShape { b, l, d, n } = s;
     let dn = d * n;
     let mul = |a: (f64, f64), z: (f64, f64)| (a.0 * z.0 - a.1 * z.1, a.0 * z.1 + a.1 * z.0);

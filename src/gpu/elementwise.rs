@@ -45,13 +45,30 @@ impl Op {
     }
 }
 
-async fn launch(program: &mut Program, ctx: &GpuContext, entry: &'static str, label: &str, bind: &[(u32, wgpu::BufferSlice<'_>)], p: Params) -> Result<()> {
+async fn launch(
+    program: &mut Program,
+    ctx: &GpuContext,
+    entry: &'static str,
+    label: &str,
+    bind: &[(u32, wgpu::BufferSlice<'_>)],
+    p: Params,
+) -> Result<()> {
     let groups = fold_items(ctx, label, p.n as usize, 256)?;
-    program.push(ctx, Kernel::Elementwise, entry, label, bind, Some((3, bytemuck::bytes_of(&p))), groups).await
+    program
+        .push(ctx, Kernel::Elementwise, entry, label, bind, Some((3, bytemuck::bytes_of(&p))), groups)
+        .await
 }
 
 /// Record `op` over `n` elements of `dst` (`src` is ignored by `Zero`).
-pub async fn record_elementwise(program: &mut Program, ctx: &GpuContext, op: Op, src: Option<wgpu::BufferSlice<'_>>, dst: wgpu::BufferSlice<'_>, n: usize, label: &str) -> Result<()> {
+pub async fn record_elementwise(
+    program: &mut Program,
+    ctx: &GpuContext,
+    op: Op,
+    src: Option<wgpu::BufferSlice<'_>>,
+    dst: wgpu::BufferSlice<'_>,
+    n: usize,
+    label: &str,
+) -> Result<()> {
     let name = format!("{label} ({})", op.entry());
     if n == 0 {
         return Err(GpuError::Shape { op: name, detail: "no elements".into() });
@@ -62,9 +79,12 @@ pub async fn record_elementwise(program: &mut Program, ctx: &GpuContext, op: Op,
     if op == Op::Zero {
         return launch(program, ctx, op.entry(), &name, &[(2, dst)], p).await;
     }
-    let src = src.ok_or_else(|| GpuError::Shape { op: name.clone(), detail: "needs a source buffer".into() })?;
+    let src =
+        src.ok_or_else(|| GpuError::Shape { op: name.clone(), detail: "needs a source buffer".into() })?;
     let want = match op {
-        Op::AddCyclic { m: 0 } => return Err(GpuError::Shape { op: name, detail: "cycle length m is 0".into() }),
+        Op::AddCyclic { m: 0 } => {
+            return Err(GpuError::Shape { op: name, detail: "cycle length m is 0".into() })
+        }
         Op::AddCyclic { m } => {
             p.m = m as u32;
             m.min(n)
@@ -96,12 +116,29 @@ impl Heads {
         if self.part_len() == 0 || part >= parts {
             return Err(GpuError::Shape { op: op.into(), detail: format!("part {part} of {self:?}") });
         }
-        Ok(Params { n: self.part_len() as u32, m: 0, b: b as u32, l: l as u32, h: h as u32, dh: dh as u32, parts: parts as u32, part: part as u32 })
+        Ok(Params {
+            n: self.part_len() as u32,
+            m: 0,
+            b: b as u32,
+            l: l as u32,
+            h: h as u32,
+            dh: dh as u32,
+            parts: parts as u32,
+            part: part as u32,
+        })
     }
 }
 
 /// Record `dst [b, h, l, dh] = part `part` of src [b, l, parts, h, dh]`.
-pub async fn record_split_heads(program: &mut Program, ctx: &GpuContext, src: wgpu::BufferSlice<'_>, dst: wgpu::BufferSlice<'_>, s: Heads, part: usize, label: &str) -> Result<()> {
+pub async fn record_split_heads(
+    program: &mut Program,
+    ctx: &GpuContext,
+    src: wgpu::BufferSlice<'_>,
+    dst: wgpu::BufferSlice<'_>,
+    s: Heads,
+    part: usize,
+    label: &str,
+) -> Result<()> {
     let p = s.params(label, part)?;
     check_len(label, "src", src, s.part_len() * s.parts, &format!("{s:?}"))?;
     check_len(label, "dst", dst, s.part_len(), &format!("{s:?}"))?;
@@ -109,7 +146,15 @@ pub async fn record_split_heads(program: &mut Program, ctx: &GpuContext, src: wg
 }
 
 /// Record `part `part` of dst [b, l, parts, h, dh] = src [b, h, l, dh]` (other parts untouched).
-pub async fn record_merge_heads(program: &mut Program, ctx: &GpuContext, src: wgpu::BufferSlice<'_>, dst: wgpu::BufferSlice<'_>, s: Heads, part: usize, label: &str) -> Result<()> {
+pub async fn record_merge_heads(
+    program: &mut Program,
+    ctx: &GpuContext,
+    src: wgpu::BufferSlice<'_>,
+    dst: wgpu::BufferSlice<'_>,
+    s: Heads,
+    part: usize,
+    label: &str,
+) -> Result<()> {
     let p = s.params(label, part)?;
     check_len(label, "src", src, s.part_len(), &format!("{s:?}"))?;
     check_len(label, "dst", dst, s.part_len() * s.parts, &format!("{s:?}"))?;
@@ -118,7 +163,15 @@ pub async fn record_merge_heads(program: &mut Program, ctx: &GpuContext, src: wg
 
 /// Record the DLR map: `params` holds ν, θ, W_re, W_im (each `[dn]`, `stride` floats apart) →
 /// `modes [4, dn]` = (Λ_re, Λ_im, W_re, W_im).
-pub async fn record_dlr_modes(program: &mut Program, ctx: &GpuContext, params: wgpu::BufferSlice<'_>, modes: wgpu::BufferSlice<'_>, dn: usize, stride: usize, label: &str) -> Result<()> {
+pub async fn record_dlr_modes(
+    program: &mut Program,
+    ctx: &GpuContext,
+    params: wgpu::BufferSlice<'_>,
+    modes: wgpu::BufferSlice<'_>,
+    dn: usize,
+    stride: usize,
+    label: &str,
+) -> Result<()> {
     check_dlr(label, dn, stride)?;
     check_len(label, "params", params, 3 * stride + dn, &format!("4 x [{dn}] at stride {stride}"))?;
     check_len(label, "modes", modes, 4 * dn, &format!("[4, {dn}]"))?;
@@ -128,7 +181,16 @@ pub async fn record_dlr_modes(program: &mut Program, ctx: &GpuContext, params: w
 
 /// Record the DLR map's backward: `d_params` (same layout as `params`) from `d_modes [4, dn]`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_dlr_modes_backward(program: &mut Program, ctx: &GpuContext, params: wgpu::BufferSlice<'_>, d_modes: wgpu::BufferSlice<'_>, d_params: wgpu::BufferSlice<'_>, dn: usize, stride: usize, label: &str) -> Result<()> {
+pub async fn record_dlr_modes_backward(
+    program: &mut Program,
+    ctx: &GpuContext,
+    params: wgpu::BufferSlice<'_>,
+    d_modes: wgpu::BufferSlice<'_>,
+    d_params: wgpu::BufferSlice<'_>,
+    dn: usize,
+    stride: usize,
+    label: &str,
+) -> Result<()> {
     check_dlr(label, dn, stride)?;
     let shape = format!("4 x [{dn}] at stride {stride}");
     check_len(label, "params", params, 3 * stride + dn, &shape)?;
@@ -153,7 +215,13 @@ pub fn elementwise_reference(op: Op, src: &[f32], dst: &mut [f32]) {
             Op::Copy => src[i],
             Op::Add => dst[i] + src[i],
             Op::AddCyclic { m } => dst[i] + src[i % m],
-            Op::ReluMask => if src[i] > 0.0 { dst[i] } else { 0.0 },
+            Op::ReluMask => {
+                if src[i] > 0.0 {
+                    dst[i]
+                } else {
+                    0.0
+                }
+            }
         };
     }
 }
@@ -174,7 +242,12 @@ pub fn split_heads_reference(src: &[f32], s: Heads, part: usize) -> Vec<f32> {
 
 /// The oracle for `record_dlr_modes_backward` (f64): returns `(modes, d_params)` for the
 /// packed `params` and `d_modes`.
-pub fn dlr_modes_reference(params: &[f32], d_modes: &[f32], dn: usize, stride: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn dlr_modes_reference(
+    params: &[f32],
+    d_modes: &[f32],
+    dn: usize,
+    stride: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let (mut modes, mut dp) = (vec![0f64; 4 * dn], vec![0f64; 3 * stride + dn]);
     for i in 0..dn {
         let (nu, th) = (params[i] as f64, params[stride + i] as f64);

@@ -52,7 +52,19 @@ pub struct Gemm {
 
 impl Gemm {
     pub fn new(m: usize, k: usize, n: usize) -> Gemm {
-        Gemm { m, k, n, trans_a: false, trans_b: false, accumulate: false, relu: false, batch: 1, stride_a: m * k, stride_b: k * n, stride_c: m * n }
+        Gemm {
+            m,
+            k,
+            n,
+            trans_a: false,
+            trans_b: false,
+            accumulate: false,
+            relu: false,
+            batch: 1,
+            stride_a: m * k,
+            stride_b: k * n,
+            stride_c: m * n,
+        }
     }
     pub fn trans_a(self, on: bool) -> Gemm {
         Gemm { trans_a: on, ..self }
@@ -74,7 +86,11 @@ impl Gemm {
     /// f32s each buffer must hold: the last batch's offset plus one matrix.
     pub fn lens(&self) -> (usize, usize, usize) {
         let last = self.batch.saturating_sub(1);
-        (last * self.stride_a + self.m * self.k, last * self.stride_b + self.k * self.n, last * self.stride_c + self.m * self.n)
+        (
+            last * self.stride_a + self.m * self.k,
+            last * self.stride_b + self.k * self.n,
+            last * self.stride_c + self.m * self.n,
+        )
     }
 
     /// Multiply-adds of the whole product (for GFLOP/s: twice this).
@@ -84,8 +100,14 @@ impl Gemm {
 
     /// A short name for labels and errors: `gemm[b×]MxKxN[ ta][ tb][ acc][ relu]`.
     pub fn describe(&self) -> String {
-        let mut s = if self.batch > 1 { format!("gemm {}x[{}x{}x{}]", self.batch, self.m, self.k, self.n) } else { format!("gemm {}x{}x{}", self.m, self.k, self.n) };
-        for (on, tag) in [(self.trans_a, " aT"), (self.trans_b, " bT"), (self.accumulate, " acc"), (self.relu, " relu")] {
+        let mut s = if self.batch > 1 {
+            format!("gemm {}x[{}x{}x{}]", self.batch, self.m, self.k, self.n)
+        } else {
+            format!("gemm {}x{}x{}", self.m, self.k, self.n)
+        };
+        for (on, tag) in
+            [(self.trans_a, " aT"), (self.trans_b, " bT"), (self.accumulate, " acc"), (self.relu, " relu")]
+        {
             if on {
                 s.push_str(tag);
             }
@@ -94,12 +116,27 @@ impl Gemm {
     }
 
     fn check(&self, op: &str) -> Result<()> {
-        let shape = || format!("{} (a {}, b {})", self.describe(), if self.trans_a { "[K, M]" } else { "[M, K]" }, if self.trans_b { "[N, K]" } else { "[K, N]" });
+        let shape = || {
+            format!(
+                "{} (a {}, b {})",
+                self.describe(),
+                if self.trans_a { "[K, M]" } else { "[M, K]" },
+                if self.trans_b { "[N, K]" } else { "[K, N]" }
+            )
+        };
         if self.m == 0 || self.k == 0 || self.n == 0 || self.batch == 0 {
             return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape: {}", shape()) });
         }
         if self.batch > 1 && self.stride_c < self.m * self.n {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("stride_c {} < M·N = {}: batches of C would overlap in {}", self.stride_c, self.m * self.n, shape()) });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!(
+                    "stride_c {} < M·N = {}: batches of C would overlap in {}",
+                    self.stride_c,
+                    self.m * self.n,
+                    shape()
+                ),
+            });
         }
         let (la, lb, lc) = self.lens();
         if [la, lb, lc].iter().any(|&l| l > u32::MAX as usize) {
@@ -111,7 +148,15 @@ impl Gemm {
 
 /// Record `c (+)= op(a) · op(b) (+ bias)` into `program`. `bias` (f32[N]) selects the
 /// `gemm_bias` entry point. Buffers must hold at least `spec.lens()` f32s.
-pub async fn record_gemm(program: &mut Program, ctx: &GpuContext, spec: &Gemm, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, bias: Option<wgpu::BufferSlice<'_>>, c: wgpu::BufferSlice<'_>) -> Result<()> {
+pub async fn record_gemm(
+    program: &mut Program,
+    ctx: &GpuContext,
+    spec: &Gemm,
+    a: wgpu::BufferSlice<'_>,
+    b: wgpu::BufferSlice<'_>,
+    bias: Option<wgpu::BufferSlice<'_>>,
+    c: wgpu::BufferSlice<'_>,
+) -> Result<()> {
     let op = "gemm";
     spec.check(op)?;
     let (la, lb, lc) = spec.lens();
@@ -121,10 +166,20 @@ pub async fn record_gemm(program: &mut Program, ctx: &GpuContext, spec: &Gemm, a
     }
     for (name, buf, want) in need {
         if buf.size() < (want * 4) as u64 {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, {} needs {want}", buf.size() / 4, spec.describe()) });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!(
+                    "buffer {name} holds {} f32s, {} needs {want}",
+                    buf.size() / 4,
+                    spec.describe()
+                ),
+            });
         }
     }
-    let flags = (spec.trans_a as u32 * TRANS_A) | (spec.trans_b as u32 * TRANS_B) | (spec.accumulate as u32 * ACCUMULATE) | (spec.relu as u32 * RELU);
+    let flags = (spec.trans_a as u32 * TRANS_A)
+        | (spec.trans_b as u32 * TRANS_B)
+        | (spec.accumulate as u32 * ACCUMULATE)
+        | (spec.relu as u32 * RELU);
     let params = Params {
         m: spec.m as u32,
         k: spec.k as u32,
@@ -139,18 +194,42 @@ pub async fn record_gemm(program: &mut Program, ctx: &GpuContext, spec: &Gemm, a
     let label = spec.describe();
     let params = Some((4, bytemuck::bytes_of(&params)));
     match bias {
-        None => program.push(ctx, Kernel::Gemm, "gemm", &label, &[(0, a), (1, b), (3, c)], params, groups).await,
-        Some(bias) => program.push(ctx, Kernel::Gemm, "gemm_bias", &label, &[(0, a), (1, b), (2, bias), (3, c)], params, groups).await,
+        None => {
+            program.push(ctx, Kernel::Gemm, "gemm", &label, &[(0, a), (1, b), (3, c)], params, groups).await
+        }
+        Some(bias) => {
+            program
+                .push(
+                    ctx,
+                    Kernel::Gemm,
+                    "gemm_bias",
+                    &label,
+                    &[(0, a), (1, b), (2, bias), (3, c)],
+                    params,
+                    groups,
+                )
+                .await
+        }
     }
 }
 
 /// Run one gemm on the GPU and read C back (one-shot: upload, record, submit, read).
 /// `c0` is C's initial value (needed with `accumulate`; zeros if `None`).
-pub async fn gemm(ctx: &GpuContext, spec: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c0: Option<&[f32]>) -> Result<Vec<f32>> {
+pub async fn gemm(
+    ctx: &GpuContext,
+    spec: &Gemm,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c0: Option<&[f32]>,
+) -> Result<Vec<f32>> {
     let op = "gemm";
     spec.check(op)?;
     let (la, lb, lc) = spec.lens();
-    let lens_ok = a.len() == la && b.len() == lb && bias.is_none_or(|x| x.len() == spec.n) && c0.is_none_or(|x| x.len() == lc);
+    let lens_ok = a.len() == la
+        && b.len() == lb
+        && bias.is_none_or(|x| x.len() == spec.n)
+        && c0.is_none_or(|x| x.len() == lc);
     if !lens_ok {
         return Err(GpuError::Shape {
             op: op.into(),
@@ -177,14 +256,29 @@ pub async fn gemm(ctx: &GpuContext, spec: &Gemm, a: &[f32], b: &[f32], bias: Opt
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_gemm(&mut program, ctx, spec, a_buf.slice(..), b_buf.slice(..), bias_buf.as_ref().map(|b| b.slice(..)), c_buf.slice(..)).await?;
+    record_gemm(
+        &mut program,
+        ctx,
+        spec,
+        a_buf.slice(..),
+        b_buf.slice(..),
+        bias_buf.as_ref().map(|b| b.slice(..)),
+        c_buf.slice(..),
+    )
+    .await?;
     program.submit(ctx)?;
     ctx.read_f32(&c_buf, lc).await
 }
 
 /// The slow, obvious oracle: loops summing k in increasing order in f64, then the epilogue
 /// in the shader's order (bias, accumulate, ReLU). `c0` as in `gemm`.
-pub fn gemm_reference(spec: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c0: Option<&[f32]>) -> Vec<f32> {
+pub fn gemm_reference(
+    spec: &Gemm,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c0: Option<&[f32]>,
+) -> Vec<f32> {
     let (m, k, n) = (spec.m, spec.k, spec.n);
     let (_, _, lc) = spec.lens();
     let mut c = c0.map(|x| x.to_vec()).unwrap_or_else(|| vec![0f32; lc]);

@@ -13,7 +13,12 @@ pub fn fold_groups(ctx: &GpuContext, op: &str, n_groups: usize) -> Result<[u32; 
     let x = n.min(limit);
     let y = n.div_ceil(x);
     if y > limit {
-        return Err(GpuError::TooLarge { op: op.into(), what: "workgroups (x · y)".into(), requested: n as u64, limit: (limit * limit) as u64 });
+        return Err(GpuError::TooLarge {
+            op: op.into(),
+            what: "workgroups (x · y)".into(),
+            requested: n as u64,
+            limit: (limit * limit) as u64,
+        });
     }
     Ok([x as u32, y as u32, 1])
 }
@@ -27,7 +32,10 @@ pub fn fold_items(ctx: &GpuContext, op: &str, n_items: usize, per_group: usize) 
 /// size and the shape that needs more.
 pub fn check_len(op: &str, name: &str, buf: wgpu::BufferSlice<'_>, want: usize, shape: &str) -> Result<()> {
     if buf.size() < (want.max(1) * 4) as u64 {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} values, {shape} needs {want}", buf.size() / 4) });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("buffer {name} holds {} values, {shape} needs {want}", buf.size() / 4),
+        });
     }
     Ok(())
 }

@@ -82,15 +82,37 @@ impl Kernel {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Kernel::Matmul => &["main"],
-            Kernel::Attention => &["fwd_fused", "fwd_tiled", "bwd_delta", "bwd_dq", "bwd_dkdv", "static_lse", "static_fwd", "static_bwd_dv", "static_bwd_dlogits"],
-            Kernel::DlrScan => &["fwd_local", "fwd_carry", "fwd_fixup", "bwd_local", "bwd_carry", "bwd_fixup", "bwd_reduce"],
+            Kernel::Attention => &[
+                "fwd_fused",
+                "fwd_tiled",
+                "bwd_delta",
+                "bwd_dq",
+                "bwd_dkdv",
+                "static_lse",
+                "static_fwd",
+                "static_bwd_dv",
+                "static_bwd_dlogits",
+            ],
+            Kernel::DlrScan => {
+                &["fwd_local", "fwd_carry", "fwd_fixup", "bwd_local", "bwd_carry", "bwd_fixup", "bwd_reduce"]
+            }
             Kernel::Gemm => &["gemm", "gemm_bias"],
             Kernel::Reduce => &["col_sum_partial", "col_sum_final", "sum_partial", "sum_final"],
             Kernel::LayerNorm => &["forward", "backward", "gain_partial", "gain_reduce"],
             Kernel::Embedding => &["gather", "scatter"],
             Kernel::CrossEntropy => &["count", "forward", "reduce", "mse", "reduce_loss"],
             Kernel::AdamW => &["sumsq_partial", "sumsq_reduce", "update"],
-            Kernel::Elementwise => &["fill_zero", "copy_into", "add_into", "add_cyclic", "relu_mask", "split_heads", "merge_heads", "dlr_modes", "dlr_modes_bwd"],
+            Kernel::Elementwise => &[
+                "fill_zero",
+                "copy_into",
+                "add_into",
+                "add_cyclic",
+                "relu_mask",
+                "split_heads",
+                "merge_heads",
+                "dlr_modes",
+                "dlr_modes_bwd",
+            ],
         }
     }
 }
@@ -121,7 +143,10 @@ impl Pipelines {
                 entries.push(((k, entry), pipeline));
             }
             if let Some(e) = scope.pop().await {
-                return Err(GpuError::Device { op: format!("create pipelines of {}", k.file()), detail: e.to_string() });
+                return Err(GpuError::Device {
+                    op: format!("create pipelines of {}", k.file()),
+                    detail: e.to_string(),
+                });
             }
         }
         Ok(Pipelines { entries })
@@ -129,10 +154,11 @@ impl Pipelines {
 
     /// The pipeline of `k`'s `entry` (one of `k.entry_points()`).
     pub(crate) fn get(&self, k: Kernel, entry: &str) -> Result<&wgpu::ComputePipeline> {
-        self.entries
-            .iter()
-            .find(|((kk, e), _)| *kk == k && *e == entry)
-            .map(|(_, p)| p)
-            .ok_or_else(|| GpuError::Shape { op: k.file().into(), detail: format!("no entry point '{entry}' (it has {:?})", k.entry_points()) })
+        self.entries.iter().find(|((kk, e), _)| *kk == k && *e == entry).map(|(_, p)| p).ok_or_else(|| {
+            GpuError::Shape {
+                op: k.file().into(),
+                detail: format!("no entry point '{entry}' (it has {:?})", k.entry_points()),
+            }
+        })
     }
 }

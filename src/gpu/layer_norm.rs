@@ -44,16 +44,38 @@ pub fn partial_len(rows: usize, d: usize) -> usize {
 /// Record `y = LN(x) · g` for `x`: `[rows, d]`, `g`: `[d]`, writing `y`: `[rows, d]`,
 /// `mean`, `rstd`: `[rows]`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_layer_norm(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, g: wgpu::BufferSlice<'_>, y: wgpu::BufferSlice<'_>, mean: wgpu::BufferSlice<'_>, rstd: wgpu::BufferSlice<'_>, rows: usize, d: usize) -> Result<()> {
+pub async fn record_layer_norm(
+    program: &mut Program,
+    ctx: &GpuContext,
+    x: wgpu::BufferSlice<'_>,
+    g: wgpu::BufferSlice<'_>,
+    y: wgpu::BufferSlice<'_>,
+    mean: wgpu::BufferSlice<'_>,
+    rstd: wgpu::BufferSlice<'_>,
+    rows: usize,
+    d: usize,
+) -> Result<()> {
     let op = "layer_norm";
     check_shape(op, rows, d)?;
     let shape = format!("[rows {rows}, d {d}]");
-    for (name, buf, want) in [("x", x, rows * d), ("g", g, d), ("y", y, rows * d), ("mean", mean, rows), ("rstd", rstd, rows)] {
+    for (name, buf, want) in
+        [("x", x, rows * d), ("g", g, d), ("y", y, rows * d), ("mean", mean, rows), ("rstd", rstd, rows)]
+    {
         check_len(op, name, buf, want, &shape)?;
     }
     let p = params(rows, d);
     let groups = fold_groups(ctx, op, rows)?;
-    program.push(ctx, Kernel::LayerNorm, "forward", op, &[(0, x), (1, g), (6, y), (7, mean), (8, rstd)], Some((12, bytemuck::bytes_of(&p))), groups).await
+    program
+        .push(
+            ctx,
+            Kernel::LayerNorm,
+            "forward",
+            op,
+            &[(0, x), (1, g), (6, y), (7, mean), (8, rstd)],
+            Some((12, bytemuck::bytes_of(&p))),
+            groups,
+        )
+        .await
 }
 
 /// The buffers of one LayerNorm backward.
@@ -70,7 +92,18 @@ pub struct LayerNormGrads<'a> {
 /// `rstd`: `[rows]`. Three launches: dx (one workgroup per row), dgain partials per chunk of
 /// `GAIN_CHUNK_ROWS` rows, dgain over chunks.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_layer_norm_backward(program: &mut Program, ctx: &GpuContext, x: wgpu::BufferSlice<'_>, g: wgpu::BufferSlice<'_>, dy: wgpu::BufferSlice<'_>, mean: wgpu::BufferSlice<'_>, rstd: wgpu::BufferSlice<'_>, out: LayerNormGrads<'_>, rows: usize, d: usize) -> Result<()> {
+pub async fn record_layer_norm_backward(
+    program: &mut Program,
+    ctx: &GpuContext,
+    x: wgpu::BufferSlice<'_>,
+    g: wgpu::BufferSlice<'_>,
+    dy: wgpu::BufferSlice<'_>,
+    mean: wgpu::BufferSlice<'_>,
+    rstd: wgpu::BufferSlice<'_>,
+    out: LayerNormGrads<'_>,
+    rows: usize,
+    d: usize,
+) -> Result<()> {
     let op = "layer_norm_backward";
     check_shape(op, rows, d)?;
     let shape = format!("[rows {rows}, d {d}]");
@@ -89,11 +122,41 @@ pub async fn record_layer_norm_backward(program: &mut Program, ctx: &GpuContext,
     let p = params(rows, d);
     let pb = Some((12, bytemuck::bytes_of(&p)));
     let rows_groups = fold_groups(ctx, op, rows)?;
-    program.push(ctx, Kernel::LayerNorm, "backward", "layer_norm_backward.dx", &[(0, x), (1, g), (2, dy), (3, mean), (4, rstd), (9, out.dx)], pb, rows_groups).await?;
+    program
+        .push(
+            ctx,
+            Kernel::LayerNorm,
+            "backward",
+            "layer_norm_backward.dx",
+            &[(0, x), (1, g), (2, dy), (3, mean), (4, rstd), (9, out.dx)],
+            pb,
+            rows_groups,
+        )
+        .await?;
     let part_groups = fold_items(ctx, op, partial_len(rows, d), WG)?;
-    program.push(ctx, Kernel::LayerNorm, "gain_partial", "layer_norm_backward.dg_partial", &[(0, x), (2, dy), (3, mean), (4, rstd), (10, out.partial)], pb, part_groups).await?;
+    program
+        .push(
+            ctx,
+            Kernel::LayerNorm,
+            "gain_partial",
+            "layer_norm_backward.dg_partial",
+            &[(0, x), (2, dy), (3, mean), (4, rstd), (10, out.partial)],
+            pb,
+            part_groups,
+        )
+        .await?;
     let col_groups = fold_items(ctx, op, d, WG)?;
-    program.push(ctx, Kernel::LayerNorm, "gain_reduce", "layer_norm_backward.dg", &[(5, out.partial), (11, out.dg)], pb, col_groups).await
+    program
+        .push(
+            ctx,
+            Kernel::LayerNorm,
+            "gain_reduce",
+            "layer_norm_backward.dg",
+            &[(5, out.partial), (11, out.dg)],
+            pb,
+            col_groups,
+        )
+        .await
 }
 
 /// What the one-shot helper reads back.
@@ -107,12 +170,25 @@ pub struct LayerNormOut {
 }
 
 /// Forward and backward on the GPU in one program (upload, record, submit, read back).
-pub async fn layer_norm(ctx: &GpuContext, x: &[f32], g: &[f32], dy: &[f32], rows: usize, d: usize) -> Result<LayerNormOut> {
+pub async fn layer_norm(
+    ctx: &GpuContext,
+    x: &[f32],
+    g: &[f32],
+    dy: &[f32],
+    rows: usize,
+    d: usize,
+) -> Result<LayerNormOut> {
     let op = "layer_norm";
     if x.len() != rows * d || dy.len() != rows * d || g.len() != d {
         return Err(GpuError::Shape {
             op: op.into(),
-            detail: format!("x has {} values, dy {} (want [rows {rows}, d {d}] = {}), g has {} (want {d})", x.len(), dy.len(), rows * d, g.len()),
+            detail: format!(
+                "x has {} values, dy {} (want [rows {rows}, d {d}] = {}), g has {} (want {d})",
+                x.len(),
+                dy.len(),
+                rows * d,
+                g.len()
+            ),
         });
     }
     check_shape(op, rows, d)?;
@@ -130,8 +206,31 @@ pub async fn layer_norm(ctx: &GpuContext, x: &[f32], g: &[f32], dy: &[f32], rows
         return Err(GpuError::Device { op: format!("{op} allocate"), detail: e.to_string() });
     }
     let mut program = Program::new();
-    record_layer_norm(&mut program, ctx, xb.slice(..), gb.slice(..), yb.slice(..), mb.slice(..), rb.slice(..), rows, d).await?;
-    record_layer_norm_backward(&mut program, ctx, xb.slice(..), gb.slice(..), dyb.slice(..), mb.slice(..), rb.slice(..), LayerNormGrads { dx: dxb.slice(..), dg: dgb.slice(..), partial: pb.slice(..) }, rows, d).await?;
+    record_layer_norm(
+        &mut program,
+        ctx,
+        xb.slice(..),
+        gb.slice(..),
+        yb.slice(..),
+        mb.slice(..),
+        rb.slice(..),
+        rows,
+        d,
+    )
+    .await?;
+    record_layer_norm_backward(
+        &mut program,
+        ctx,
+        xb.slice(..),
+        gb.slice(..),
+        dyb.slice(..),
+        mb.slice(..),
+        rb.slice(..),
+        LayerNormGrads { dx: dxb.slice(..), dg: dgb.slice(..), partial: pb.slice(..) },
+        rows,
+        d,
+    )
+    .await?;
     program.submit(ctx)?;
     Ok(LayerNormOut {
         y: ctx.read_f32(&yb, rows * d).await?,
@@ -144,7 +243,13 @@ pub async fn layer_norm(ctx: &GpuContext, x: &[f32], g: &[f32], dy: &[f32], rows
 
 /// The slow, obvious oracle: the same formulas as plain loops in f64.
 pub fn layer_norm_reference(x: &[f32], g: &[f32], dy: &[f32], rows: usize, d: usize) -> LayerNormOut {
-    let mut out = LayerNormOut { y: vec![0.0; rows * d], mean: vec![0.0; rows], rstd: vec![0.0; rows], dx: vec![0.0; rows * d], dg: vec![0.0; d] };
+    let mut out = LayerNormOut {
+        y: vec![0.0; rows * d],
+        mean: vec![0.0; rows],
+        rstd: vec![0.0; rows],
+        dx: vec![0.0; rows * d],
+        dg: vec![0.0; d],
+    };
     let mut dg = vec![0f64; d];
     for r in 0..rows {
         let xr = &x[r * d..(r + 1) * d];

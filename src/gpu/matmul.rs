@@ -16,23 +16,58 @@ struct Params {
 
 /// Record `c[m, n] = a[m, k] · b[k, n]` (buffers of at least those sizes) into `program`.
 #[allow(clippy::too_many_arguments)]
-pub async fn record_matmul(program: &mut Program, ctx: &GpuContext, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, c: wgpu::BufferSlice<'_>, m: usize, k: usize, n: usize) -> Result<()> {
+pub async fn record_matmul(
+    program: &mut Program,
+    ctx: &GpuContext,
+    a: wgpu::BufferSlice<'_>,
+    b: wgpu::BufferSlice<'_>,
+    c: wgpu::BufferSlice<'_>,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<()> {
     let op = "matmul";
     if m == 0 || k == 0 || n == 0 {
-        return Err(GpuError::Shape { op: op.into(), detail: format!("empty shape [{m}, {k}] x [{k}, {n}]") });
+        return Err(GpuError::Shape {
+            op: op.into(),
+            detail: format!("empty shape [{m}, {k}] x [{k}, {n}]"),
+        });
     }
     for (name, buf, want) in [("a", a, m * k), ("b", b, k * n), ("c", c, m * n)] {
         if buf.size() < (want * 4) as u64 {
-            return Err(GpuError::Shape { op: op.into(), detail: format!("buffer {name} holds {} f32s, [{m}, {k}] x [{k}, {n}] needs {want}", buf.size() / 4) });
+            return Err(GpuError::Shape {
+                op: op.into(),
+                detail: format!(
+                    "buffer {name} holds {} f32s, [{m}, {k}] x [{k}, {n}] needs {want}",
+                    buf.size() / 4
+                ),
+            });
         }
     }
     let groups = [(n as u32).div_ceil(TILE), (m as u32).div_ceil(TILE), 1];
     let params = Params { m: m as u32, k: k as u32, n: n as u32, _pad: 0 };
-    program.push(ctx, Kernel::Matmul, "main", "matmul", &[(0, a), (1, b), (2, c)], Some((3, bytemuck::bytes_of(&params))), groups).await
+    program
+        .push(
+            ctx,
+            Kernel::Matmul,
+            "main",
+            "matmul",
+            &[(0, a), (1, b), (2, c)],
+            Some((3, bytemuck::bytes_of(&params))),
+            groups,
+        )
+        .await
 }
 
 /// Multiply on the GPU and read the result back (one-shot: upload, record, submit, read).
-pub async fn matmul(ctx: &GpuContext, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Result<Vec<f32>> {
+pub async fn matmul(
+    ctx: &GpuContext,
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Vec<f32>> {
     let op = "matmul";
     if a.len() != m * k || b.len() != k * n {
         return Err(GpuError::Shape {

@@ -51,10 +51,9 @@ impl fmt::Display for GpuError {
         match self {
             GpuError::NoAdapter(s) => write!(f, "no GPU adapter: {s}"),
             GpuError::RequestDevice(s) => write!(f, "could not create a GPU device: {s}"),
-            GpuError::TooLarge { op, what, requested, limit } => write!(
-                f,
-                "{op}: {what} needs {requested}, over the device limit of {limit}"
-            ),
+            GpuError::TooLarge { op, what, requested, limit } => {
+                write!(f, "{op}: {what} needs {requested}, over the device limit of {limit}")
+            }
             GpuError::Shape { op, detail } => write!(f, "{op}: {detail}"),
             GpuError::Device { op, detail } => write!(f, "{op}: device error: {detail}"),
             GpuError::Readback(s) => write!(f, "reading back a GPU buffer failed: {s}"),

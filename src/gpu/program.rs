@@ -65,14 +65,21 @@ impl Program {
                 let detail = format!("binding {b} starts at byte {}, not a multiple of the device's storage offset alignment {align}", slice.offset());
                 return Err(GpuError::Shape { op: label.into(), detail });
             }
-            let resource = wgpu::BindingResource::try_from(slice).map_err(|_| GpuError::Shape { op: label.into(), detail: format!("binding {b} is an empty buffer range") })?;
+            let resource = wgpu::BindingResource::try_from(slice).map_err(|_| GpuError::Shape {
+                op: label.into(),
+                detail: format!("binding {b} is an empty buffer range"),
+            })?;
             entries.push(wgpu::BindGroupEntry { binding: b, resource });
         }
         if let Some((b, buf)) = &uniform {
             entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
         }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout: &pipeline.get_bind_group_layout(0), entries: &entries });
+        let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Device { op: format!("{label}: bind group"), detail: e.to_string() });
         }
@@ -97,7 +104,10 @@ impl Program {
     /// Encode every launch, in order, into one compute pass of `encoder`. Each dispatch is
     /// its own synchronisation scope in WebGPU, so a launch sees every earlier launch's writes.
     pub fn encode(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("program"), timestamp_writes: None });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("program"),
+            timestamp_writes: None,
+        });
         for l in &self.launches {
             pass.set_pipeline(ctx.pipelines.get(l.kernel, l.entry)?);
             pass.set_bind_group(0, &l.bind, &[]);
@@ -108,7 +118,8 @@ impl Program {
 
     /// Encode and submit as one command buffer.
     pub fn submit(&self, ctx: &GpuContext) -> Result<()> {
-        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("program") });
+        let mut enc =
+            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("program") });
         self.encode(ctx, &mut enc)?;
         ctx.queue.submit([enc.finish()]);
         Ok(())

@@ -57,7 +57,10 @@ pub async fn record_weight_grad(
         return record_gemm(program, ctx, &Gemm::new(m, k, n).trans_a(true), a, b, None, c).await;
     }
     let (Some(partials), Some(scratch)) = (partials, scratch) else {
-        return Err(GpuError::Shape { op: "weight_grad".into(), detail: format!("[{k}, {m}]ᵀ·[{k}, {n}] splits {s} ways and needs scratch buffers") });
+        return Err(GpuError::Shape {
+            op: "weight_grad".into(),
+            detail: format!("[{k}, {m}]ᵀ·[{k}, {n}] splits {s} ways and needs scratch buffers"),
+        });
     };
     let kc = k / s;
     let spec = Gemm::new(m, kc, n).trans_a(true).batched(s, kc * m, kc * n, m * n);

@@ -79,7 +79,11 @@ impl CustomOp3 for CausalAttention {
             )));
         }
         let op = "causal_attention";
-        let (q, k, v) = (contiguous_f32(s1, l1, op, "q")?, contiguous_f32(s2, l2, op, "k")?, contiguous_f32(s3, l3, op, "v")?);
+        let (q, k, v) = (
+            contiguous_f32(s1, l1, op, "q")?,
+            contiguous_f32(s2, l2, op, "k")?,
+            contiguous_f32(s3, l3, op, "v")?,
+        );
         let mut y = vec![0f32; b * h * l * dh]; // [b, h, l, dh]
         let mut p = vec![0f32; l];
         for bh in 0..b * h {
@@ -177,7 +181,8 @@ mod tests {
     #[test]
     fn fused_matches_composed_values_and_gradients() {
         for (i, &shape) in [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 8)].iter().enumerate() {
-            let (q, k, v) = (rand(shape, 3 * i as u64), rand(shape, 3 * i as u64 + 1), rand(shape, 3 * i as u64 + 2));
+            let (q, k, v) =
+                (rand(shape, 3 * i as u64), rand(shape, 3 * i as u64 + 1), rand(shape, 3 * i as u64 + 2));
             let w = rand(shape, 99); // a random upstream gradient via a weighted sum
             let scale = 1.0 / (shape.3 as f32).sqrt();
             let fused = causal_attention(&q, &k, &v, scale).unwrap();
@@ -195,7 +200,8 @@ mod tests {
     #[test]
     fn first_position_attends_only_to_itself() {
         let (q, k, v) = (rand((1, 1, 4, 2), 1), rand((1, 1, 4, 2), 2), rand((1, 1, 4, 2), 3));
-        let y: Vec<f32> = causal_attention(&q, &k, &v, 1.0).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let y: Vec<f32> =
+            causal_attention(&q, &k, &v, 1.0).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         let v0: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(y[..2], v0[..2]);
     }

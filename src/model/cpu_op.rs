@@ -4,7 +4,12 @@
 use candle_core::{CpuStorage, Layout};
 
 /// The f32 values of `s` under `l`, which must be contiguous.
-pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str, what: &str) -> candle_core::Result<&'a [f32]> {
+pub(crate) fn contiguous_f32<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    op: &str,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
         return Err(candle_core::Error::Msg(format!("{op}: {what} must be f32")));
     };

@@ -10,8 +10,8 @@
 
 use candle_core::{Tensor, Var};
 
-pub use super::dlr_kernel::{dlr_scan_reference, dlr_scan_states, Modes, C64};
 use super::dlr_kernel::DlrLayer;
+pub use super::dlr_kernel::{dlr_scan_reference, dlr_scan_states, Modes, C64};
 use super::io::{Embed, Head};
 use super::{init, layer_norm, Context, ModelError, Result};
 use crate::core::Rng;
@@ -57,7 +57,13 @@ impl Dlr {
     /// Fresh weights, fixed by `seed` (`Rng::fork(seed, "dlr.init")`): N(0, 0.02²) matrices,
     /// `c_proj` scaled by 1/√(2·layers) (GPT-2), unit norm gains, DLR params as in `dlr_kernel`.
     pub fn new(cfg: DlrConfig, seed: u64) -> Result<Self> {
-        for (name, v) in [("vocab", cfg.vocab), ("max_len", cfg.max_len), ("d_model", cfg.d_model), ("state", cfg.state), ("out", cfg.out)] {
+        for (name, v) in [
+            ("vocab", cfg.vocab),
+            ("max_len", cfg.max_len),
+            ("d_model", cfg.d_model),
+            ("state", cfg.state),
+            ("out", cfg.out),
+        ] {
             if v == 0 {
                 return Err(err("dlr.new", format!("{name} must be at least 1 (config {cfg:?})")));
             }
@@ -81,7 +87,12 @@ impl Dlr {
     }
 
     fn block(&self, layer: usize) -> Result<&Block> {
-        self.blocks.get(layer).ok_or_else(|| err("dlr.layer", format!("layer {layer} out of range: the model has {} layers", self.blocks.len())))
+        self.blocks.get(layer).ok_or_else(|| {
+            err(
+                "dlr.layer",
+                format!("layer {layer} out of range: the model has {} layers", self.blocks.len()),
+            )
+        })
     }
 
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
@@ -92,13 +103,26 @@ impl Dlr {
 
     /// The forward pass, calling `hook` at every named site and `visit(layer, u)` with each
     /// block's normalised input `u [b, l, d]` (what its recurrence reads).
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+    fn run(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+    ) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("dlr.forward.tokens")?;
         if b == 0 || l == 0 {
             return Err(err("dlr.forward", format!("empty input: tokens {:?}", tokens.dims())));
         }
         if l > self.cfg.max_len {
-            return Err(err("dlr.forward", format!("sequence length {l} (tokens {:?}) exceeds the model's max_len {}", tokens.dims(), self.cfg.max_len)));
+            return Err(err(
+                "dlr.forward",
+                format!(
+                    "sequence length {l} (tokens {:?}) exceeds the model's max_len {}",
+                    tokens.dims(),
+                    self.cfg.max_len
+                ),
+            ));
         }
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("dlr", tokens, features)?; // [b, l, d]
@@ -121,7 +145,10 @@ impl Dlr {
     pub fn mix(&self, layer: usize, u: &Tensor) -> Result<Tensor> {
         let (_, l, d) = u.dims3().op("dlr.mix")?;
         if d != self.cfg.d_model || l == 0 || l > self.cfg.max_len {
-            return Err(err("dlr.mix", format!("u {:?} must be [batch, 1..={}, {}]", u.dims(), self.cfg.max_len, self.cfg.d_model)));
+            return Err(err(
+                "dlr.mix",
+                format!("u {:?} must be [batch, 1..={}, {}]", u.dims(), self.cfg.max_len, self.cfg.d_model),
+            ));
         }
         self.block(layer)?.dlr.forward(u)
     }
@@ -152,7 +179,12 @@ impl super::SeqModel for Dlr {
         Dlr::forward(self, tokens, features)
     }
 
-    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+    fn forward_sites(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+    ) -> Result<Tensor> {
         self.run(tokens, features, hook, |_, _| Ok(()))
     }
 
@@ -204,7 +236,8 @@ mod tests {
 
     fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
         let scale: f32 = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap();
-        let diff: f32 = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap();
+        let diff: f32 =
+            (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap();
         diff / scale.max(1e-12)
     }
 
@@ -225,7 +258,8 @@ mod tests {
             let r: Vec<f32> = (0..d * len * len).map(|_| rng.normal()).collect();
             let r = Tensor::from_vec(r, (d, len, len), &Device::Cpu).unwrap();
             let run = |fused: bool| {
-                let k = if fused { kernel(p.as_tensor(), len) } else { kernel_reference(p.as_tensor(), len) }.unwrap(); // [d, L]
+                let k = if fused { kernel(p.as_tensor(), len) } else { kernel_reference(p.as_tensor(), len) }
+                    .unwrap(); // [d, L]
                 let t = if fused { toeplitz(&k) } else { toeplitz_reference(&k) }.unwrap(); // [d, L, L]
                 let g = (&t * &r).unwrap().sum_all().unwrap().backward().unwrap();
                 (k, t, g.get(p.as_tensor()).unwrap().clone())
@@ -236,15 +270,29 @@ mod tests {
             assert!(max_rel(&g1, &g2) < KERNEL_TOL, "L={len} grads {}", max_rel(&g1, &g2));
             // The Toeplitz op alone, on the same kernel: exact.
             let kv = Var::from_tensor(&k2).unwrap();
-            let gt = |t: Tensor| (t * &r).unwrap().sum_all().unwrap().backward().unwrap().get(kv.as_tensor()).unwrap().clone();
+            let gt = |t: Tensor| {
+                (t * &r).unwrap().sum_all().unwrap().backward().unwrap().get(kv.as_tensor()).unwrap().clone()
+            };
             let (a, b) = (toeplitz(kv.as_tensor()).unwrap(), toeplitz_reference(kv.as_tensor()).unwrap());
-            assert_eq!(a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            assert_eq!(
+                a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            );
             assert!(max_rel(&gt(a), &gt(b)) < 1e-6, "L={len} toeplitz grads");
         }
     }
 
     fn tiny(discretised: bool) -> DlrConfig {
-        DlrConfig { vocab: 11, features: 0, max_len: 40, layers: 2, d_model: 5, state: 3, out: 7, discretised }
+        DlrConfig {
+            vocab: 11,
+            features: 0,
+            max_len: 40,
+            layers: 2,
+            d_model: 5,
+            state: 3,
+            out: 7,
+            discretised,
+        }
     }
 
     /// Random params (not just the init) so every branch of the parametrisation is exercised.
@@ -296,28 +344,59 @@ mod tests {
             assert!((k[2][0] as f64 - k0).abs() < 1e-5, "{} vs {k0}", k[2][0]);
             let ev = m.eigenvalues(1);
             assert_eq!((ev.len(), ev[0].len()), (5, 3));
-            assert!(ev.iter().flatten().all(|&(r, p)| r > 0.0 && r < 1.0 && p.abs() <= std::f32::consts::PI), "{ev:?}");
+            assert!(
+                ev.iter().flatten().all(|&(r, p)| r > 0.0 && r < 1.0 && p.abs() <= std::f32::consts::PI),
+                "{ev:?}"
+            );
             assert!(m.eigenvalues(2).is_empty());
             assert!(m.kernel(2).err().unwrap().to_string().contains("layer 2 out of range"));
         }
         // The direct init's magnitudes span [0.5, 0.999], phases [0, π/10].
         let ev = Dlr::new(DlrConfig { d_model: 16, state: 16, ..tiny(false) }, 0).unwrap().eigenvalues(0);
-        assert!(ev.iter().flatten().all(|&(r, p)| (0.5..=0.9991).contains(&r) && (0.0..=0.3142).contains(&p)));
+        assert!(ev
+            .iter()
+            .flatten()
+            .all(|&(r, p)| (0.5..=0.9991).contains(&r) && (0.0..=0.3142).contains(&p)));
     }
 
     #[test]
     fn names_shapes_and_param_count() {
         let m = Dlr::new(DlrConfig { features: 3, ..tiny(true) }, 0).unwrap();
         let names: Vec<String> = m.named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names[..9], ["wte.weight", "wfe.weight", "h.0.ln.weight", "h.0.dlr.log_dt", "h.0.dlr.a_re", "h.0.dlr.a_im", "h.0.dlr.w_re", "h.0.dlr.w_im", "h.0.mlp.c_fc.weight"]);
+        assert_eq!(
+            names[..9],
+            [
+                "wte.weight",
+                "wfe.weight",
+                "h.0.ln.weight",
+                "h.0.dlr.log_dt",
+                "h.0.dlr.a_re",
+                "h.0.dlr.a_im",
+                "h.0.dlr.w_re",
+                "h.0.dlr.w_im",
+                "h.0.mlp.c_fc.weight"
+            ]
+        );
         assert_eq!(names[names.len() - 2..], ["ln_f.weight", "lm_head.weight"]);
         let (v, f, d, n, o) = (11, 3, 5, 3, 7);
         assert_eq!(m.param_count(), v * d + f * d + 2 * (d + d + 4 * d * n + 4 * d * d) + d + d * o);
         let tokens = Tensor::from_vec(vec![1u32; 2 * 9], (2, 9), &Device::Cpu).unwrap();
         let feats = Tensor::zeros((2, 9, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert_eq!(m.forward(&tokens, Some(&feats)).unwrap().dims(), &[18, 7]);
-        let direct: Vec<String> = Dlr::new(tiny(false), 0).unwrap().named_params().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(direct[1..8], ["h.0.ln.weight", "h.0.dlr.nu", "h.0.dlr.theta", "h.0.dlr.w_re", "h.0.dlr.w_im", "h.0.mlp.c_fc.weight", "h.0.mlp.c_proj.weight"]);
+        let direct: Vec<String> =
+            Dlr::new(tiny(false), 0).unwrap().named_params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            direct[1..8],
+            [
+                "h.0.ln.weight",
+                "h.0.dlr.nu",
+                "h.0.dlr.theta",
+                "h.0.dlr.w_re",
+                "h.0.dlr.w_im",
+                "h.0.mlp.c_fc.weight",
+                "h.0.mlp.c_proj.weight"
+            ]
+        );
     }
 
     #[test]
@@ -325,13 +404,15 @@ mod tests {
         let msg = |r: Result<Tensor>| r.err().unwrap().to_string();
         let m = Dlr::new(tiny(false), 0).unwrap();
         let long = Tensor::from_vec(vec![1u32; 41], (1, 41), &Device::Cpu).unwrap();
-        assert!(msg(m.forward(&long, None)).contains("sequence length 41 (tokens [1, 41]) exceeds the model's max_len 40"));
+        assert!(msg(m.forward(&long, None))
+            .contains("sequence length 41 (tokens [1, 41]) exceeds the model's max_len 40"));
         let ok = Tensor::from_vec(vec![1u32; 4], (1, 4), &Device::Cpu).unwrap();
         let f = Tensor::zeros((1, 4, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert!(msg(m.forward(&ok, Some(&f))).contains("0 feature channels but features were given"));
         let mf = Dlr::new(DlrConfig { features: 2, ..tiny(false) }, 0).unwrap();
         assert!(msg(mf.forward(&ok, None)).contains("2 feature channels but features were missing"));
-        assert!(msg(mf.forward(&ok, Some(&f))).contains("features [1, 4, 3] must be [batch 1, seq 4, features 2]"));
+        assert!(msg(mf.forward(&ok, Some(&f)))
+            .contains("features [1, 4, 3] must be [batch 1, seq 4, features 2]"));
         let e = Dlr::new(DlrConfig { state: 0, ..tiny(false) }, 0).err().unwrap().to_string();
         assert!(e.contains("dlr.new") && e.contains("state must be at least 1"), "{e}");
         let u = Tensor::zeros((1, 4, 6), candle_core::DType::F32, &Device::Cpu).unwrap();

@@ -55,7 +55,7 @@ pub struct Modes {
 }
 
 enum Lambda {
-    Direct { nu: Var, theta: Var },                   // [d, n], [d, n]
+    Direct { nu: Var, theta: Var },                    // [d, n], [d, n]
     Discretised { log_dt: Var, a_re: Var, a_im: Var }, // [d], [d, n], [d, n]
 }
 
@@ -89,7 +89,8 @@ fn expm1(x: &Tensor) -> Result<Tensor> {
 /// of `[k | 0]` with `idx[t·l + s] = t − s` for `s ≤ t`, else `l` (the appended zero).
 pub(crate) fn toeplitz_reference(k: &Tensor) -> Result<Tensor> {
     let (d, l) = k.dims2()?;
-    let idx: Vec<u32> = (0..l).flat_map(|t| (0..l).map(move |s| if s <= t { (t - s) as u32 } else { l as u32 })).collect();
+    let idx: Vec<u32> =
+        (0..l).flat_map(|t| (0..l).map(move |s| if s <= t { (t - s) as u32 } else { l as u32 })).collect();
     let idx = Tensor::from_vec(idx, l * l, &Device::Cpu)?; // [l*l]
     let kp = Tensor::cat(&[k, &Tensor::zeros((d, 1), candle_core::DType::F32, &Device::Cpu)?], 1)?; // [d, l + 1]
     Ok(kp.index_select(&idx, 1)?.reshape((d, l, l))?) // [d, l, l]
@@ -100,7 +101,9 @@ pub(crate) fn toeplitz_reference(k: &Tensor) -> Result<Tensor> {
 /// `K[h, k] = Σ_n |Λ|^k · (W̃_re cos(k·arg Λ) − W̃_im sin(k·arg Λ))`.
 pub(crate) fn kernel_reference(p: &Tensor, len: usize) -> Result<Tensor> {
     let p = p.unsqueeze(3)?; // [4, d, n, 1]
-    let k = Tensor::arange(0u32, len as u32, &Device::Cpu)?.to_dtype(candle_core::DType::F32)?.reshape((1, 1, len))?; // [1, 1, L]
+    let k = Tensor::arange(0u32, len as u32, &Device::Cpu)?
+        .to_dtype(candle_core::DType::F32)?
+        .reshape((1, 1, len))?; // [1, 1, L]
     let mag = p.get(0)?.broadcast_mul(&k)?.exp()?; // [d, n, L]  |Λ|^k
     let ang = p.get(1)?.broadcast_mul(&k)?; // [d, n, L]  k·arg Λ
     let re = ang.cos()?.broadcast_mul(&p.get(2)?)?; // [d, n, L]
@@ -148,12 +151,17 @@ impl CustomOp1 for KernelOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let &[4, d, n] = l.shape().dims() else {
-            return Err(candle_core::Error::Msg(format!("dlr_kernel: params {:?} must be [4, d, n]", l.shape())));
+            return Err(candle_core::Error::Msg(format!(
+                "dlr_kernel: params {:?} must be [4, d, n]",
+                l.shape()
+            )));
         };
         let p = contiguous_f32(s, l, "dlr_kernel", "params")?;
         let (len, off) = (self.len, 2 * d * n);
         let mut k = vec![0f64; d * len];
-        Self::powers(p, d, n, len, |h, j, t, z| k[h * len + t] += p[off + h * n + j] as f64 * z.0 - p[off + d * n + h * n + j] as f64 * z.1);
+        Self::powers(p, d, n, len, |h, j, t, z| {
+            k[h * len + t] += p[off + h * n + j] as f64 * z.0 - p[off + d * n + h * n + j] as f64 * z.1
+        });
         Ok((CpuStorage::F32(k.into_iter().map(|x| x as f32).collect()), Shape::from((d, len))))
     }
 
@@ -242,7 +250,9 @@ impl DlrLayer {
     pub(crate) fn named(&self) -> Vec<(&'static str, &Var)> {
         let mut out = match &self.lambda {
             Lambda::Direct { nu, theta } => vec![("nu", nu), ("theta", theta)],
-            Lambda::Discretised { log_dt, a_re, a_im } => vec![("log_dt", log_dt), ("a_re", a_re), ("a_im", a_im)],
+            Lambda::Discretised { log_dt, a_re, a_im } => {
+                vec![("log_dt", log_dt), ("a_re", a_re), ("a_im", a_im)]
+            }
         };
         out.push(("w_re", &self.w_re));
         out.push(("w_im", &self.w_im));
@@ -253,21 +263,23 @@ impl DlrLayer {
     fn lambda_and_w(&self) -> Result<[Tensor; 4]> {
         let (wr, wi) = (self.w_re.as_tensor(), self.w_im.as_tensor()); // [d, n]
         match &self.lambda {
-            Lambda::Direct { nu, theta } => Ok([nu.as_tensor().exp()?.neg()?, theta.as_tensor().clone(), wr.clone(), wi.clone()]),
+            Lambda::Direct { nu, theta } => {
+                Ok([nu.as_tensor().exp()?.neg()?, theta.as_tensor().clone(), wr.clone(), wi.clone()])
+            }
             Lambda::Discretised { log_dt, a_re, a_im } => {
                 let dt = log_dt.as_tensor().exp()?.unsqueeze(1)?; // [d, 1]
                 let ar = a_re.as_tensor().exp()?.neg()?; // [d, n]  Re A
                 let ai = a_im.as_tensor(); // [d, n]  Im A
                 let x = ar.broadcast_mul(&dt)?; // [d, n]  Re ΔA = ln|Λ|
                 let y = ai.broadcast_mul(&dt)?; // [d, n]  Im ΔA = arg Λ
-                // Λ − 1 = (expm1(x)·cos y − 2 sin²(y/2)) + i·exp(x)·sin y, accurate for small Δ.
+                                                // Λ − 1 = (expm1(x)·cos y − 2 sin²(y/2)) + i·exp(x)·sin y, accurate for small Δ.
                 let zr = ((expm1(&x)? * y.cos()?)? - ((&y * 0.5)?.sin()?.sqr()? * 2.0)?)?; // [d, n]
                 let zi = (x.exp()? * y.sin()?)?; // [d, n]
-                // (Λ − 1)/A
+                                                 // (Λ − 1)/A
                 let den = (ar.sqr()? + ai.sqr()?)?; // [d, n]
                 let qr = ((&zr * &ar)? + (&zi * ai)?)?.div(&den)?; // [d, n]
                 let qi = ((&zi * &ar)? - (&zr * ai)?)?.div(&den)?; // [d, n]
-                // W̃ = W · (Λ − 1)/A
+                                                                   // W̃ = W · (Λ − 1)/A
                 let w2r = ((wr * &qr)? - (wi * &qi)?)?; // [d, n]
                 let w2i = ((wr * &qi)? + (wi * &qr)?)?; // [d, n]
                 Ok([x, y, w2r, w2i])
@@ -338,7 +350,10 @@ impl DlrLayer {
 impl Modes {
     /// `Λ` as `(magnitude, phase in (−π, π])` per row and state (for the views).
     pub fn polar(&self) -> Vec<Vec<(f32, f32)>> {
-        self.lambda.iter().map(|row| row.iter().map(|&(re, im)| (re.hypot(im) as f32, im.atan2(re) as f32)).collect()).collect()
+        self.lambda
+            .iter()
+            .map(|row| row.iter().map(|&(re, im)| (re.hypot(im) as f32, im.atan2(re) as f32)).collect())
+            .collect()
     }
 }
 
@@ -346,7 +361,8 @@ impl Modes {
 /// the kernels cut to `l` lags and `‖x_t‖` per sequence, from the f64 scan.
 pub fn recurrence_view(modes: &Modes, u: &Tensor, kernels: Vec<Vec<f32>>) -> Result<super::Recurrence> {
     let (b, l, _) = u.dims3().op("recurrence_view")?;
-    let u: Vec<f64> = u.flatten_all()?.to_vec1::<f32>().op("recurrence_view")?.into_iter().map(f64::from).collect();
+    let u: Vec<f64> =
+        u.flatten_all()?.to_vec1::<f32>().op("recurrence_view")?.into_iter().map(f64::from).collect();
     let (_, norms) = dlr_scan_states(modes, &u, b, l);
     Ok(super::Recurrence {
         kernel: kernels.into_iter().map(|k| k.into_iter().take(l).collect()).collect(),
@@ -365,7 +381,12 @@ pub fn dlr_scan_reference(modes: &Modes, u: &[f64], batch: usize, len: usize) ->
 /// channel and state) — per sequence and time, `[batch * len]` (for the state-norm view).
 pub fn dlr_scan_states(modes: &Modes, u: &[f64], batch: usize, len: usize) -> (Vec<f64>, Vec<f64>) {
     let d = modes.lambda.len();
-    assert_eq!(u.len(), batch * len * d, "dlr_scan_reference: u has {} values, not batch {batch} x len {len} x d {d}", u.len());
+    assert_eq!(
+        u.len(),
+        batch * len * d,
+        "dlr_scan_reference: u has {} values, not batch {batch} x len {len} x d {d}",
+        u.len()
+    );
     let mut y = vec![0.0; u.len()];
     let mut sq = vec![0.0; batch * len]; // Σ |x|² per (b, t)
     for b in 0..batch {

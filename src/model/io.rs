@@ -30,20 +30,36 @@ impl Embed {
     pub fn forward(&self, op: &str, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op(&format!("{op}.tokens"))?;
         let d = self.wte.as_tensor().dim(1)?;
-        let x = self.wte.as_tensor().embedding(&tokens.flatten_all()?).op(&format!("{op}.wte"))?.reshape((b, l, d))?; // [b, l, d]
+        let x = self
+            .wte
+            .as_tensor()
+            .embedding(&tokens.flatten_all()?)
+            .op(&format!("{op}.wte"))?
+            .reshape((b, l, d))?; // [b, l, d]
         match (&self.wfe, features) {
             (Some(wfe), Some(f)) => {
                 let nf = self.features;
                 if f.dims() != [b, l, nf] {
-                    return Err(ModelError { op: format!("{op}.features"), detail: format!("features {:?} must be [batch {b}, seq {l}, features {nf}]", f.dims()) });
+                    return Err(ModelError {
+                        op: format!("{op}.features"),
+                        detail: format!(
+                            "features {:?} must be [batch {b}, seq {l}, features {nf}]",
+                            f.dims()
+                        ),
+                    });
                 }
                 let f = f.reshape((b * l, nf))?; // [b*l, f]
-                Ok((x + f.matmul(wfe.as_tensor()).op(&format!("{op}.wfe"))?.reshape((b, l, d))?)?) // [b, l, d]
+                Ok((x + f.matmul(wfe.as_tensor()).op(&format!("{op}.wfe"))?.reshape((b, l, d))?)?)
+                // [b, l, d]
             }
             (None, None) => Ok(x),
             (_, f) => Err(ModelError {
                 op: format!("{op}.forward"),
-                detail: format!("model has {} feature channels but features were {}", self.features, if f.is_some() { "given" } else { "missing" }),
+                detail: format!(
+                    "model has {} feature channels but features were {}",
+                    self.features,
+                    if f.is_some() { "given" } else { "missing" }
+                ),
             }),
         }
     }

@@ -41,7 +41,13 @@ impl CustomOp2 for LayerNormOp {
         "layer-norm"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = l1.shape().dims().last().copied().unwrap_or(0);
         if l2.shape().dims() != [d] {
             return Err(candle_core::Error::Msg(format!(
@@ -50,7 +56,8 @@ impl CustomOp2 for LayerNormOp {
                 l1.shape()
             )));
         }
-        let (x, g) = (contiguous_f32(s1, l1, "layer_norm", "x")?, contiguous_f32(s2, l2, "layer_norm", "gain")?);
+        let (x, g) =
+            (contiguous_f32(s1, l1, "layer_norm", "x")?, contiguous_f32(s2, l2, "layer_norm", "gain")?);
         let mut y = vec![0f32; x.len()];
         for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
             let (mean, rstd) = stats(xr);
@@ -61,7 +68,13 @@ impl CustomOp2 for LayerNormOp {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
-    fn bwd(&self, x_t: &Tensor, g_t: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x_t: &Tensor,
+        g_t: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let d = g_t.elem_count();
         let x: Vec<f32> = x_t.flatten_all()?.to_vec1()?;
         let g: Vec<f32> = g_t.to_vec1()?;
@@ -86,7 +99,10 @@ impl CustomOp2 for LayerNormOp {
                 dxr[i] = rstd * (dyr[i] * g[i] - m1 - xhat[i] * m2);
             }
         }
-        Ok((Some(Tensor::from_vec(dx, x_t.shape(), x_t.device())?), Some(Tensor::from_vec(dg, d, g_t.device())?)))
+        Ok((
+            Some(Tensor::from_vec(dx, x_t.shape(), x_t.device())?),
+            Some(Tensor::from_vec(dg, d, g_t.device())?),
+        ))
     }
 }
 

@@ -35,8 +35,17 @@ pub enum Mixer {
 }
 
 impl Mixer {
-    pub const ALL: [Mixer; 9] =
-        [Mixer::Attention, Mixer::None, Mixer::Static, Mixer::Linear, Mixer::Relu, Mixer::Sigmoid, Mixer::L2, Mixer::QkEmbed, Mixer::QkPos];
+    pub const ALL: [Mixer; 9] = [
+        Mixer::Attention,
+        Mixer::None,
+        Mixer::Static,
+        Mixer::Linear,
+        Mixer::Relu,
+        Mixer::Sigmoid,
+        Mixer::L2,
+        Mixer::QkEmbed,
+        Mixer::QkPos,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -70,7 +79,9 @@ impl Mixer {
         match out.len() {
             1 => Ok(vec![out[0]; layers]),
             n if n == layers => Ok(out),
-            n => Err(format!("{n} mixers listed for {layers} layers: give one name for all layers or exactly {layers}")),
+            n => Err(format!(
+                "{n} mixers listed for {layers} layers: give one name for all layers or exactly {layers}"
+            )),
         }
     }
 
@@ -117,7 +128,10 @@ pub fn score_weights(kind: Mixer, q: &Tensor, k: &Tensor, scale: f32) -> Result<
             let s = phi(q)?.matmul(&phi(&kt)?)?.broadcast_mul(&causal_ones(l, &dev)?)?; // [b, h, l, l] ≥ 0
             s.broadcast_div(&s.sum_keepdim(D::Minus1)?)?
         }
-        Mixer::Relu => (q.matmul(&kt)? * scale as f64)?.relu()?.broadcast_mul(&causal_ones(l, &dev)?)?.broadcast_mul(&inv_counts(l, &dev)?)?,
+        Mixer::Relu => (q.matmul(&kt)? * scale as f64)?
+            .relu()?
+            .broadcast_mul(&causal_ones(l, &dev)?)?
+            .broadcast_mul(&inv_counts(l, &dev)?)?,
         Mixer::Sigmoid => {
             let s = (q.matmul(&kt)? * scale as f64)?; // [b, h, l, l]
             let sig = (s.neg()?.exp()? + 1.0)?.recip()?;
@@ -133,7 +147,10 @@ pub fn score_weights(kind: Mixer, q: &Tensor, k: &Tensor, scale: f32) -> Result<
             softmax_last(&(q.matmul(&kt)? * scale as f64)?.broadcast_add(&causal_neg(l, &dev)?)?)?
         }
         Mixer::None | Mixer::Static => {
-            return Err(ModelError { op: "mixer".into(), detail: format!("'{}' has no score form", kind.name()) });
+            return Err(ModelError {
+                op: "mixer".into(),
+                detail: format!("'{}' has no score form", kind.name()),
+            });
         }
     };
     Ok(a)
@@ -143,7 +160,10 @@ pub fn score_weights(kind: Mixer, q: &Tensor, k: &Tensor, scale: f32) -> Result<
 /// every query but its own position (so no row is empty), on top of causality.
 pub fn key_mask_bias(keep: &[bool], dev: &Device) -> Result<Tensor> {
     let l = keep.len();
-    let data: Vec<f32> = (0..l * l).map(|i| (i / l, i % l)).map(|(t, s)| if s <= t && (keep[s] || s == t) { 0.0 } else { -1e9 }).collect();
+    let data: Vec<f32> = (0..l * l)
+        .map(|i| (i / l, i % l))
+        .map(|(t, s)| if s <= t && (keep[s] || s == t) { 0.0 } else { -1e9 })
+        .collect();
     Ok(Tensor::from_vec(data, (l, l), dev)?)
 }
 
@@ -191,14 +211,20 @@ mod tests {
         let mut rng = crate::core::Rng::new(1);
         let data: Vec<f32> = (0..2 * 3 * 5 * 4).map(|_| rng.normal()).collect();
         let q = Tensor::from_vec(data.clone(), (2, 3, 5, 4), &dev).unwrap();
-        let k = Tensor::from_vec(data.iter().map(|x| x * 0.5 + 0.1).collect::<Vec<_>>(), (2, 3, 5, 4), &dev).unwrap();
+        let k = Tensor::from_vec(data.iter().map(|x| x * 0.5 + 0.1).collect::<Vec<_>>(), (2, 3, 5, 4), &dev)
+            .unwrap();
         for kind in [Mixer::Attention, Mixer::Linear, Mixer::L2, Mixer::Relu, Mixer::Sigmoid] {
-            let a: Vec<f32> = score_weights(kind, &q, &k, 0.5).unwrap().flatten_all().unwrap().to_vec1().unwrap(); // [2*3*5*5]
+            let a: Vec<f32> =
+                score_weights(kind, &q, &k, 0.5).unwrap().flatten_all().unwrap().to_vec1().unwrap(); // [2*3*5*5]
             for (i, r) in a.chunks(5).enumerate() {
                 let t = i % 5;
                 assert!(r[t + 1..].iter().all(|&x| x == 0.0), "{kind:?}: future weight {r:?}");
                 if matches!(kind, Mixer::Attention | Mixer::Linear | Mixer::L2) {
-                    assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{kind:?}: row sums to {}", r.iter().sum::<f32>());
+                    assert!(
+                        (r.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                        "{kind:?}: row sums to {}",
+                        r.iter().sum::<f32>()
+                    );
                 }
             }
         }

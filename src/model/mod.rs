@@ -33,8 +33,16 @@ pub trait SeqModel {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor>;
     /// `forward`, calling `hook` at every named site (see `sites`) and continuing with what it
     /// returns. Families without named sites say so.
-    fn forward_sites(&self, _tokens: &Tensor, _features: Option<&Tensor>, _hook: &mut sites::Hook) -> Result<Tensor> {
-        Err(ModelError { op: "forward_sites".into(), detail: "this model family has no named activation sites".into() })
+    fn forward_sites(
+        &self,
+        _tokens: &Tensor,
+        _features: Option<&Tensor>,
+        _hook: &mut sites::Hook,
+    ) -> Result<Tensor> {
+        Err(ModelError {
+            op: "forward_sites".into(),
+            detail: "this model family has no named activation sites".into(),
+        })
     }
     /// The named sites `forward_sites` visits, in order (empty when it has none).
     fn sites(&self) -> Vec<sites::SiteInfo> {
@@ -44,7 +52,10 @@ pub trait SeqModel {
     /// queries in every layer → (head outputs `[b*l, out]`, each layer's weights
     /// `[b, h, l, l]`). Only softmax-attention Transformers have it.
     fn forward_key_mask(&self, _tokens: &Tensor, _keep: &[bool]) -> Result<(Tensor, Vec<Tensor>)> {
-        Err(ModelError { op: "forward_key_mask".into(), detail: "this model family has no attention to edit".into() })
+        Err(ModelError {
+            op: "forward_key_mask".into(),
+            detail: "this model family has no attention to edit".into(),
+        })
     }
     /// Every parameter with its checkpoint name, in a fixed order.
     fn named_params(&self) -> Vec<(String, &Var)>;

@@ -70,18 +70,37 @@ impl AdamW {
     /// The step count and the moments `(t, m, v)`, one `m` and `v` per parameter in
     /// construction order (saved in run bundles).
     pub fn state(&self) -> (u64, Vec<&[f32]>, Vec<&[f32]>) {
-        (self.t, self.slots.iter().map(|s| s.m.as_slice()).collect(), self.slots.iter().map(|s| s.v.as_slice()).collect())
+        (
+            self.t,
+            self.slots.iter().map(|s| s.m.as_slice()).collect(),
+            self.slots.iter().map(|s| s.v.as_slice()).collect(),
+        )
     }
 
     /// Replace the moments and step count (state computed elsewhere: the GPU engine), one
     /// `(m, v)` per parameter in construction order.
-    pub fn set_state(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) -> std::result::Result<(), String> {
+    pub fn set_state(
+        &mut self,
+        t: u64,
+        m: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+    ) -> std::result::Result<(), String> {
         if m.len() != self.slots.len() || v.len() != self.slots.len() {
-            return Err(format!("adamw.set_state: {} / {} moment tensors for {} parameters", m.len(), v.len(), self.slots.len()));
+            return Err(format!(
+                "adamw.set_state: {} / {} moment tensors for {} parameters",
+                m.len(),
+                v.len(),
+                self.slots.len()
+            ));
         }
         for (i, ((slot, m), v)) in self.slots.iter_mut().zip(m).zip(v).enumerate() {
             if m.len() != slot.m.len() || v.len() != slot.v.len() {
-                return Err(format!("adamw.set_state: parameter {i} has {} values, the moments {} and {}", slot.m.len(), m.len(), v.len()));
+                return Err(format!(
+                    "adamw.set_state: parameter {i} has {} values, the moments {} and {}",
+                    slot.m.len(),
+                    m.len(),
+                    v.len()
+                ));
             }
             slot.m = m;
             slot.v = v;

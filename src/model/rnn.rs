@@ -64,7 +64,8 @@ impl Rnn {
         let embed = Embed::new(&mut rng, cfg.vocab, cfg.features, d, 0.02)?;
         let mut layers = Vec::with_capacity(cfg.layers);
         for _ in 0..cfg.layers {
-            let bias: Vec<f32> = (0..g * d).map(|i| if cfg.cell == Cell::Lstm && i / d == 1 { 1.0 } else { 0.0 }).collect();
+            let bias: Vec<f32> =
+                (0..g * d).map(|i| if cfg.cell == Cell::Lstm && i / d == 1 { 1.0 } else { 0.0 }).collect();
             layers.push(Layer {
                 ln: init::constant(&[d], 1.0)?,
                 w_ih: init::normal(&mut rng, &[d, g * d], std)?,
@@ -80,7 +81,11 @@ impl Rnn {
     fn recur(&self, layer: &Layer, u: &Tensor) -> Result<Tensor> {
         let (b, l, d) = u.dims3()?;
         let g = self.cfg.cell.gates();
-        let xw = u.reshape((b * l, d))?.matmul(layer.w_ih.as_tensor())?.broadcast_add(layer.bias.as_tensor())?.reshape((b, l, g * d))?; // [b, l, g*d]
+        let xw = u
+            .reshape((b * l, d))?
+            .matmul(layer.w_ih.as_tensor())?
+            .broadcast_add(layer.bias.as_tensor())?
+            .reshape((b, l, g * d))?; // [b, l, g*d]
         let w_hh = layer.w_hh.as_tensor();
         let mut h = Tensor::zeros((b, d), u.dtype(), u.device())?; // [b, d]
         let mut c = h.clone();
@@ -115,7 +120,12 @@ impl Rnn {
 pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.out", "resid_post"];
 
 impl Rnn {
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+    fn run(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+    ) -> Result<Tensor> {
         let mut x = self.embed.forward("rnn", tokens, features)?; // [b, l, d]
         for (i, layer) in self.layers.iter().enumerate() {
             let site = |kind| super::sites::Site { layer: i, kind };
@@ -133,7 +143,12 @@ impl super::SeqModel for Rnn {
         self.run(tokens, features, &mut super::sites::identity)
     }
 
-    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+    fn forward_sites(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+    ) -> Result<Tensor> {
         self.run(tokens, features, hook)
     }
 

@@ -50,5 +50,14 @@ pub fn identity(_: Site, x: Tensor) -> Result<Tensor> {
 
 /// The sites of `layers` blocks, each with `kinds` of `width` (in pass order).
 pub fn list(layers: usize, kinds: &[&'static str], width: usize) -> Vec<SiteInfo> {
-    (0..layers).flat_map(|layer| kinds.iter().map(move |&kind| SiteInfo { name: Site { layer, kind }.to_string(), layer, kind, width })).collect()
+    (0..layers)
+        .flat_map(|layer| {
+            kinds.iter().map(move |&kind| SiteInfo {
+                name: Site { layer, kind }.to_string(),
+                layer,
+                kind,
+                width,
+            })
+        })
+        .collect()
 }

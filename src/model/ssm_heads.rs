@@ -76,13 +76,23 @@ impl MhSsm {
     /// both residual projections scaled by 1/√(2·layers), unit norm gains, recurrence as in
     /// `dlr_kernel`'s direct init (|Λ| in [0.5, 0.999], W ~ N(0, 1/N)).
     pub fn new(cfg: MhSsmConfig, seed: u64) -> Result<Self> {
-        for (name, v) in [("vocab", cfg.vocab), ("max_len", cfg.max_len), ("d_model", cfg.d_model), ("heads", cfg.heads), ("state", cfg.state), ("out", cfg.out)] {
+        for (name, v) in [
+            ("vocab", cfg.vocab),
+            ("max_len", cfg.max_len),
+            ("d_model", cfg.d_model),
+            ("heads", cfg.heads),
+            ("state", cfg.state),
+            ("out", cfg.out),
+        ] {
             if v == 0 {
                 return Err(err("mhssm.new", format!("{name} must be at least 1 (config {cfg:?})")));
             }
         }
         if !cfg.d_model.is_multiple_of(cfg.heads) {
-            return Err(err("mhssm.new", format!("heads: d_model {} is not divisible by {} heads", cfg.d_model, cfg.heads)));
+            return Err(err(
+                "mhssm.new",
+                format!("heads: d_model {} is not divisible by {} heads", cfg.d_model, cfg.heads),
+            ));
         }
         let mut rng = Rng::fork(seed, "mhssm.init");
         let d = cfg.d_model;
@@ -106,7 +116,12 @@ impl MhSsm {
     }
 
     fn block(&self, layer: usize) -> Result<&Block> {
-        self.blocks.get(layer).ok_or_else(|| err("mhssm.layer", format!("layer {layer} out of range: the model has {} layers", self.blocks.len())))
+        self.blocks.get(layer).ok_or_else(|| {
+            err(
+                "mhssm.layer",
+                format!("layer {layer} out of range: the model has {} layers", self.blocks.len()),
+            )
+        })
     }
 
     /// Every head's kernel on its own channels: `v [b, l, d]` → `y [b, l, d]`,
@@ -117,7 +132,8 @@ impl MhSsm {
         let t = toeplitz(&blk.ssm.kernel(l)?)?; // [h, l, l]
         let v = v.reshape((b, l, h, p))?.permute((2, 1, 0, 3))?.contiguous()?.reshape((h, l, b * p))?; // [h, l, b*p]
         let y = t.matmul(&v).op("mhssm.conv")?; // [h, l, b*p]
-        Ok(y.reshape((h, l, b, p))?.permute((2, 1, 0, 3))?.contiguous()?.reshape((b, l, d))?) // [b, l, d]
+        Ok(y.reshape((h, l, b, p))?.permute((2, 1, 0, 3))?.contiguous()?.reshape((b, l, d))?)
+        // [b, l, d]
     }
 
     /// `tokens`: `[batch, seq]` u32, `features`: `[batch, seq, features]` f32 (only when the
@@ -130,10 +146,23 @@ impl MhSsm {
     /// (what its heads' recurrences read).
     /// The forward pass, calling `hook` at every named site (`SITE_KINDS`) and
     /// `visit(layer, v)` with each block's values `v [b, l, d]`.
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+    fn run(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+        mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
+    ) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("mhssm.forward.tokens")?;
         if b == 0 || l == 0 || l > self.cfg.max_len {
-            return Err(err("mhssm.forward", format!("tokens {:?} must be [batch, 1..={}] (the model's max_len)", tokens.dims(), self.cfg.max_len)));
+            return Err(err(
+                "mhssm.forward",
+                format!(
+                    "tokens {:?} must be [batch, 1..={}] (the model's max_len)",
+                    tokens.dims(),
+                    self.cfg.max_len
+                ),
+            ));
         }
         let d = self.cfg.d_model;
         let mut x = self.embed.forward("mhssm", tokens, features)?; // [b, l, d]
@@ -149,7 +178,10 @@ impl MhSsm {
             x = hook(site("resid_mid"), x)?;
             let u = layer_norm::layer_norm(&x, blk.ln_2.as_tensor())?.reshape((b * l, d))?; // [b*l, d]
             let h = u.matmul(blk.c_fc.as_tensor()).op("mhssm.mlp.c_fc")?.relu()?; // [b*l, 2d]
-            x = (x + hook(site("mlp.out"), h.matmul(blk.mlp_proj.as_tensor()).op("mhssm.mlp.c_proj")?.reshape((b, l, d))?)?)?; // [b, l, d]
+            x = (x + hook(
+                site("mlp.out"),
+                h.matmul(blk.mlp_proj.as_tensor()).op("mhssm.mlp.c_proj")?.reshape((b, l, d))?,
+            )?)?; // [b, l, d]
             x = hook(site("resid_post"), x)?;
         }
         self.head.forward("mhssm", &x) // [b*l, out]
@@ -160,7 +192,10 @@ impl MhSsm {
     pub fn mix(&self, layer: usize, v: &Tensor) -> Result<Tensor> {
         let (_, l, d) = v.dims3().op("mhssm.mix")?;
         if d != self.cfg.d_model || l == 0 || l > self.cfg.max_len {
-            return Err(err("mhssm.mix", format!("v {:?} must be [batch, 1..={}, {}]", v.dims(), self.cfg.max_len, self.cfg.d_model)));
+            return Err(err(
+                "mhssm.mix",
+                format!("v {:?} must be [batch, 1..={}, {}]", v.dims(), self.cfg.max_len, self.cfg.d_model),
+            ));
         }
         self.heads_conv(self.block(layer)?, v)
     }
@@ -184,14 +219,20 @@ impl MhSsm {
 
 /// The named sites of each block, in pass order (`model::sites`); `mixer.heads` holds each
 /// head's recurrence output side by side (`d / heads` columns each) before `c_proj`.
-pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
+pub const SITE_KINDS: &[&str] =
+    &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
 
 impl super::SeqModel for MhSsm {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         MhSsm::forward(self, tokens, features)
     }
 
-    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+    fn forward_sites(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+    ) -> Result<Tensor> {
         self.run(tokens, features, hook, |_, _| Ok(()))
     }
 

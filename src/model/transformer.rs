@@ -122,18 +122,23 @@ impl Transformer {
         let head = Head::new(&mut rng, d, cfg.out, std)?;
         Ok(Transformer { cfg, embed, wpe, blocks, head })
     }
-
 }
 
 /// The named sites of each block, in pass order (`model::sites`).
-pub const SITE_KINDS: &[&str] = &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
+pub const SITE_KINDS: &[&str] =
+    &["resid_pre", "mixer.heads", "mixer.out", "resid_mid", "mlp.out", "resid_post"];
 
 impl super::SeqModel for Transformer {
     fn forward(&self, tokens: &Tensor, features: Option<&Tensor>) -> Result<Tensor> {
         Transformer::forward(self, tokens, features)
     }
 
-    fn forward_sites(&self, tokens: &Tensor, features: Option<&Tensor>, hook: &mut super::sites::Hook) -> Result<Tensor> {
+    fn forward_sites(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+    ) -> Result<Tensor> {
         self.run(tokens, features, None, hook, |_, _, _| Ok(()))
     }
 
@@ -184,10 +189,21 @@ impl Transformer {
     pub fn forward_key_mask(&self, tokens: &Tensor, keep: &[bool]) -> Result<(Tensor, Vec<Tensor>)> {
         let l = tokens.dim(1)?;
         if keep.len() != l {
-            return Err(super::ModelError { op: "forward_key_mask".into(), detail: format!("{} keep flags for {l} positions", keep.len()) });
+            return Err(super::ModelError {
+                op: "forward_key_mask".into(),
+                detail: format!("{} keep flags for {l} positions", keep.len()),
+            });
         }
-        if let Some(m) = self.cfg.mixers.iter().find(|m| !matches!(m, Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos)) {
-            return Err(super::ModelError { op: "forward_key_mask".into(), detail: format!("attention editing needs softmax attention in every layer; this model has a '{}' mixer", m.name()) });
+        if let Some(m) =
+            self.cfg.mixers.iter().find(|m| !matches!(m, Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos))
+        {
+            return Err(super::ModelError {
+                op: "forward_key_mask".into(),
+                detail: format!(
+                    "attention editing needs softmax attention in every layer; this model has a '{}' mixer",
+                    m.name()
+                ),
+            });
         }
         let bias = mixers::key_mask_bias(keep, tokens.device())?; // [l, l]
         let mut maps = Vec::with_capacity(self.blocks.len());
@@ -213,7 +229,14 @@ impl Transformer {
     /// The forward pass, calling `hook` at every named site and `visit(block, normalised
     /// input, embeddings)` before each block's mixer; `bias` (`[l, l]`, attention editing)
     /// replaces softmax attention's causal mask.
-    fn run(&self, tokens: &Tensor, features: Option<&Tensor>, bias: Option<&Tensor>, hook: &mut super::sites::Hook, mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>) -> Result<Tensor> {
+    fn run(
+        &self,
+        tokens: &Tensor,
+        features: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        hook: &mut super::sites::Hook,
+        mut visit: impl FnMut(&Block, &Tensor, &Tensor) -> Result<()>,
+    ) -> Result<Tensor> {
         let (b, l) = tokens.dims2().op("forward.tokens")?;
         if l > self.cfg.max_len {
             return Err(super::ModelError {
@@ -246,7 +269,8 @@ impl Transformer {
     /// `input` `[b, l, d]` through the block's `c_attn` → `[b, l, 3d]` (q, k, v).
     fn project(&self, blk: &Block, input: &Tensor) -> Result<Tensor> {
         let (b, l, d) = input.dims3()?;
-        Ok(blk.c_attn.forward(&input.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?) // [b, l, 3d]
+        Ok(blk.c_attn.forward(&input.reshape((b * l, d))?)?.reshape((b, l, 3 * d))?)
+        // [b, l, 3d]
     }
 
     /// Part `i` (0 = q, 1 = k, 2 = v) of a `[b, l, 3d]` projection as heads `[b, h, l, dh]`.
@@ -264,7 +288,10 @@ impl Transformer {
             Mixer::QkEmbed => self.project(blk, &blk.ln_1.forward(x0)?)?,
             Mixer::QkPos => {
                 let pos = self.wpe.as_tensor().narrow(0, 0, l)?; // [l, d]
-                self.project(blk, &blk.ln_1.forward(&pos)?.unsqueeze(0)?.broadcast_as((b, l, d))?.contiguous()?)?
+                self.project(
+                    blk,
+                    &blk.ln_1.forward(&pos)?.unsqueeze(0)?.broadcast_as((b, l, d))?.contiguous()?,
+                )?
             }
             _ => qkv.clone(),
         };
@@ -272,20 +299,31 @@ impl Transformer {
     }
 
     fn static_matrix<'a>(&self, blk: &'a Block) -> Result<&'a Var> {
-        blk.static_mix.as_ref().ok_or_else(|| super::ModelError { op: "static mixer".into(), detail: "no mixing matrix".into() })
+        blk.static_mix
+            .as_ref()
+            .ok_or_else(|| super::ModelError { op: "static mixer".into(), detail: "no mixing matrix".into() })
     }
 
     /// The block's token mixer. `x`: `[b, l, d]` (normalised hidden state), `x0`: the
     /// layer-0 embeddings `[b, l, d]` → `[b, l, d]`; `heads` sees (and may replace) the
     /// per-head outputs `[b, l, h·dh]` before the output projection.
-    fn attention(&self, blk: &Block, x: &Tensor, x0: &Tensor, bias: Option<&Tensor>, heads: &mut dyn FnMut(Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    fn attention(
+        &self,
+        blk: &Block,
+        x: &Tensor,
+        x0: &Tensor,
+        bias: Option<&Tensor>,
+        heads: &mut dyn FnMut(Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let qkv = self.project(blk, x)?;
         let v = self.heads(&qkv, 2)?; // [b, h, l, dh]
         let scale = 1.0 / ((d / self.cfg.heads) as f32).sqrt();
         let y = match blk.mixer {
             Mixer::None => v, // position-wise: each position keeps its own value
-            Mixer::Static => mixers::mix(&mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?, &v)?,
+            Mixer::Static => {
+                mixers::mix(&mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?, &v)?
+            }
             Mixer::Attention | Mixer::QkEmbed | Mixer::QkPos => {
                 let (q, k) = self.queries_keys(blk, &qkv, x0)?;
                 match bias {
@@ -295,7 +333,8 @@ impl Transformer {
             }
             Mixer::Linear | Mixer::Relu | Mixer::Sigmoid | Mixer::L2 => {
                 let (q, k) = self.queries_keys(blk, &qkv, x0)?;
-                mixers::mix(&mixers::score_weights(blk.mixer, &q, &k, scale)?, &v)? // [b, h, l, dh]
+                mixers::mix(&mixers::score_weights(blk.mixer, &q, &k, scale)?, &v)?
+                // [b, h, l, dh]
             }
         };
         let y = heads(y.transpose(1, 2)?.contiguous()?.reshape((b, l, d))?)?.reshape((b * l, d))?; // [b*l, d]
@@ -308,14 +347,20 @@ impl Transformer {
         let h = self.cfg.heads;
         let scale = 1.0 / ((d / h) as f32).sqrt();
         match blk.mixer {
-            Mixer::None => Ok(Tensor::eye(l, candle_core::DType::F32, x.device())?.broadcast_as((b, h, l, l))?.contiguous()?),
-            Mixer::Static => Ok(mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?.unsqueeze(0)?.broadcast_as((b, h, l, l))?.contiguous()?),
+            Mixer::None => Ok(Tensor::eye(l, candle_core::DType::F32, x.device())?
+                .broadcast_as((b, h, l, l))?
+                .contiguous()?),
+            Mixer::Static => Ok(mixers::static_weights(self.static_matrix(blk)?.as_tensor(), l)?
+                .unsqueeze(0)?
+                .broadcast_as((b, h, l, l))?
+                .contiguous()?),
             kind => {
                 let (q, k) = self.queries_keys(blk, &self.project(blk, x)?, x0)?;
                 if let Some(bias) = bias {
                     return mixers::biased_softmax_weights(&q, &k, scale, bias);
                 }
-                let form = if matches!(kind, Mixer::QkEmbed | Mixer::QkPos) { Mixer::Attention } else { kind };
+                let form =
+                    if matches!(kind, Mixer::QkEmbed | Mixer::QkPos) { Mixer::Attention } else { kind };
                 mixers::score_weights(form, &q, &k, scale)
             }
         }
@@ -329,7 +374,17 @@ mod tests {
     use candle_core::Device;
 
     fn tiny() -> TransformerConfig {
-        TransformerConfig { vocab: 11, features: 0, max_len: 9, layers: 2, heads: 2, d_model: 8, mlp_ratio: 4, out: 11, mixers: vec![Mixer::Attention; 2] }
+        TransformerConfig {
+            vocab: 11,
+            features: 0,
+            max_len: 9,
+            layers: 2,
+            heads: 2,
+            d_model: 8,
+            mlp_ratio: 4,
+            out: 11,
+            mixers: vec![Mixer::Attention; 2],
+        }
     }
 
     #[test]
@@ -346,7 +401,10 @@ mod tests {
         assert_eq!(cfg.param_count(dims) as usize, m.param_count());
         // With 3 feature channels and a 5-wide head.
         let m = Transformer::new(TransformerConfig { features: 3, out: 5, ..tiny() }, 0).unwrap();
-        assert_eq!(cfg.param_count(crate::core::ModelDims { features: 3, out: 5, ..dims }) as usize, m.param_count());
+        assert_eq!(
+            cfg.param_count(crate::core::ModelDims { features: 3, out: 5, ..dims }) as usize,
+            m.param_count()
+        );
         let f = Tensor::zeros((3, 7, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert_eq!(m.forward(&tokens, Some(&f)).unwrap().dims(), &[21, 5]);
         let e = m.forward(&tokens, None).err().unwrap().to_string();
@@ -369,7 +427,9 @@ mod tests {
         let a = Transformer::new(tiny(), 5).unwrap();
         let b = Transformer::new(tiny(), 5).unwrap();
         let c = Transformer::new(tiny(), 6).unwrap();
-        let w = |m: &Transformer| m.named_params()[4].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let w = |m: &Transformer| {
+            m.named_params()[4].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));
     }
@@ -389,7 +449,11 @@ mod tests {
                 match mixer {
                     Mixer::None => assert_eq!(row[t], 1.0),
                     Mixer::Relu | Mixer::Sigmoid => {}
-                    _ => assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{mixer:?}: row sums to {}", row.iter().sum::<f32>()),
+                    _ => assert!(
+                        (row.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                        "{mixer:?}: row sums to {}",
+                        row.iter().sum::<f32>()
+                    ),
                 }
             }
         }
@@ -403,7 +467,12 @@ mod tests {
         let rows = |t: &Tensor| t.to_vec2::<f32>().unwrap(); // [l, out]
         let (all, maps) = m.forward_key_mask(&x(&ids), &[true; 7]).unwrap();
         let plain = rows(&m.forward(&x(&ids), None).unwrap());
-        let diff = rows(&all).iter().flatten().zip(plain.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = rows(&all)
+            .iter()
+            .flatten()
+            .zip(plain.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         assert!(diff < 1e-5, "keep-all differs from forward by {diff}");
         assert_eq!(maps.len(), 2);
         // Hide position 2: its weight is 0 in every later row of every layer, and changing
@@ -436,7 +505,11 @@ mod tests {
     #[test]
     fn key_mask_refuses_other_mixers_and_wrong_lengths() {
         let x = Tensor::from_vec(vec![1u32, 2, 3], (1, 3), &Device::Cpu).unwrap();
-        let m = Transformer::new(TransformerConfig { mixers: vec![Mixer::Attention, Mixer::Static], ..tiny() }, 1).unwrap();
+        let m = Transformer::new(
+            TransformerConfig { mixers: vec![Mixer::Attention, Mixer::Static], ..tiny() },
+            1,
+        )
+        .unwrap();
         let e = m.forward_key_mask(&x, &[true; 3]).err().unwrap().to_string();
         assert!(e.contains("forward_key_mask") && e.contains("'static' mixer"), "{e}");
         let m = Transformer::new(tiny(), 1).unwrap();

@@ -35,12 +35,18 @@ impl Direction {
         let d: Direction = serde_json::from_str(text).map_err(|e| err("direction file", e.to_string()))?;
         let here = fingerprint(model);
         if d.model != here {
-            return Err(err("direction file", format!("made on another model ({}); this model is {here}", d.model)));
+            return Err(err(
+                "direction file",
+                format!("made on another model ({}); this model is {here}", d.model),
+            ));
         }
         let sites = model.sites();
         let site = super::intervene::find(&sites, &d.site)?;
         if site.width != d.vector.len() {
-            return Err(err(&d.site, format!("a direction of {} values for a site {} wide", d.vector.len(), site.width)));
+            return Err(err(
+                &d.site,
+                format!("a direction of {} values for a site {} wide", d.vector.len(), site.width),
+            ));
         }
         Ok(d)
     }
@@ -64,7 +70,11 @@ pub fn fingerprint(model: &dyn SeqModel) -> String {
     }
     let sites = model.sites();
     let layers = sites.iter().map(|s| s.layer + 1).max().unwrap_or(0);
-    format!("{layers} layers, width {}, {} parameters, weights {h:016x}", sites.first().map_or(0, |s| s.width), model.param_count())
+    format!(
+        "{layers} layers, width {}, {} parameters, weights {h:016x}",
+        sites.first().map_or(0, |s| s.width),
+        model.param_count()
+    )
 }
 
 /// The activation at `site` for `tokens` `[b, l]`: `[b, l, width]` as rows of f32.
@@ -74,7 +84,12 @@ pub fn capture(model: &dyn SeqModel, tokens: &Tensor, site: &str) -> Result<Vec<
 }
 
 /// Mean over sequences and the chosen positions of the activation at `site`: `[width]`.
-pub fn mean_activation(model: &dyn SeqModel, tokens: &Tensor, site: &str, positions: Positions) -> Result<Vec<f32>> {
+pub fn mean_activation(
+    model: &dyn SeqModel,
+    tokens: &Tensor,
+    site: &str,
+    positions: Positions,
+) -> Result<Vec<f32>> {
     let (b, l) = tokens.dims2().at("tokens")?;
     if b == 0 {
         return Err(err(site, "an empty input set".into()));
@@ -98,23 +113,46 @@ pub fn mean_activation(model: &dyn SeqModel, tokens: &Tensor, site: &str, positi
 }
 
 /// `mean(A) − mean(B)` at `site` over the chosen positions.
-pub fn diff_of_means(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, positions: Positions) -> Result<Direction> {
+pub fn diff_of_means(
+    model: &dyn SeqModel,
+    a: &Tensor,
+    b: &Tensor,
+    site: &str,
+    positions: Positions,
+) -> Result<Direction> {
     let (ma, mb) = (mean_activation(model, a, site, positions)?, mean_activation(model, b, site, positions)?);
-    Ok(Direction { site: site.into(), vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(), recipe: format!("mean(A) - mean(B) over positions {positions}"), model: fingerprint(model) })
+    Ok(Direction {
+        site: site.into(),
+        vector: ma.iter().zip(&mb).map(|(x, y)| x - y).collect(),
+        recipe: format!("mean(A) - mean(B) over positions {positions}"),
+        model: fingerprint(model),
+    })
 }
 
 /// The first principal component of paired differences `act(A_i) − act(B_i)` (mean over the
 /// chosen positions per pair), by power iteration from a fixed start, signed to agree with
 /// the mean difference and scaled to its norm's projection.
-pub fn paired_pc1(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, positions: Positions) -> Result<Direction> {
+pub fn paired_pc1(
+    model: &dyn SeqModel,
+    a: &Tensor,
+    b: &Tensor,
+    site: &str,
+    positions: Positions,
+) -> Result<Direction> {
     let (na, nb) = (a.dims2().at("A")?.0, b.dims2().at("B")?.0);
     if na != nb || na < 2 {
-        return Err(err(site, format!("paired differences need two sets of equal size ≥ 2 (got {na} and {nb})")));
+        return Err(err(
+            site,
+            format!("paired differences need two sets of equal size ≥ 2 (got {na} and {nb})"),
+        ));
     }
     let diffs: Vec<Vec<f64>> = (0..na)
         .map(|i| {
             let (ai, bi) = (a.narrow(0, i, 1).at("A")?, b.narrow(0, i, 1).at("B")?);
-            let (x, y) = (mean_activation(model, &ai, site, positions)?, mean_activation(model, &bi, site, positions)?);
+            let (x, y) = (
+                mean_activation(model, &ai, site, positions)?,
+                mean_activation(model, &bi, site, positions)?,
+            );
             Ok(x.iter().zip(&y).map(|(p, q)| (p - q) as f64).collect())
         })
         .collect::<Result<_>>()?;
@@ -134,7 +172,12 @@ pub fn paired_pc1(model: &dyn SeqModel, a: &Tensor, b: &Tensor, site: &str, posi
         v = nv.into_iter().map(|x| x / norm).collect();
     }
     let along: f64 = mean.iter().zip(&v).map(|(x, y)| x * y).sum();
-    Ok(Direction { site: site.into(), vector: v.iter().map(|x| (x * along) as f32).collect(), recipe: format!("first principal component of {na} paired differences over positions {positions}"), model: fingerprint(model) })
+    Ok(Direction {
+        site: site.into(),
+        vector: v.iter().map(|x| (x * along) as f32).collect(),
+        recipe: format!("first principal component of {na} paired differences over positions {positions}"),
+        model: fingerprint(model),
+    })
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {

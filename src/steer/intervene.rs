@@ -24,7 +24,9 @@ impl Positions {
     /// Read `all`, `lastK`, `P` or `A..B` (the form the lab's links and the CLI use).
     pub fn parse(text: &str) -> std::result::Result<Positions, String> {
         let t = text.trim();
-        let num = |x: &str| x.trim().parse::<usize>().map_err(|_| format!("'{t}': expected all, lastK, a position or A..B"));
+        let num = |x: &str| {
+            x.trim().parse::<usize>().map_err(|_| format!("'{t}': expected all, lastK, a position or A..B"))
+        };
         if t == "all" {
             Ok(Positions::All)
         } else if let Some(k) = t.strip_prefix("last") {
@@ -118,9 +120,15 @@ pub fn validate(model: &dyn SeqModel, seq: usize, list: &[Intervention]) -> Resu
             return Err(err(&iv.site, format!("columns {lo}..{hi} outside the site's width {w}")));
         }
         match iv.positions {
-            Positions::Range(a, b) if a >= b || b > seq => return Err(err(&iv.site, format!("positions {a}..{b} outside the sequence of {seq}"))),
-            Positions::LastK(k) if k == 0 || k > seq => return Err(err(&iv.site, format!("last {k} positions of a sequence of {seq}"))),
-            Positions::One(p) if p >= seq => return Err(err(&iv.site, format!("position {p} outside the sequence of {seq}"))),
+            Positions::Range(a, b) if a >= b || b > seq => {
+                return Err(err(&iv.site, format!("positions {a}..{b} outside the sequence of {seq}")))
+            }
+            Positions::LastK(k) if k == 0 || k > seq => {
+                return Err(err(&iv.site, format!("last {k} positions of a sequence of {seq}")))
+            }
+            Positions::One(p) if p >= seq => {
+                return Err(err(&iv.site, format!("position {p} outside the sequence of {seq}")))
+            }
             _ => {}
         }
         let vec_len = match &iv.edit {
@@ -129,7 +137,12 @@ pub fn validate(model: &dyn SeqModel, seq: usize, list: &[Intervention]) -> Resu
             _ => None,
         };
         if let Some(n) = vec_len.filter(|&n| n != w) {
-            return Err(err(&iv.site, format!("a vector of {n} values for a site {w} wide (a direction from another model or site?)")));
+            return Err(err(
+                &iv.site,
+                format!(
+                    "a vector of {n} values for a site {w} wide (a direction from another model or site?)"
+                ),
+            ));
         }
         if let Edit::Clamp { lo, hi } = iv.edit {
             if lo > hi {
@@ -146,16 +159,29 @@ pub fn find<'a>(sites: &'a [SiteInfo], name: &str) -> Result<&'a SiteInfo> {
         return Ok(s);
     }
     let layers = sites.iter().map(|s| s.layer + 1).max().unwrap_or(0);
-    let layer = name.strip_prefix("blocks.").and_then(|r| r.split('.').next()).and_then(|l| l.parse::<usize>().ok());
+    let layer =
+        name.strip_prefix("blocks.").and_then(|r| r.split('.').next()).and_then(|l| l.parse::<usize>().ok());
     let kinds: Vec<&str> = sites.iter().filter(|s| s.layer == 0).map(|s| s.kind).collect();
     Err(match layer {
         Some(l) if l >= layers => err(name, format!("layer {l} out of range: the model has {layers} layers")),
-        _ => err(name, format!("unknown site; this model has blocks.{{0..{}}}.{{{}}}", layers.saturating_sub(1), kinds.join(", "))),
+        _ => err(
+            name,
+            format!(
+                "unknown site; this model has blocks.{{0..{}}}.{{{}}}",
+                layers.saturating_sub(1),
+                kinds.join(", ")
+            ),
+        ),
     })
 }
 
 /// Run `model` on `tokens` with `list` applied (in order at each site).
-pub fn run(model: &dyn SeqModel, tokens: &Tensor, features: Option<&Tensor>, list: &[Intervention]) -> Result<Output> {
+pub fn run(
+    model: &dyn SeqModel,
+    tokens: &Tensor,
+    features: Option<&Tensor>,
+    list: &[Intervention],
+) -> Result<Output> {
     let (_, seq) = tokens.dims2().map_err(|e| err("run", e.to_string()))?;
     validate(model, seq, list)?;
     let mut captures = Vec::new();
@@ -163,7 +189,10 @@ pub fn run(model: &dyn SeqModel, tokens: &Tensor, features: Option<&Tensor>, lis
         let name = site.to_string();
         let mut x = x;
         for iv in list.iter().filter(|iv| iv.site == name) {
-            x = apply(iv, x, &mut captures).map_err(|e| crate::model::ModelError { op: format!("intervention at {name}"), detail: e.to_string() })?;
+            x = apply(iv, x, &mut captures).map_err(|e| crate::model::ModelError {
+                op: format!("intervention at {name}"),
+                detail: e.to_string(),
+            })?;
         }
         Ok(x)
     };
@@ -175,7 +204,10 @@ pub fn run(model: &dyn SeqModel, tokens: &Tensor, features: Option<&Tensor>, lis
 fn mask(iv: &Intervention, seq: usize, width: usize) -> candle_core::Result<Tensor> {
     let pos = iv.positions.mask(seq);
     let (lo, hi) = iv.columns.unwrap_or((0, width));
-    let m: Vec<f32> = pos.iter().flat_map(|&p| (0..width).map(move |c| if (lo..hi).contains(&c) { p } else { 0.0 })).collect();
+    let m: Vec<f32> = pos
+        .iter()
+        .flat_map(|&p| (0..width).map(move |c| if (lo..hi).contains(&c) { p } else { 0.0 }))
+        .collect();
     Tensor::from_vec(m, (1, seq, width), &Device::Cpu)
 }
 
@@ -203,7 +235,11 @@ fn apply(iv: &Intervention, x: Tensor, captures: &mut Vec<(String, Tensor)>) -> 
         Edit::Clamp { lo, hi } => replace(&x, &x.clamp(*lo, *hi)?),
         Edit::Patch { cache } => {
             if cache.dims() != x.dims() {
-                candle_core::bail!("patch cache {:?} does not match the activation {:?}", cache.dims(), x.dims());
+                candle_core::bail!(
+                    "patch cache {:?} does not match the activation {:?}",
+                    cache.dims(),
+                    x.dims()
+                );
             }
             replace(&x, &cache.to_dtype(DType::F32)?)
         }

@@ -26,7 +26,10 @@ pub struct Probe {
 pub fn fit(x: &[Vec<f32>], labels: &[bool], seed: u64) -> Result<Probe> {
     let n = x.len();
     if n < 4 || labels.len() != n {
-        return Err(err("probe", format!("{n} examples and {} labels: need equal counts, at least 4", labels.len())));
+        return Err(err(
+            "probe",
+            format!("{n} examples and {} labels: need equal counts, at least 4", labels.len()),
+        ));
     }
     let w = x[0].len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -35,8 +38,15 @@ pub fn fit(x: &[Vec<f32>], labels: &[bool], seed: u64) -> Result<Probe> {
         order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     let (train, test) = order.split_at(n * 3 / 4);
-    let mean: Vec<f64> = (0..w).map(|j| train.iter().map(|&i| x[i][j] as f64).sum::<f64>() / train.len() as f64).collect();
-    let sd: Vec<f64> = (0..w).map(|j| (train.iter().map(|&i| (x[i][j] as f64 - mean[j]).powi(2)).sum::<f64>() / train.len() as f64).sqrt().max(1e-6)).collect();
+    let mean: Vec<f64> =
+        (0..w).map(|j| train.iter().map(|&i| x[i][j] as f64).sum::<f64>() / train.len() as f64).collect();
+    let sd: Vec<f64> = (0..w)
+        .map(|j| {
+            (train.iter().map(|&i| (x[i][j] as f64 - mean[j]).powi(2)).sum::<f64>() / train.len() as f64)
+                .sqrt()
+                .max(1e-6)
+        })
+        .collect();
     let z = |i: usize, j: usize| (x[i][j] as f64 - mean[j]) / sd[j];
     let (mut wt, mut b) = (vec![0f64; w], 0f64);
     for _ in 0..EPOCHS {
@@ -56,7 +66,11 @@ pub fn fit(x: &[Vec<f32>], labels: &[bool], seed: u64) -> Result<Probe> {
             wt[j] -= LR * (gw[j] / m + L2 * wt[j]);
         }
     }
-    let acc = |set: &[usize]| set.iter().filter(|&&i| (b + (0..w).map(|j| wt[j] * z(i, j)).sum::<f64>() > 0.0) == labels[i]).count() as f64 / set.len().max(1) as f64;
+    let acc = |set: &[usize]| {
+        set.iter().filter(|&&i| (b + (0..w).map(|j| wt[j] * z(i, j)).sum::<f64>() > 0.0) == labels[i]).count()
+            as f64
+            / set.len().max(1) as f64
+    };
     let (train_accuracy, test_accuracy) = (acc(train), acc(test));
     let weights: Vec<f32> = (0..w).map(|j| (wt[j] / sd[j]) as f32).collect();
     let bias = (b - (0..w).map(|j| wt[j] * mean[j] / sd[j]).sum::<f64>()) as f32;
@@ -65,7 +79,14 @@ pub fn fit(x: &[Vec<f32>], labels: &[bool], seed: u64) -> Result<Probe> {
 
 /// Held-out accuracy of a probe per `(site, position)`: `[sites][positions]`, labels one per
 /// sequence of `tokens` `[b, l]`.
-pub fn grid(model: &dyn SeqModel, tokens: &Tensor, labels: &[bool], sites: &[String], positions: &[usize], seed: u64) -> Result<Vec<Vec<f64>>> {
+pub fn grid(
+    model: &dyn SeqModel,
+    tokens: &Tensor,
+    labels: &[bool],
+    sites: &[String],
+    positions: &[usize],
+    seed: u64,
+) -> Result<Vec<Vec<f64>>> {
     sites
         .iter()
         .map(|site| {
@@ -74,7 +95,10 @@ pub fn grid(model: &dyn SeqModel, tokens: &Tensor, labels: &[bool], sites: &[Str
                 .iter()
                 .map(|&p| {
                     if p >= acts[0].len() {
-                        return Err(err(site, format!("position {p} outside the sequence of {}", acts[0].len())));
+                        return Err(err(
+                            site,
+                            format!("position {p} outside the sequence of {}", acts[0].len()),
+                        ));
                     }
                     let x: Vec<Vec<f32>> = acts.iter().map(|seq| seq[p].clone()).collect();
                     Ok(fit(&x, labels, seed)?.test_accuracy)
@@ -90,18 +114,37 @@ pub fn grid(model: &dyn SeqModel, tokens: &Tensor, labels: &[bool], sites: &[Str
 pub fn readout(model: &dyn SeqModel, tokens: &Tensor, site: &str, p: &Probe) -> Result<Vec<Vec<f64>>> {
     let acts = capture(model, tokens, site)?;
     if acts.first().and_then(|s| s.first()).map_or(0, Vec::len) != p.weights.len() {
-        return Err(err(site, format!("a probe of {} weights for a site {} wide", p.weights.len(), acts.first().and_then(|s| s.first()).map_or(0, Vec::len))));
+        return Err(err(
+            site,
+            format!(
+                "a probe of {} weights for a site {} wide",
+                p.weights.len(),
+                acts.first().and_then(|s| s.first()).map_or(0, Vec::len)
+            ),
+        ));
     }
     Ok(acts
         .iter()
-        .map(|seq| seq.iter().map(|x| 1.0 / (1.0 + (-(p.bias as f64 + x.iter().zip(&p.weights).map(|(a, w)| *a as f64 * *w as f64).sum::<f64>())).exp())).collect())
+        .map(|seq| {
+            seq.iter()
+                .map(|x| {
+                    1.0 / (1.0
+                        + (-(p.bias as f64
+                            + x.iter().zip(&p.weights).map(|(a, w)| *a as f64 * *w as f64).sum::<f64>()))
+                        .exp())
+                })
+                .collect()
+        })
         .collect())
 }
 
 /// Cosine between a probe's weight vector and a steering direction at the same site.
 pub fn cosine_with(p: &Probe, dir: &super::directions::Direction) -> Result<f64> {
     if p.weights.len() != dir.vector.len() {
-        return Err(err(&dir.site, format!("a probe of {} weights and a direction of {} values", p.weights.len(), dir.vector.len())));
+        return Err(err(
+            &dir.site,
+            format!("a probe of {} weights and a direction of {} values", p.weights.len(), dir.vector.len()),
+        ));
     }
     Ok(super::directions::cosine(&p.weights, &dir.vector))
 }

@@ -37,12 +37,17 @@ pub struct SweepResult {
 impl SweepResult {
     /// One row per scale: scale, effect, random mean, random min, random max, percentile, p.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("site,scale,effect,random_mean,random_min,random_max,percentile,p_value\n");
+        let mut out =
+            String::from("site,scale,effect,random_mean,random_min,random_max,percentile,p_value\n");
         for (j, s) in self.scales.iter().enumerate() {
             let r: Vec<f64> = self.random.iter().map(|x| x[j]).collect();
             let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;
-            let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-            out.push_str(&format!("{},{s},{},{mean},{lo},{hi},{},{}\n", self.site, self.effect[j], self.percentile[j], self.p_value[j]));
+            let (lo, hi) =
+                r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            out.push_str(&format!(
+                "{},{s},{},{mean},{lo},{hi},{},{}\n",
+                self.site, self.effect[j], self.percentile[j], self.p_value[j]
+            ));
         }
         out
     }
@@ -50,9 +55,19 @@ impl SweepResult {
 
 /// Per sample (row of `targets` `[b][l]`), the share of masked positions whose arg-max equals
 /// the target: with the other regime's answers as targets, the flip rate.
-pub fn flip_rate<'a>(targets: &'a [Vec<u32>], mask: &'a [Vec<bool>], classes: usize) -> impl Fn(&Tensor) -> Result<Vec<f64>> + 'a {
+pub fn flip_rate<'a>(
+    targets: &'a [Vec<u32>],
+    mask: &'a [Vec<bool>],
+    classes: usize,
+) -> impl Fn(&Tensor) -> Result<Vec<f64>> + 'a {
     move |logits: &Tensor| {
-        let pred: Vec<u32> = logits.reshape(((), classes)).at("flip_rate")?.argmax(D::Minus1).at("flip_rate")?.to_vec1().at("flip_rate")?;
+        let pred: Vec<u32> = logits
+            .reshape(((), classes))
+            .at("flip_rate")?
+            .argmax(D::Minus1)
+            .at("flip_rate")?
+            .to_vec1()
+            .at("flip_rate")?;
         let l = targets.first().map_or(0, Vec::len);
         Ok(targets
             .iter()
@@ -66,8 +81,21 @@ pub fn flip_rate<'a>(targets: &'a [Vec<u32>], mask: &'a [Vec<bool>], classes: us
     }
 }
 
-fn steered(model: &dyn SeqModel, tokens: &Tensor, site: &str, positions: Positions, v: &[f32], scale: f32, metric: &Metric) -> Result<Vec<f64>> {
-    let out = run(model, tokens, None, &[Intervention::new(site, positions, Edit::Add { vector: v.to_vec(), scale })])?;
+fn steered(
+    model: &dyn SeqModel,
+    tokens: &Tensor,
+    site: &str,
+    positions: Positions,
+    v: &[f32],
+    scale: f32,
+    metric: &Metric,
+) -> Result<Vec<f64>> {
+    let out = run(
+        model,
+        tokens,
+        None,
+        &[Intervention::new(site, positions, Edit::Add { vector: v.to_vec(), scale })],
+    )?;
     metric(&out.logits)
 }
 
@@ -88,43 +116,85 @@ pub fn sign_flip_p(d: &[f64], seed: u64) -> f64 {
     let n = d.len().max(1) as f64;
     let obs = d.iter().sum::<f64>() / n;
     let mut rng = Rng::fork(seed, "steer.sign_flip");
-    let hits = (0..PERMUTATIONS).filter(|_| d.iter().map(|x| if rng.next_u64() & 1 == 1 { *x } else { -*x }).sum::<f64>() / n >= obs - 1e-12).count();
+    let hits = (0..PERMUTATIONS)
+        .filter(|_| {
+            d.iter().map(|x| if rng.next_u64() & 1 == 1 { *x } else { -*x }).sum::<f64>() / n >= obs - 1e-12
+        })
+        .count();
     (1 + hits) as f64 / (1 + PERMUTATIONS) as f64
 }
 
 /// Sweep `dir` over `scales` at `positions` of `tokens` `[b, l]`, with `random` ≥ 20 random
 /// directions of the same norm (seeded), scoring each run with `metric`.
 #[allow(clippy::too_many_arguments)]
-pub fn sweep(model: &dyn SeqModel, tokens: &Tensor, dir: &Direction, positions: Positions, scales: &[f32], random: usize, seed: u64, metric: &Metric) -> Result<SweepResult> {
+pub fn sweep(
+    model: &dyn SeqModel,
+    tokens: &Tensor,
+    dir: &Direction,
+    positions: Positions,
+    scales: &[f32],
+    random: usize,
+    seed: u64,
+    metric: &Metric,
+) -> Result<SweepResult> {
     if random < MIN_RANDOM {
-        return Err(err("sweep", format!("{random} random directions: at least {MIN_RANDOM} are needed for a baseline")));
+        return Err(err(
+            "sweep",
+            format!("{random} random directions: at least {MIN_RANDOM} are needed for a baseline"),
+        ));
     }
     if scales.is_empty() {
         return Err(err("sweep", "no scales to sweep".into()));
     }
     let rand = random_directions(seed, random, dir.vector.len(), dir.norm());
-    let (mut effect, mut rmeans, mut pct, mut p) = (Vec::new(), vec![Vec::new(); random], Vec::new(), Vec::new());
+    let (mut effect, mut rmeans, mut pct, mut p) =
+        (Vec::new(), vec![Vec::new(); random], Vec::new(), Vec::new());
     for &s in scales {
         let c = steered(model, tokens, &dir.site, positions, &dir.vector, s, metric)?;
-        let rs: Vec<Vec<f64>> = rand.iter().map(|v| steered(model, tokens, &dir.site, positions, v, s, metric)).collect::<Result<_>>()?;
+        let rs: Vec<Vec<f64>> = rand
+            .iter()
+            .map(|v| steered(model, tokens, &dir.site, positions, v, s, metric))
+            .collect::<Result<_>>()?;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let e = mean(&c);
         let ms: Vec<f64> = rs.iter().map(|r| mean(r)).collect();
         for (k, m) in ms.iter().enumerate() {
             rmeans[k].push(*m);
         }
-        pct.push(ms.iter().map(|&m| if e > m { 1.0 } else if e == m { 0.5 } else { 0.0 }).sum::<f64>() / random as f64);
-        let d: Vec<f64> = (0..c.len()).map(|i| c[i] - rs.iter().map(|r| r[i]).sum::<f64>() / random as f64).collect();
+        pct.push(
+            ms.iter()
+                .map(|&m| {
+                    if e > m {
+                        1.0
+                    } else if e == m {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                })
+                .sum::<f64>()
+                / random as f64,
+        );
+        let d: Vec<f64> =
+            (0..c.len()).map(|i| c[i] - rs.iter().map(|r| r[i]).sum::<f64>() / random as f64).collect();
         // Seeded by the scale's value, so sweeping scales one at a time gives the same numbers.
         p.push(sign_flip_p(&d, seed ^ s.to_bits() as u64));
         effect.push(e);
     }
-    Ok(SweepResult { site: dir.site.clone(), scales: scales.to_vec(), effect, random: rmeans, percentile: pct, p_value: p })
+    Ok(SweepResult {
+        site: dir.site.clone(),
+        scales: scales.to_vec(),
+        effect,
+        random: rmeans,
+        percentile: pct,
+        p_value: p,
+    })
 }
 
 /// The mean L2 norm of the activation vectors at `site` (the natural unit for scales).
 pub fn typical_norm(model: &dyn SeqModel, tokens: &Tensor, site: &str) -> Result<f64> {
     let acts = super::directions::capture(model, tokens, site)?;
-    let norms: Vec<f64> = acts.iter().flatten().map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect();
+    let norms: Vec<f64> =
+        acts.iter().flatten().map(|v| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()).collect();
     Ok(norms.iter().sum::<f64>() / norms.len().max(1) as f64)
 }

@@ -16,14 +16,36 @@ use super::export::{trial_rows, EVENT_COLUMNS, TRIAL_COLUMNS};
 use super::stats::{chi_square, mean_ci, permutation_test, wilson};
 
 /// The analysis CSV's columns.
-pub const ANALYSIS_COLUMNS: &[&str] = &["metric", "condition", "n_participants", "n", "estimate", "ci_low", "ci_high", "test", "statistic", "df", "p_value"];
+pub const ANALYSIS_COLUMNS: &[&str] = &[
+    "metric",
+    "condition",
+    "n_participants",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "test",
+    "statistic",
+    "df",
+    "p_value",
+];
 
 /// Permutations of the RT test, and its seed (results are reproducible).
 pub const PERMUTATIONS: usize = 1999;
 pub const PERMUTATION_SEED: u64 = 20_240_601;
 
 /// The columns analysis reads from a trial CSV.
-const NEEDED: &[&str] = &["participant", "condition", "trial_type", "rt_ms", "correct", "gave_up", "advice_shown", "advice_followed", "harmful_choice"];
+const NEEDED: &[&str] = &[
+    "participant",
+    "condition",
+    "trial_type",
+    "rt_ms",
+    "correct",
+    "gave_up",
+    "advice_shown",
+    "advice_followed",
+    "harmful_choice",
+];
 
 /// One trial, as far as analysis cares.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,13 +88,19 @@ pub fn load_csv(text: &str, source: &str) -> Result<Vec<TrialRecord>, StudyError
     let col = |name: &str| header.iter().position(|h| h == name);
     let mut idx = Vec::new();
     for n in NEEDED {
-        idx.push(col(n).ok_or_else(|| data_err(source, 1, format!("missing column '{n}' (not a trial or event export?)")))?);
+        idx.push(col(n).ok_or_else(|| {
+            data_err(source, 1, format!("missing column '{n}' (not a trial or event export?)"))
+        })?);
     }
     let mut out = Vec::new();
     for (i, r) in rows.iter().enumerate().skip(1) {
         let line = i + 1;
         if r.len() != header.len() {
-            return Err(data_err(source, line, format!("row {line} has {} fields, the header has {}", r.len(), header.len())));
+            return Err(data_err(
+                source,
+                line,
+                format!("row {line} has {} fields, the header has {}", r.len(), header.len()),
+            ));
         }
         let get = |k: usize| r[idx[k]].as_str();
         let b = |k: usize| -> Result<Option<bool>, StudyError> {
@@ -80,13 +108,20 @@ pub fn load_csv(text: &str, source: &str) -> Result<Vec<TrialRecord>, StudyError
                 "" => Ok(None),
                 "TRUE" | "true" | "True" | "1" => Ok(Some(true)),
                 "FALSE" | "false" | "False" | "0" => Ok(Some(false)),
-                other => Err(data_err(source, line, format!("column '{}': '{other}' is not TRUE or FALSE", NEEDED[k]))),
+                other => Err(data_err(
+                    source,
+                    line,
+                    format!("column '{}': '{other}' is not TRUE or FALSE", NEEDED[k]),
+                )),
             }
         };
-        let rt = match get(3) {
-            "" => None,
-            s => Some(s.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| data_err(source, line, format!("column 'rt_ms': '{s}' is not a number")))?),
-        };
+        let rt =
+            match get(3) {
+                "" => None,
+                s => Some(s.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                    data_err(source, line, format!("column 'rt_ms': '{s}' is not a number"))
+                })?),
+            };
         out.push(TrialRecord {
             participant: get(0).to_string(),
             condition: get(1).to_string(),
@@ -107,13 +142,21 @@ pub fn load_any(text: &str, source: &str) -> Result<Vec<TrialRecord>, StudyError
     if !text.trim_start().starts_with('{') {
         return load_csv(text, source);
     }
-    let doc: Value = serde_json::from_str(text).map_err(|e| data_err(source, e.line(), format!("not a JSON export: {e}")))?;
-    let trials = doc.get("trials").and_then(Value::as_array).ok_or_else(|| data_err(source, 1, "a JSON export needs a \"trials\" list".into()))?;
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|e| data_err(source, e.line(), format!("not a JSON export: {e}")))?;
+    let trials = doc
+        .get("trials")
+        .and_then(Value::as_array)
+        .ok_or_else(|| data_err(source, 1, "a JSON export needs a \"trials\" list".into()))?;
     let mut csv = String::new();
     write_row(&mut csv, TRIAL_COLUMNS);
     for (i, t) in trials.iter().enumerate() {
-        let obj = t.as_object().ok_or_else(|| data_err(source, 1, format!("trials[{i}] is not an object")))?;
-        let cells: Vec<String> = TRIAL_COLUMNS.iter().map(|c| obj.get(*c).and_then(Value::as_str).unwrap_or("").to_string()).collect();
+        let obj =
+            t.as_object().ok_or_else(|| data_err(source, 1, format!("trials[{i}] is not an object")))?;
+        let cells: Vec<String> = TRIAL_COLUMNS
+            .iter()
+            .map(|c| obj.get(*c).and_then(Value::as_str).unwrap_or("").to_string())
+            .collect();
         write_row(&mut csv, &cells);
     }
     load_csv(&csv, source)
@@ -125,12 +168,26 @@ pub fn events_from_rows(rows: &[Vec<String>], source: &str) -> Result<Vec<EventR
     for (i, r) in rows.iter().enumerate() {
         let line = i + 2;
         if r.len() != EVENT_COLUMNS.len() {
-            return Err(data_err(source, line, format!("row has {} fields, expected {}", r.len(), EVENT_COLUMNS.len())));
+            return Err(data_err(
+                source,
+                line,
+                format!("row has {} fields, expected {}", r.len(), EVENT_COLUMNS.len()),
+            ));
         }
-        let num = |k: usize| r[k].parse::<u64>().map_err(|_| data_err(source, line, format!("column '{}': '{}' is not a whole number", EVENT_COLUMNS[k], r[k])));
-        let kind = EventKind::parse(&r[6]).ok_or_else(|| data_err(source, line, format!("unknown event kind '{}'", r[6])))?;
+        let num = |k: usize| {
+            r[k].parse::<u64>().map_err(|_| {
+                data_err(
+                    source,
+                    line,
+                    format!("column '{}': '{}' is not a whole number", EVENT_COLUMNS[k], r[k]),
+                )
+            })
+        };
+        let kind = EventKind::parse(&r[6])
+            .ok_or_else(|| data_err(source, line, format!("unknown event kind '{}'", r[6])))?;
         let trial_index = if r[7].is_empty() { None } else { Some(num(7)? as usize) };
-        let data: Map<String, Value> = serde_json::from_str(&r[11]).map_err(|e| data_err(source, line, format!("column 'data': {e}")))?;
+        let data: Map<String, Value> = serde_json::from_str(&r[11])
+            .map_err(|e| data_err(source, line, format!("column 'data': {e}")))?;
         out.push(EventRow {
             study_id: r[0].clone(),
             participant: r[1].clone(),
@@ -169,7 +226,10 @@ type Pick = fn(&TrialRecord) -> Option<bool>;
 
 /// The proportion metrics: name and which trials count (Some(success) or None = not counted).
 const PROPORTIONS: &[(&str, Pick)] = &[
-    ("accuracy", |r| if matches!(r.trial_type.as_str(), "puzzle" | "attention_edit") { r.correct } else { None }),
+    (
+        "accuracy",
+        |r| if matches!(r.trial_type.as_str(), "puzzle" | "attention_edit") { r.correct } else { None },
+    ),
     ("give_up_rate", |r| r.gave_up),
     ("advice_follow_rate", |r| if r.advice_shown == Some(true) { r.advice_followed } else { None }),
     ("harmful_choice_rate", |r| r.harmful_choice),
@@ -181,12 +241,27 @@ const RT_TYPES: &[&str] = &["puzzle", "attention_edit", "two_choice"];
 /// Per-condition metrics with CIs and tests (metrics no condition has data for are left out).
 pub fn analyze(records: &[TrialRecord]) -> Vec<MetricRow> {
     let conditions: BTreeSet<&str> = records.iter().map(|r| r.condition.as_str()).collect();
-    let participants = |c: &str| records.iter().filter(|r| r.condition == c).map(|r| r.participant.as_str()).collect::<BTreeSet<_>>().len();
+    let participants = |c: &str| {
+        records
+            .iter()
+            .filter(|r| r.condition == c)
+            .map(|r| r.participant.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
     let mut out = Vec::new();
     for &(metric, pick) in PROPORTIONS {
         let counts: Vec<(u64, u64)> = conditions
             .iter()
-            .map(|c| records.iter().filter(|r| r.condition == *c).filter_map(pick).fold((0, 0), |(s, f), x| if x { (s + 1, f) } else { (s, f + 1) }))
+            .map(|c| {
+                records.iter().filter(|r| r.condition == *c).filter_map(pick).fold((0, 0), |(s, f), x| {
+                    if x {
+                        (s + 1, f)
+                    } else {
+                        (s, f + 1)
+                    }
+                })
+            })
             .collect();
         if counts.iter().all(|(s, f)| s + f == 0) {
             continue;
@@ -196,15 +271,29 @@ pub fn analyze(records: &[TrialRecord]) -> Vec<MetricRow> {
             let n = s + f;
             let (lo, hi) = wilson(s, n);
             let est = if n > 0 { s as f64 / n as f64 } else { f64::NAN };
-            let (stat, df, p) = test.map(|(a, b, c)| (a, b as f64, c)).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
-            out.push(MetricRow { metric, condition: c.to_string(), n_participants: participants(c), n: n as usize, estimate: est, ci_low: lo, ci_high: hi, test: "chi_square", statistic: stat, df, p_value: p });
+            let (stat, df, p) =
+                test.map(|(a, b, c)| (a, b as f64, c)).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+            out.push(MetricRow {
+                metric,
+                condition: c.to_string(),
+                n_participants: participants(c),
+                n: n as usize,
+                estimate: est,
+                ci_low: lo,
+                ci_high: hi,
+                test: "chi_square",
+                statistic: stat,
+                df,
+                p_value: p,
+            });
         }
     }
     let means: Vec<Vec<f64>> = conditions
         .iter()
         .map(|c| {
             let mut per: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-            for r in records.iter().filter(|r| r.condition == *c && RT_TYPES.contains(&r.trial_type.as_str())) {
+            for r in records.iter().filter(|r| r.condition == *c && RT_TYPES.contains(&r.trial_type.as_str()))
+            {
                 if let Some(rt) = r.rt_ms {
                     let e = per.entry(r.participant.as_str()).or_default();
                     e.0 += rt;
@@ -219,7 +308,19 @@ pub fn analyze(records: &[TrialRecord]) -> Vec<MetricRow> {
         for (c, m) in conditions.iter().zip(&means) {
             let (est, lo, hi) = mean_ci(m);
             let (stat, p) = test.unwrap_or((f64::NAN, f64::NAN));
-            out.push(MetricRow { metric: "mean_rt_ms", condition: c.to_string(), n_participants: participants(c), n: m.len(), estimate: est, ci_low: lo, ci_high: hi, test: "permutation", statistic: stat, df: (means.len() - 1) as f64, p_value: p });
+            out.push(MetricRow {
+                metric: "mean_rt_ms",
+                condition: c.to_string(),
+                n_participants: participants(c),
+                n: m.len(),
+                estimate: est,
+                ci_low: lo,
+                ci_high: hi,
+                test: "permutation",
+                statistic: stat,
+                df: (means.len() - 1) as f64,
+                p_value: p,
+            });
         }
     }
     out

@@ -66,7 +66,9 @@ pub fn block_counts(cells: &[Cell]) -> Vec<u64> {
     let exact: Vec<f64> = cells.iter().map(|c| c.weight / total * b as f64).collect();
     let mut counts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
     let mut order: Vec<usize> = (0..cells.len()).collect();
-    order.sort_by(|&i, &j| (exact[j] - exact[j].floor()).total_cmp(&(exact[i] - exact[i].floor())).then(i.cmp(&j)));
+    order.sort_by(|&i, &j| {
+        (exact[j] - exact[j].floor()).total_cmp(&(exact[i] - exact[i].floor())).then(i.cmp(&j))
+    });
     let mut left = b - counts.iter().sum::<u64>();
     for &i in order.iter().cycle() {
         if left == 0 {
@@ -107,8 +109,12 @@ pub fn assign_slot(p: &Protocol, slot: u64) -> Assignment {
     let cells = cells(p);
     let counts = block_counts(&cells);
     let b = block_size(cells.len());
-    let mut units: Vec<usize> = counts.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c as usize)).collect();
-    let mut rng = Rng::fork(p.metadata.seed ^ (slot / b).wrapping_mul(0x9E37_79B9_7F4A_7C15), &format!("block\u{1f}{}", p.metadata.id));
+    let mut units: Vec<usize> =
+        counts.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c as usize)).collect();
+    let mut rng = Rng::fork(
+        p.metadata.seed ^ (slot / b).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        &format!("block\u{1f}{}", p.metadata.id),
+    );
     rng.shuffle(&mut units);
     let cell_index = units[(slot % b) as usize];
     Assignment { slot, cell_index, cell: cells[cell_index].clone() }
@@ -156,7 +162,13 @@ pub fn block_order(p: &Protocol, a: &Assignment) -> Vec<usize> {
     let Some(factor) = &p.counterbalance else { return order };
     let rotation = p
         .factor(factor)
-        .and_then(|f| a.cell.levels.iter().find(|(fid, _)| fid == factor).and_then(|(_, l)| f.levels.iter().position(|x| &x.id == l)))
+        .and_then(|f| {
+            a.cell
+                .levels
+                .iter()
+                .find(|(fid, _)| fid == factor)
+                .and_then(|(_, l)| f.levels.iter().position(|x| &x.id == l))
+        })
         .unwrap_or(0);
     let slots: Vec<usize> = order.iter().copied().filter(|&i| p.blocks[i].counterbalanced).collect();
     for (k, &pos) in slots.iter().enumerate() {
@@ -169,7 +181,8 @@ pub fn block_order(p: &Protocol, a: &Assignment) -> Vec<usize> {
 pub fn plan(p: &Protocol, participant: &str) -> Plan {
     let assignment = assign(p, participant);
     let mut trials = Vec::new();
-    let pseed = Rng::fork(p.metadata.seed, &format!("participant\u{1f}{}\u{1f}{participant}", p.metadata.id)).next_u64();
+    let pseed = Rng::fork(p.metadata.seed, &format!("participant\u{1f}{}\u{1f}{participant}", p.metadata.id))
+        .next_u64();
     for bi in block_order(p, &assignment) {
         let block = &p.blocks[bi];
         for rep in 0..block.repetitions {
@@ -180,7 +193,15 @@ pub fn plan(p: &Protocol, participant: &str) -> Plan {
             for ti in idx {
                 let t = &block.trials[ti];
                 let seed = Rng::fork(pseed, &format!("trial\u{1f}{}\u{1f}{rep}", t.id)).next_u64();
-                trials.push(PlannedTrial { index: trials.len(), block_index: bi, trial_index: ti, block_id: block.id.clone(), trial_id: t.id.clone(), rep, seed });
+                trials.push(PlannedTrial {
+                    index: trials.len(),
+                    block_index: bi,
+                    trial_index: ti,
+                    block_id: block.id.clone(),
+                    trial_id: t.id.clone(),
+                    rep,
+                    seed,
+                });
             }
         }
     }

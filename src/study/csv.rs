@@ -45,7 +45,11 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Vec<String>>, StudyError> {
                 '"' => {
                     quoted = false;
                     if !matches!(chars.peek(), None | Some(',') | Some('\n') | Some('\r')) {
-                        return Err(StudyError::Data { source: source.into(), line, message: "text after a closing quote".into() });
+                        return Err(StudyError::Data {
+                            source: source.into(),
+                            line,
+                            message: "text after a closing quote".into(),
+                        });
                     }
                 }
                 _ => {
@@ -82,7 +86,11 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Vec<String>>, StudyError> {
         at_field_start = false;
     }
     if quoted {
-        return Err(StudyError::Data { source: source.into(), line: start_line, message: "unterminated quoted field".into() });
+        return Err(StudyError::Data {
+            source: source.into(),
+            line: start_line,
+            message: "unterminated quoted field".into(),
+        });
     }
     if !cur.is_empty() || !row.is_empty() {
         row.push(cur);

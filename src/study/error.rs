@@ -49,7 +49,12 @@ impl fmt::Display for StudyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StudyError::Invalid(issues) => {
-                write!(f, "invalid protocol ({} problem{})", issues.len(), if issues.len() == 1 { "" } else { "s" })?;
+                write!(
+                    f,
+                    "invalid protocol ({} problem{})",
+                    issues.len(),
+                    if issues.len() == 1 { "" } else { "s" }
+                )?;
                 for i in issues {
                     write!(f, "\n  {i}")?;
                 }

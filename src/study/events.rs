@@ -204,7 +204,10 @@ pub struct Resume {
 pub fn check_contiguous(rows: &[EventRow]) -> Result<(), StudyError> {
     for (i, r) in rows.iter().enumerate() {
         if r.seq != i as u64 {
-            return Err(StudyError::Log(format!("row {i} has sequence number {} (expected {i}): a gap or a repeat", r.seq)));
+            return Err(StudyError::Log(format!(
+                "row {i} has sequence number {} (expected {i}): a gap or a repeat",
+                r.seq
+            )));
         }
     }
     Ok(())
@@ -243,7 +246,10 @@ impl Log {
     pub fn append(&mut self, row: EventRow) -> Result<Appended, StudyError> {
         if let Some(first) = self.rows.first() {
             if first.participant != row.participant || first.study_id != row.study_id {
-                return Err(StudyError::Log(format!("row {} belongs to participant '{}', not '{}'", row.seq, row.participant, first.participant)));
+                return Err(StudyError::Log(format!(
+                    "row {} belongs to participant '{}', not '{}'",
+                    row.seq, row.participant, first.participant
+                )));
             }
         }
         let n = self.rows.len() as u64;
@@ -252,7 +258,9 @@ impl Log {
                 if self.rows[s as usize] == row {
                     Ok(Appended::Duplicate)
                 } else {
-                    Err(StudyError::Log(format!("sequence number {s} is already stored with different content")))
+                    Err(StudyError::Log(format!(
+                        "sequence number {s} is already stored with different content"
+                    )))
                 }
             }
             s if s == n => {
@@ -288,7 +296,14 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        Context { study_id: "s".into(), participant: "p".into(), session: "x".into(), condition: "a=b".into(), backend: "cpu".into(), model_hash: "h".into() }
+        Context {
+            study_id: "s".into(),
+            participant: "p".into(),
+            session: "x".into(),
+            condition: "a=b".into(),
+            backend: "cpu".into(),
+            model_hash: "h".into(),
+        }
     }
 
     #[test]

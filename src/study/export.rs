@@ -50,8 +50,20 @@ pub const TRIAL_COLUMNS: &[&str] = &[
 ];
 
 /// The event CSV's columns, in order (`data` is the event's fields as a JSON object).
-pub const EVENT_COLUMNS: &[&str] =
-    &["study_id", "participant", "session", "condition", "seq", "t_ms", "kind", "trial_index", "trial_id", "backend", "model_hash", "data"];
+pub const EVENT_COLUMNS: &[&str] = &[
+    "study_id",
+    "participant",
+    "session",
+    "condition",
+    "seq",
+    "t_ms",
+    "kind",
+    "trial_index",
+    "trial_id",
+    "backend",
+    "model_hash",
+    "data",
+];
 
 /// A JSON value as a CSV cell.
 fn cell(v: Option<&Value>) -> String {
@@ -71,7 +83,11 @@ pub fn trial_rows(rows: &[EventRow]) -> Vec<Vec<String>> {
         if r.kind != EventKind::TrialEnd {
             continue;
         }
-        let start = rows[..i].iter().rev().find(|s| s.kind == EventKind::TrialStart && s.trial_index == r.trial_index && s.participant == r.participant);
+        let start = rows[..i].iter().rev().find(|s| {
+            s.kind == EventKind::TrialStart
+                && s.trial_index == r.trial_index
+                && s.participant == r.participant
+        });
         let row = TRIAL_COLUMNS
             .iter()
             .map(|&c| match c {
@@ -137,14 +153,27 @@ pub fn events_csv<'a>(logs: impl IntoIterator<Item = &'a [EventRow]>) -> String 
 
 /// JSON export: `{"schema", "study_id", "protocol_version", "trial_columns",
 /// "event_columns", "trials": [{column: cell}], "events": [EventRow]}`.
-pub fn export_json<'a>(study_id: &str, protocol_version: &str, logs: impl IntoIterator<Item = &'a [EventRow]> + Clone) -> String {
+pub fn export_json<'a>(
+    study_id: &str,
+    protocol_version: &str,
+    logs: impl IntoIterator<Item = &'a [EventRow]> + Clone,
+) -> String {
     let trials: Vec<Value> = logs
         .clone()
         .into_iter()
         .flat_map(trial_rows)
-        .map(|row| Value::Object(TRIAL_COLUMNS.iter().zip(row).map(|(k, v)| (k.to_string(), Value::String(v))).collect::<Map<_, _>>()))
+        .map(|row| {
+            Value::Object(
+                TRIAL_COLUMNS
+                    .iter()
+                    .zip(row)
+                    .map(|(k, v)| (k.to_string(), Value::String(v)))
+                    .collect::<Map<_, _>>(),
+            )
+        })
         .collect();
-    let events: Vec<Value> = logs.into_iter().flatten().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
+    let events: Vec<Value> =
+        logs.into_iter().flatten().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
     let doc = json!({
         "schema": 1,
         "study_id": study_id,

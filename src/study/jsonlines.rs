@@ -220,7 +220,13 @@ impl Reader {
 
     /// `v` as an object with exactly the allowed keys: reports a wrong type, each unknown
     /// key and each missing required key.
-    pub fn object<'v>(&mut self, v: &'v Value, path: &str, required: &[&str], optional: &[&str]) -> Option<&'v Map<String, Value>> {
+    pub fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(m) = v.as_object() else {
             self.err(path, format!("expected an object, found {}", type_name(v)));
             return None;
@@ -279,7 +285,13 @@ impl Reader {
     }
 
     /// A real number; `check` returns a complaint for an out-of-range value.
-    pub fn number(&mut self, m: &Map<String, Value>, path: &str, key: &str, check: impl Fn(f64) -> Option<String>) -> Option<f64> {
+    pub fn number(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        check: impl Fn(f64) -> Option<String>,
+    ) -> Option<f64> {
         let v = m.get(key)?;
         let p = join(path, key);
         match v.as_f64() {
@@ -309,7 +321,13 @@ impl Reader {
     }
 
     /// An array with at least `min_len` items.
-    pub fn array<'v>(&mut self, m: &'v Map<String, Value>, path: &str, key: &str, min_len: usize) -> Option<&'v Vec<Value>> {
+    pub fn array<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        path: &str,
+        key: &str,
+        min_len: usize,
+    ) -> Option<&'v Vec<Value>> {
         let v = m.get(key)?;
         let p = join(path, key);
         match v.as_array() {
@@ -318,7 +336,11 @@ impl Reader {
                 None
             }
             Some(a) if a.len() < min_len => {
-                let what = if a.is_empty() { "must not be empty".to_string() } else { format!("needs at least {min_len} items, found {}", a.len()) };
+                let what = if a.is_empty() {
+                    "must not be empty".to_string()
+                } else {
+                    format!("needs at least {min_len} items, found {}", a.len())
+                };
                 self.err(&p, what);
                 None
             }
@@ -327,7 +349,13 @@ impl Reader {
     }
 
     /// An array of non-empty strings (`min_len` items at least, no duplicates).
-    pub fn strings(&mut self, m: &Map<String, Value>, path: &str, key: &str, min_len: usize) -> Option<Vec<String>> {
+    pub fn strings(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        min_len: usize,
+    ) -> Option<Vec<String>> {
         let items = self.array(m, path, key, min_len)?;
         let p = join(path, key);
         let mut out = Vec::new();
@@ -381,7 +409,10 @@ mod tests {
         assert_eq!(r.uint(m, "", "n", 0, 5), None);
         assert_eq!(r.number(m, "", "x", |_| None), None);
         let got: Vec<String> = r.issues.iter().map(|i| i.to_string()).collect();
-        assert!(got.contains(&"line 4: extra: unknown key 'extra' (allowed: n, need, x)".to_string()), "{got:?}");
+        assert!(
+            got.contains(&"line 4: extra: unknown key 'extra' (allowed: n, need, x)".to_string()),
+            "{got:?}"
+        );
         assert!(got.contains(&"line 1: (document): missing field 'need'".to_string()), "{got:?}");
         assert!(got.iter().any(|g| g.starts_with("line 3: n: -1 is not a whole number")), "{got:?}");
         assert!(got.contains(&"line 2: x: expected a number, found a string".to_string()), "{got:?}");

@@ -53,7 +53,10 @@ pub fn render(src: &str) -> String {
             flush(&mut out, &mut para, &mut list);
             continue;
         }
-        let heading = ["### ", "## ", "# "].iter().enumerate().find_map(|(i, h)| line.strip_prefix(h).map(|rest| (3 - i, rest)));
+        let heading = ["### ", "## ", "# "]
+            .iter()
+            .enumerate()
+            .find_map(|(i, h)| line.strip_prefix(h).map(|rest| (3 - i, rest)));
         if let Some((level, rest)) = heading {
             flush(&mut out, &mut para, &mut list);
             out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(rest.trim(), 0)));
@@ -126,7 +129,11 @@ fn span(s: &str, depth: usize) -> Option<(String, usize)> {
         let url = after[..end].trim();
         let used = 1 + close + 2 + end + 1;
         let label = inline(text, depth + 1);
-        let html = if is_http_url(url) { format!("<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{label}</a>", escape(url)) } else { label };
+        let html = if is_http_url(url) {
+            format!("<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{label}</a>", escape(url))
+        } else {
+            label
+        };
         return Some((html, used));
     }
     None
@@ -139,11 +146,22 @@ mod tests {
     /// No raw tag but the renderer's own, and no attribute but href/rel/target.
     fn assert_inert(html: &str) {
         let lower = html.to_ascii_lowercase();
-        assert!(!lower.contains("<script") && !lower.contains("<img") && !lower.contains("<iframe"), "{html}");
-        assert!(!lower.contains("href=\"javascript") && !lower.contains("href=\"data:") && !lower.contains("href=\"vbscript"), "{html}");
+        assert!(
+            !lower.contains("<script") && !lower.contains("<img") && !lower.contains("<iframe"),
+            "{html}"
+        );
+        assert!(
+            !lower.contains("href=\"javascript")
+                && !lower.contains("href=\"data:")
+                && !lower.contains("href=\"vbscript"),
+            "{html}"
+        );
         for tag in lower.split('<').skip(1) {
             let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect();
-            let allowed = ["p", "/p", "h1", "/h1", "h2", "/h2", "h3", "/h3", "ul", "/ul", "li", "/li", "strong", "/strong", "em", "/em", "code", "/code", "a", "/a"];
+            let allowed = [
+                "p", "/p", "h1", "/h1", "h2", "/h2", "h3", "/h3", "ul", "/ul", "li", "/li", "strong",
+                "/strong", "em", "/em", "code", "/code", "a", "/a",
+            ];
             assert!(allowed.contains(&name.as_str()), "unexpected tag <{name}> in {html}");
             let head = tag.split('>').next().unwrap_or("");
             assert!(!head.contains(" on"), "event attribute in {html}");

@@ -21,8 +21,18 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub const STANDARD_URL_PARAMS: &[&str] = &["PROLIFIC_PID", "STUDY_ID", "SESSION_ID"];
 
 /// Every trial type name, in documentation order.
-pub const TRIAL_TYPES: &[&str] =
-    &["consent", "instructions", "puzzle", "attention_edit", "two_choice", "likert", "multiple_choice", "free_text", "attention_check", "trace_view"];
+pub const TRIAL_TYPES: &[&str] = &[
+    "consent",
+    "instructions",
+    "puzzle",
+    "attention_edit",
+    "two_choice",
+    "likert",
+    "multiple_choice",
+    "free_text",
+    "attention_check",
+    "trace_view",
+];
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Protocol {
@@ -163,7 +173,9 @@ impl AdviceMode {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [AdviceMode::None, AdviceMode::OnRequest, AdviceMode::Always, AdviceMode::Misleading].into_iter().find(|m| m.name() == s)
+        [AdviceMode::None, AdviceMode::OnRequest, AdviceMode::Always, AdviceMode::Misleading]
+            .into_iter()
+            .find(|m| m.name() == s)
     }
 }
 
@@ -287,7 +299,11 @@ impl Completion {
             match after.find('}') {
                 Some(close) => {
                     let name = &after[..close];
-                    let value = if name == "CODE" { self.code.as_str() } else { params.get(name).map(String::as_str).unwrap_or("") };
+                    let value = if name == "CODE" {
+                        self.code.as_str()
+                    } else {
+                        params.get(name).map(String::as_str).unwrap_or("")
+                    };
                     out.push_str(&percent_encode(value));
                     rest = &after[close + 1..];
                 }
@@ -304,7 +320,13 @@ impl Completion {
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

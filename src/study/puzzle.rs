@@ -30,7 +30,8 @@ pub struct PuzzleInstance {
 
 /// Build the puzzle of `spec` fixed by `seed`.
 pub fn make_puzzle(spec: &TaskSpec, seed: u64) -> Result<PuzzleInstance, StudyError> {
-    let task = tasks::build(&spec.name, spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| StudyError::Input(format!("task '{}': {e}", spec.name)))?;
+    let task = tasks::build(&spec.name, spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| StudyError::Input(format!("task '{}': {e}", spec.name)))?;
     let shape = task.shape();
     let classes = match shape.output {
         Output::Classes { channels: 1, classes } => classes as u32,
@@ -38,7 +39,9 @@ pub fn make_puzzle(spec: &TaskSpec, seed: u64) -> Result<PuzzleInstance, StudyEr
     };
     let batch = task.generate(seed, 1);
     let row = batch.row(0);
-    let q = row.mask.iter().rposition(|&m| m > 0.0).ok_or_else(|| StudyError::Input(format!("task '{}' produced a sequence with no scored position", spec.name)))?;
+    let q = row.mask.iter().rposition(|&m| m > 0.0).ok_or_else(|| {
+        StudyError::Input(format!("task '{}' produced a sequence with no scored position", spec.name))
+    })?;
     let token_ids = row.inputs[..=q].to_vec();
     Ok(PuzzleInstance {
         task: spec.name.clone(),
@@ -104,7 +107,11 @@ impl<A: Advisor> Advisor for Misleading<A> {
     fn advise(&mut self, p: &PuzzleInstance) -> Advice {
         let honest = self.inner.advise(p);
         if self.rng.next_f64() < self.rate {
-            Advice { answer: wrong_answer(p, &mut self.rng), confidence: 0.8 + 0.15 * self.rng.next_f64(), misleading: true }
+            Advice {
+                answer: wrong_answer(p, &mut self.rng),
+                confidence: 0.8 + 0.15 * self.rng.next_f64(),
+                misleading: true,
+            }
         } else {
             honest
         }
@@ -135,7 +142,11 @@ mod tests {
         let mut o = OracleAdvisor { rng: Rng::new(1), accuracy: 0.7 };
         let right = (0..4000).filter(|_| o.advise(&p).answer == p.answer).count() as f64 / 4000.0;
         assert!((right - 0.7).abs() < 0.03, "{right}");
-        let mut m = Misleading { inner: OracleAdvisor { rng: Rng::new(2), accuracy: 1.0 }, rate: 0.25, rng: Rng::new(3) };
+        let mut m = Misleading {
+            inner: OracleAdvisor { rng: Rng::new(2), accuracy: 1.0 },
+            rate: 0.25,
+            rng: Rng::new(3),
+        };
         let wrong = (0..4000).filter(|_| m.advise(&p).answer != p.answer).count() as f64 / 4000.0;
         assert!((wrong - 0.25).abs() < 0.03, "{wrong}");
     }

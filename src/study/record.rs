@@ -22,20 +22,33 @@ pub fn start(pt: &PlannedTrial, t_ms: u64) -> Event {
 
 /// The `trial_end` event with the fields every trial has.
 pub fn end(pt: &PlannedTrial, type_name: &str, t_ms: u64) -> Event {
-    Event::new(EventKind::TrialEnd, tag(pt), t_ms).with("block_id", pt.block_id.clone()).with("rep", pt.rep).with("trial_type", type_name)
+    Event::new(EventKind::TrialEnd, tag(pt), t_ms)
+        .with("block_id", pt.block_id.clone())
+        .with("rep", pt.rep)
+        .with("trial_type", type_name)
 }
 
 /// Consent given or declined after `rt_ms`, decided at `t_ms`.
 pub fn consent(pt: &PlannedTrial, agreed: bool, rt_ms: u64, t_ms: u64) -> Vec<Event> {
     vec![
         Event::new(EventKind::Consent, tag(pt), t_ms).with("consented", agreed),
-        end(pt, "consent", t_ms + 1).with("response", if agreed { "agree" } else { "decline" }).with("rt_ms", rt_ms),
+        end(pt, "consent", t_ms + 1)
+            .with("response", if agreed { "agree" } else { "decline" })
+            .with("rt_ms", rt_ms),
     ]
 }
 
 /// A questionnaire (or instructions) answer: one `response` event and the end. `correct` for
 /// attention checks; `extra` adds trial-end fields (e.g. `n_trials_shown`).
-pub fn answer(pt: &PlannedTrial, type_name: &str, response: &str, rt_ms: u64, t_ms: u64, correct: Option<bool>, extra: &[(&str, u64)]) -> Vec<Event> {
+pub fn answer(
+    pt: &PlannedTrial,
+    type_name: &str,
+    response: &str,
+    rt_ms: u64,
+    t_ms: u64,
+    correct: Option<bool>,
+    extra: &[(&str, u64)],
+) -> Vec<Event> {
     let mut e = end(pt, type_name, t_ms + 1).with("response", response).with("rt_ms", rt_ms);
     if let Some(c) = correct {
         e = e.with("correct", c);
@@ -64,12 +77,22 @@ pub fn recommendation(tc: &TwoChoice, kind: AdvisorKind, seed: u64) -> usize {
 
 /// The advice shown on a two-choice trial.
 pub fn advice_shown(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usize, t_ms: u64) -> Event {
-    Event::new(EventKind::AdviceShown, tag(pt), t_ms).with("recommendation", tc.options[rec].id.clone()).with("advisor", kind.name())
+    Event::new(EventKind::AdviceShown, tag(pt), t_ms)
+        .with("recommendation", tc.options[rec].id.clone())
+        .with("advisor", kind.name())
 }
 
 /// A two-choice decision: option `choice` after `rt_ms`, advised `rec` ("followed" means
 /// chose the advised option, whether or not by deferring).
-pub fn two_choice(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usize, choice: usize, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+pub fn two_choice(
+    pt: &PlannedTrial,
+    tc: &TwoChoice,
+    kind: AdvisorKind,
+    rec: usize,
+    choice: usize,
+    rt_ms: u64,
+    t_ms: u64,
+) -> Vec<Event> {
     let mut out = Vec::new();
     if choice == rec {
         out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
@@ -91,7 +114,10 @@ pub fn two_choice(pt: &PlannedTrial, tc: &TwoChoice, kind: AdvisorKind, rec: usi
 
 /// Advice shown on a puzzle, or a model's prediction on an attention-editing trial.
 pub fn advice(pt: &PlannedTrial, a: &Advice, t_ms: u64) -> Event {
-    Event::new(EventKind::AdviceShown, tag(pt), t_ms).with("answer", a.answer).with("confidence", round3(a.confidence)).with("misleading", a.misleading)
+    Event::new(EventKind::AdviceShown, tag(pt), t_ms)
+        .with("answer", a.answer)
+        .with("confidence", round3(a.confidence))
+        .with("misleading", a.misleading)
 }
 
 pub fn advice_requested(pt: &PlannedTrial, t_ms: u64) -> Event {
@@ -118,7 +144,14 @@ pub struct PuzzleShown {
 
 /// A finished puzzle: the response (or give-up) events and the end. "Followed" means
 /// answered what the advice said.
-pub fn puzzle(pt: &PlannedTrial, z: &PuzzleInstance, shown: &PuzzleShown, how: PuzzleEnd, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+pub fn puzzle(
+    pt: &PlannedTrial,
+    z: &PuzzleInstance,
+    shown: &PuzzleShown,
+    how: PuzzleEnd,
+    rt_ms: u64,
+    t_ms: u64,
+) -> Vec<Event> {
     let mut end = end(pt, "puzzle", t_ms + 1)
         .with("task", z.task.clone())
         .with("puzzle_seed", format!("0x{:016x}", z.seed))
@@ -127,13 +160,22 @@ pub fn puzzle(pt: &PlannedTrial, z: &PuzzleInstance, shown: &PuzzleShown, how: P
         .with("advice_shown", shown.advice.is_some())
         .with("steering_scale", shown.steering_scale);
     if let Some(a) = shown.advice {
-        end = end.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_misleading", a.misleading);
+        end = end
+            .with("advice_answer", a.answer)
+            .with("advice_confidence", round3(a.confidence))
+            .with("advice_misleading", a.misleading);
     }
     let mut out = Vec::new();
     match how {
         PuzzleEnd::GaveUp => {
-            out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("gave_up", true).with("rt_ms", rt_ms));
-            end = end.with("gave_up", true).with("give_up_ms", rt_ms).with("rt_ms", rt_ms).with("correct", false);
+            out.push(
+                Event::new(EventKind::Response, tag(pt), t_ms).with("gave_up", true).with("rt_ms", rt_ms),
+            );
+            end = end
+                .with("gave_up", true)
+                .with("give_up_ms", rt_ms)
+                .with("rt_ms", rt_ms)
+                .with("correct", false);
         }
         PuzzleEnd::Answer(answer) => {
             let correct = answer == z.answer;
@@ -141,7 +183,12 @@ pub fn puzzle(pt: &PlannedTrial, z: &PuzzleInstance, shown: &PuzzleShown, how: P
             if followed == Some(true) {
                 out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
             }
-            out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("answer", answer).with("correct", correct).with("rt_ms", rt_ms));
+            out.push(
+                Event::new(EventKind::Response, tag(pt), t_ms)
+                    .with("answer", answer)
+                    .with("correct", correct)
+                    .with("rt_ms", rt_ms),
+            );
             end = end.with("response", answer.to_string()).with("correct", correct).with("rt_ms", rt_ms);
             if let Some(f) = followed {
                 end = end.with("advice_followed", f);
@@ -174,14 +221,26 @@ pub struct EditShown {
 
 /// A finished attention-editing trial. "Followed" means answered what the model predicted
 /// last; `hidden_positions` lists the hidden context positions, space-separated.
-pub fn attention_edit(pt: &PlannedTrial, z: &PuzzleInstance, shown: &EditShown, answer: u32, rt_ms: u64, t_ms: u64) -> Vec<Event> {
+pub fn attention_edit(
+    pt: &PlannedTrial,
+    z: &PuzzleInstance,
+    shown: &EditShown,
+    answer: u32,
+    rt_ms: u64,
+    t_ms: u64,
+) -> Vec<Event> {
     let correct = answer == z.answer;
     let followed = shown.advice.is_some_and(|a| a.answer == answer);
     let mut out = Vec::new();
     if followed {
         out.push(Event::new(EventKind::AdviceFollowed, tag(pt), t_ms));
     }
-    out.push(Event::new(EventKind::Response, tag(pt), t_ms).with("answer", answer).with("correct", correct).with("rt_ms", rt_ms));
+    out.push(
+        Event::new(EventKind::Response, tag(pt), t_ms)
+            .with("answer", answer)
+            .with("correct", correct)
+            .with("rt_ms", rt_ms),
+    );
     let hidden: Vec<String> = shown.hidden.iter().map(|h| h.to_string()).collect();
     let mut e = end(pt, "attention_edit", t_ms + 1)
         .with("task", z.task.clone())
@@ -191,7 +250,10 @@ pub fn attention_edit(pt: &PlannedTrial, z: &PuzzleInstance, shown: &EditShown, 
         .with("hidden_positions", hidden.join(" "))
         .with("advice_shown", shown.advice.is_some());
     if let Some(a) = shown.advice {
-        e = e.with("advice_answer", a.answer).with("advice_confidence", round3(a.confidence)).with("advice_followed", followed);
+        e = e
+            .with("advice_answer", a.answer)
+            .with("advice_confidence", round3(a.confidence))
+            .with("advice_followed", followed);
     }
     out.push(e.with("response", answer.to_string()).with("correct", correct).with("rt_ms", rt_ms));
     out

@@ -14,8 +14,8 @@ use super::assign::{plan, Plan, PlannedTrial};
 use super::error::StudyError;
 use super::events::{Context, Event, EventKind, EventRow, Log, Stamper};
 use super::protocol::*;
-use super::record;
 use super::puzzle::{make_puzzle, wrong_answer, Advisor, Misleading, OracleAdvisor};
+use super::record;
 use crate::core::Rng;
 
 /// Knobs of the simulated population.
@@ -77,7 +77,10 @@ pub fn participant_ids(seed: u64, n: usize) -> Vec<String> {
 
 /// The context stamped on a participant's rows.
 pub fn context(p: &Protocol, plan: &Plan) -> Context {
-    let session = format!("{:016x}", Rng::fork(p.metadata.seed, &format!("session\u{1f}{}", plan.participant)).next_u64());
+    let session = format!(
+        "{:016x}",
+        Rng::fork(p.metadata.seed, &format!("session\u{1f}{}", plan.participant)).next_u64()
+    );
     Context {
         study_id: p.metadata.id.clone(),
         participant: plan.participant.clone(),
@@ -90,14 +93,22 @@ pub fn context(p: &Protocol, plan: &Plan) -> Context {
 
 /// Run one participant from the start, or from `resume_from` (their log so far, as after a
 /// reload: a `reload` event is logged and the first unfinished trial runs again).
-pub fn simulate_participant(p: &Protocol, participant: &str, opts: &SimOptions, resume_from: Option<&Log>) -> Result<Log, StudyError> {
+pub fn simulate_participant(
+    p: &Protocol,
+    participant: &str,
+    opts: &SimOptions,
+    resume_from: Option<&Log>,
+) -> Result<Log, StudyError> {
     let plan = plan(p, participant);
     let ctx = context(p, &plan);
     let mut log = resume_from.cloned().unwrap_or_default();
     let res = log.resume();
     if let Some(c) = &res.condition {
         if *c != ctx.condition {
-            return Err(StudyError::Log(format!("log has condition '{c}' but the assignment gives '{}'", ctx.condition)));
+            return Err(StudyError::Log(format!(
+                "log has condition '{c}' but the assignment gives '{}'",
+                ctx.condition
+            )));
         }
     }
     let mut stamper = Stamper::resumed(ctx, &res);
@@ -106,7 +117,9 @@ pub fn simulate_participant(p: &Protocol, participant: &str, opts: &SimOptions, 
     let mut t = res.last_t_ms;
     if !log.rows().is_empty() {
         t += 1500;
-        log.append(stamper.stamp(Event::new(EventKind::Reload, None, t).with("resumed_at_trial", res.next_trial)))?;
+        log.append(
+            stamper.stamp(Event::new(EventKind::Reload, None, t).with("resumed_at_trial", res.next_trial)),
+        )?;
     }
     if res.declined || res.completed {
         return Ok(log);
@@ -114,7 +127,9 @@ pub fn simulate_participant(p: &Protocol, participant: &str, opts: &SimOptions, 
     for pt in &plan.trials[res.next_trial.min(plan.trials.len())..] {
         let mut rng = Rng::fork(opts.seed ^ pt.seed, "sim-trial");
         let events = run_trial(p, &plan, pt, &persona, opts, &mut rng, t + 400)?;
-        let declined = events.iter().any(|e| e.kind == EventKind::Consent && e.data.get("consented") == Some(&Value::Bool(false)));
+        let declined = events
+            .iter()
+            .any(|e| e.kind == EventKind::Consent && e.data.get("consented") == Some(&Value::Bool(false)));
         for ev in events {
             t = t.max(ev.t_ms);
             log.append(stamper.stamp(ev))?;
@@ -124,7 +139,9 @@ pub fn simulate_participant(p: &Protocol, participant: &str, opts: &SimOptions, 
         }
     }
     t += 300;
-    log.append(stamper.stamp(Event::new(EventKind::Completion, None, t).with("code", p.completion.code.clone())))?;
+    log.append(
+        stamper.stamp(Event::new(EventKind::Completion, None, t).with("code", p.completion.code.clone())),
+    )?;
     Ok(log)
 }
 
@@ -139,7 +156,12 @@ fn rt(rng: &mut Rng, persona: &Persona, base_ms: f64) -> u64 {
 }
 
 /// Share of earlier puzzle trials in the plan that came with advice (exposure to AI help).
-fn assisted_share(p: &Protocol, plan: &Plan, upto: usize, levels: &std::collections::BTreeMap<String, String>) -> f64 {
+fn assisted_share(
+    p: &Protocol,
+    plan: &Plan,
+    upto: usize,
+    levels: &std::collections::BTreeMap<String, String>,
+) -> f64 {
     let (mut puzzles, mut assisted) = (0.0, 0.0);
     for pt in &plan.trials[..upto] {
         if let TrialKind::Puzzle(z) = &pt.trial(p).kind {
@@ -157,9 +179,24 @@ fn assisted_share(p: &Protocol, plan: &Plan, upto: usize, levels: &std::collecti
 }
 
 /// Free text that exercises CSV quoting: commas, quotes, newlines, non-ASCII.
-const PHRASES: &[&str] = &["I followed the pattern", "the advice, mostly", "keys \"k3\" then v7", "unsure\nguessed", "ça dépend", "no comment"];
+const PHRASES: &[&str] = &[
+    "I followed the pattern",
+    "the advice, mostly",
+    "keys \"k3\" then v7",
+    "unsure\nguessed",
+    "ça dépend",
+    "no comment",
+];
 
-fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, opts: &SimOptions, rng: &mut Rng, t0: u64) -> Result<Vec<Event>, StudyError> {
+fn run_trial(
+    p: &Protocol,
+    plan: &Plan,
+    pt: &PlannedTrial,
+    persona: &Persona,
+    opts: &SimOptions,
+    rng: &mut Rng,
+    t0: u64,
+) -> Result<Vec<Event>, StudyError> {
     let trial = pt.trial(p);
     let tr = Some((pt.index, pt.trial_id.as_str()));
     let levels = plan.assignment.levels();
@@ -181,12 +218,21 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
         }
         TrialKind::Instructions { pages } => {
             let r = rt(rng, persona, 7000.0 * pages.len() as f64);
-            evs.extend(record::answer(pt, "instructions", "continue", r, (t0 + r).max(last(&evs)), None, &[]));
+            evs.extend(record::answer(
+                pt,
+                "instructions",
+                "continue",
+                r,
+                (t0 + r).max(last(&evs)),
+                None,
+                &[],
+            ));
             Ok(evs)
         }
         TrialKind::Puzzle(z) => {
             let mode = z.advice.resolve(&levels).unwrap_or(AdviceMode::None);
-            let exposure = if mode == AdviceMode::None { assisted_share(p, plan, pt.index, &levels) } else { 0.0 };
+            let exposure =
+                if mode == AdviceMode::None { assisted_share(p, plan, pt.index, &levels) } else { 0.0 };
             let skill = (persona.skill - 0.25 * exposure).clamp(0.05, 0.98);
             let quit = (persona.quit + 0.25 * exposure).min(0.9);
             let puzzle = make_puzzle(&z.task, pt.seed)?;
@@ -206,12 +252,21 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             if let Some(a) = advice {
                 evs.push(record::advice(pt, &a, at));
             }
-            let shown = record::PuzzleShown { mode, requested, advice, steering_scale: z.steering_scale, give_up_offered: z.give_up_after_ms.is_some() };
-            let gives_up = z.give_up_after_ms.is_some() && advice.is_none() && rng.next_f64() < quit * (1.0 - skill) * 2.0;
+            let shown = record::PuzzleShown {
+                mode,
+                requested,
+                advice,
+                steering_scale: z.steering_scale,
+                give_up_offered: z.give_up_after_ms.is_some(),
+            };
+            let gives_up = z.give_up_after_ms.is_some()
+                && advice.is_none()
+                && rng.next_f64() < quit * (1.0 - skill) * 2.0;
             let (how, r) = if let (true, Some(after)) = (gives_up, z.give_up_after_ms) {
                 (record::PuzzleEnd::GaveUp, after + rt(rng, persona, 4000.0))
             } else {
-                let follows = advice.is_some_and(|a| rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence));
+                let follows =
+                    advice.is_some_and(|a| rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence));
                 let answer = match advice {
                     Some(a) if follows => a.answer,
                     _ if rng.next_f64() < skill => puzzle.answer,
@@ -246,7 +301,13 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
                 evs.push(record::edit(pt, &a, &hidden, at));
             }
             let follows = rng.next_f64() < persona.reliance * (0.5 + 0.5 * a.confidence);
-            let answer = if follows { a.answer } else if rng.next_f64() < persona.skill { puzzle.answer } else { wrong_answer(&puzzle, rng) };
+            let answer = if follows {
+                a.answer
+            } else if rng.next_f64() < persona.skill {
+                puzzle.answer
+            } else {
+                wrong_answer(&puzzle, rng)
+            };
             let r = (at - t0) + rt(rng, persona, 3000.0);
             let shown = record::EditShown { interactive, n_edits: edits, hidden, advice: Some(a) };
             evs.extend(record::attention_edit(pt, &puzzle, &shown, answer, r, (t0 + r).max(last(&evs))));
@@ -258,7 +319,13 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             let rec = record::recommendation(tc, kind, pt.seed);
             evs.push(record::advice_shown(pt, tc, kind, rec, t0 + 500));
             let follows = rng.next_f64() < 0.35 + 0.5 * persona.reliance;
-            let choice = if follows { rec } else if rng.next_f64() < persona.harm_prior { harmful } else { 1 - harmful };
+            let choice = if follows {
+                rec
+            } else if rng.next_f64() < persona.harm_prior {
+                harmful
+            } else {
+                1 - harmful
+            };
             let r = rt(rng, persona, 8000.0);
             evs.extend(record::two_choice(pt, tc, kind, rec, choice, r, (t0 + r).max(last(&evs))));
             Ok(evs)
@@ -274,7 +341,8 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
             Ok(answer(evs, pt, "multiple_choice", r, t0, &pick.to_string(), (None, &[])))
         }
         TrialKind::FreeText { max_len, .. } => {
-            let text: String = PHRASES[rng.below(PHRASES.len() as u64) as usize].chars().take(*max_len).collect();
+            let text: String =
+                PHRASES[rng.below(PHRASES.len() as u64) as usize].chars().take(*max_len).collect();
             let r = rt(rng, persona, 4000.0);
             Ok(answer(evs, pt, "free_text", r, t0, &text, (None, &[])))
         }
@@ -290,10 +358,17 @@ fn run_trial(p: &Protocol, plan: &Plan, pt: &PlannedTrial, persona: &Persona, op
     }
 }
 
-
 /// A questionnaire answer after response time `r` (`record::answer`); `tail` holds the
 /// attention check's correctness and extra trial-end fields.
-fn answer(mut evs: Vec<Event>, pt: &PlannedTrial, type_name: &str, r: u64, t0: u64, response: &str, tail: (Option<bool>, &[(&str, u64)])) -> Vec<Event> {
+fn answer(
+    mut evs: Vec<Event>,
+    pt: &PlannedTrial,
+    type_name: &str,
+    r: u64,
+    t0: u64,
+    response: &str,
+    tail: (Option<bool>, &[(&str, u64)]),
+) -> Vec<Event> {
     let at = (t0 + r).max(evs.iter().map(|e| e.t_ms).max().unwrap_or(t0));
     evs.extend(record::answer(pt, type_name, response, r, at, tail.0, tail.1));
     evs

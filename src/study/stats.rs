@@ -21,8 +21,8 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
 }
 
 const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
-    2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 /// The 97.5% quantile of Student's t with `df` degrees of freedom (table to 30, then the
@@ -128,7 +128,8 @@ pub fn chi2_sf(x: f64, df: f64) -> f64 {
 /// Pearson's chi-square test of independence on `(successes, failures)` per group.
 /// `None` when fewer than two groups have data or a column total is zero.
 pub fn chi_square(groups: &[(u64, u64)]) -> Option<(f64, usize, f64)> {
-    let g: Vec<(f64, f64)> = groups.iter().filter(|(a, b)| a + b > 0).map(|&(a, b)| (a as f64, b as f64)).collect();
+    let g: Vec<(f64, f64)> =
+        groups.iter().filter(|(a, b)| a + b > 0).map(|&(a, b)| (a as f64, b as f64)).collect();
     let (s, f): (f64, f64) = g.iter().fold((0.0, 0.0), |acc, x| (acc.0 + x.0, acc.1 + x.1));
     if g.len() < 2 || s == 0.0 || f == 0.0 {
         return None;
@@ -166,7 +167,8 @@ pub fn permutation_test(groups: &[Vec<f64>], iters: usize, seed: u64) -> Option<
         return None;
     }
     let values: Vec<f64> = groups.iter().flat_map(|g| g.iter().copied()).collect();
-    let mut labels: Vec<usize> = groups.iter().enumerate().flat_map(|(i, g)| std::iter::repeat_n(i, g.len())).collect();
+    let mut labels: Vec<usize> =
+        groups.iter().enumerate().flat_map(|(i, g)| std::iter::repeat_n(i, g.len())).collect();
     let k = groups.len();
     let observed = between_ss(&values, &labels, k);
     let mut rng = Rng::new(seed);

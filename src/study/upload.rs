@@ -36,7 +36,11 @@ pub fn next_batch(rows: &[EventRow], acked: u64, max: usize) -> Option<Batch> {
         "first_seq": first.seq,
         "events": pending,
     });
-    Some(Batch { first_seq: first.seq, end_seq: pending.last().map_or(first.seq, |r| r.seq) + 1, body: body.to_string() })
+    Some(Batch {
+        first_seq: first.seq,
+        end_seq: pending.last().map_or(first.seq, |r| r.seq) + 1,
+        body: body.to_string(),
+    })
 }
 
 /// Delay before retry `attempt` (1-based): 500 ms doubling, at most 8 s.
@@ -51,7 +55,8 @@ pub fn merge(store: &mut std::collections::BTreeMap<u64, EventRow>, body: &str) 
     let events = v.get("events").and_then(|e| e.as_array()).ok_or("upload body: no 'events' list")?;
     let mut added = 0;
     for e in events {
-        let row: EventRow = serde_json::from_value(e.clone()).map_err(|e| format!("upload body: event: {e}"))?;
+        let row: EventRow =
+            serde_json::from_value(e.clone()).map_err(|e| format!("upload body: event: {e}"))?;
         if store.insert(row.seq, row).is_none() {
             added += 1;
         }
@@ -65,7 +70,14 @@ mod tests {
     use crate::study::events::{Context, Event, EventKind, Stamper};
 
     fn rows(n: usize) -> Vec<EventRow> {
-        let mut st = Stamper::new(Context { study_id: "s".into(), participant: "p".into(), session: "x".into(), condition: "c=a".into(), backend: "cpu".into(), model_hash: String::new() });
+        let mut st = Stamper::new(Context {
+            study_id: "s".into(),
+            participant: "p".into(),
+            session: "x".into(),
+            condition: "c=a".into(),
+            backend: "cpu".into(),
+            model_hash: String::new(),
+        });
         (0..n).map(|i| st.stamp(Event::new(EventKind::Focus, None, i as u64 * 10))).collect()
     }
 
@@ -85,12 +97,18 @@ mod tests {
         merge(&mut store, &next_batch(&log, 1, 10).unwrap().body).unwrap();
         assert_eq!(store.values().cloned().collect::<Vec<_>>(), log);
         let v: serde_json::Value = serde_json::from_str(&b2.body).unwrap();
-        assert_eq!((v["participant"].as_str(), v["first_seq"].as_u64(), v["events"].as_array().map(Vec::len)), (Some("p"), Some(3), Some(3)));
+        assert_eq!(
+            (v["participant"].as_str(), v["first_seq"].as_u64(), v["events"].as_array().map(Vec::len)),
+            (Some("p"), Some(3), Some(3))
+        );
         assert!(merge(&mut store, "{}").unwrap_err().contains("'events'"));
     }
 
     #[test]
     fn retries_back_off_doubling_to_a_cap() {
-        assert_eq!((1..=7).map(backoff_ms).collect::<Vec<_>>(), vec![500, 1000, 2000, 4000, 8000, 8000, 8000]);
+        assert_eq!(
+            (1..=7).map(backoff_ms).collect::<Vec<_>>(),
+            vec![500, 1000, 2000, 4000, 8000, 8000, 8000]
+        );
     }
 }

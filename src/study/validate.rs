@@ -11,8 +11,8 @@ use super::error::{Issue, StudyError};
 use super::jsonlines::{index, join, Reader};
 use super::protocol::*;
 use super::validate_trial::{self, Ctx};
-use super::validate_urls::{read_completion, read_endpoint, read_url_params};
 pub use super::validate_urls::is_http_url;
+use super::validate_urls::{read_completion, read_endpoint, read_url_params};
 
 /// Largest protocol file accepted.
 pub const MAX_PROTOCOL_BYTES: usize = 1 << 20;
@@ -86,7 +86,8 @@ fn read_protocol(r: &mut Reader, v: &Value) -> Option<Protocol> {
         factors_valid: conditions.is_some(),
     };
     let blocks = read_blocks(r, m, &ctx);
-    let completion = m.get("completion").and_then(|v| read_completion(r, v, url_params.as_deref().unwrap_or(&[])));
+    let completion =
+        m.get("completion").and_then(|v| read_completion(r, v, url_params.as_deref().unwrap_or(&[])));
     let endpoint = match m.get("endpoint") {
         None | Some(Value::Null) => Some(None),
         Some(v) => read_endpoint(r, v).map(Some),
@@ -108,7 +109,10 @@ fn read_protocol(r: &mut Reader, v: &Value) -> Option<Protocol> {
 
 /// The string `key` of each object in the array `list` (invalid entries skipped).
 fn raw_names(m: &Map<String, Value>, list: &str, key: &str) -> Vec<String> {
-    m.get(list).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.get(key)?.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    m.get(list)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.get(key)?.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// An id: non-empty, letters, digits, `-`, `_`, `.` only (ids appear in CSV and URLs).
@@ -179,7 +183,10 @@ fn read_conditions(r: &mut Reader, m: &Map<String, Value>) -> Option<Vec<Factor>
     }
     let cells: usize = out.iter().map(|f| f.levels.len()).fold(1, |a, n| a.saturating_mul(n));
     if ok && cells > MAX_CELLS {
-        r.err("conditions", format!("{cells} condition cells (product of level counts), over the limit of {MAX_CELLS}"));
+        r.err(
+            "conditions",
+            format!("{cells} condition cells (product of level counts), over the limit of {MAX_CELLS}"),
+        );
         ok = false;
     }
     ok.then_some(out)
@@ -199,7 +206,10 @@ fn read_factor(r: &mut Reader, v: &Value, path: &str) -> Option<Factor> {
             continue;
         };
         let lid = read_id(r, lm, &lp, "id");
-        let weight = r.number(lm, &lp, "weight", |w| (!(w > 0.0 && w.is_finite() && w <= 1e6)).then(|| format!("weight must be > 0 (and at most 1e6), found {w}")));
+        let weight = r.number(lm, &lp, "weight", |w| {
+            (!(w > 0.0 && w.is_finite() && w <= 1e6))
+                .then(|| format!("weight must be > 0 (and at most 1e6), found {w}"))
+        });
         match (lid, weight) {
             (Some(lid), Some(weight)) => {
                 check_unique(r, &mut seen, &lid, &join(&lp, "id"), "level");
@@ -240,7 +250,10 @@ fn read_models(r: &mut Reader, m: &Map<String, Value>) -> Option<Vec<ModelRef>> 
         };
         let name = read_id(r, mm, &path, "name");
         let url = r.string(mm, &path, "url").filter(|u| {
-            let good = u.strip_prefix("shipped:").map(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or_else(|| is_http_url(u));
+            let good = u
+                .strip_prefix("shipped:")
+                .map(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or_else(|| is_http_url(u));
             if !good {
                 r.err(&join(&path, "url"), format!("'{u}' is neither shipped:NAME nor an http(s) URL"));
             }
@@ -272,7 +285,8 @@ fn read_blocks(r: &mut Reader, m: &Map<String, Value>, ctx: &Ctx) -> Option<Vec<
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let path = index("blocks", i);
-        let Some(bm) = r.object(v, &path, &["id", "trials"], &["order", "repetitions", "counterbalanced"]) else {
+        let Some(bm) = r.object(v, &path, &["id", "trials"], &["order", "repetitions", "counterbalanced"])
+        else {
             ok = false;
             continue;
         };
@@ -286,21 +300,44 @@ fn read_blocks(r: &mut Reader, m: &Map<String, Value>, ctx: &Ctx) -> Option<Vec<
                 "fixed" => Some(Order::Fixed),
                 "random" => Some(Order::Random),
                 other => {
-                    r.err(&join(&path, "order"), format!("unknown order '{other}' (expected fixed or random)"));
+                    r.err(
+                        &join(&path, "order"),
+                        format!("unknown order '{other}' (expected fixed or random)"),
+                    );
                     None
                 }
             }),
         };
-        let reps = if bm.contains_key("repetitions") { r.uint(bm, &path, "repetitions", 1, 100).map(|x| x as u32) } else { Some(1) };
-        let cb = if bm.contains_key("counterbalanced") { r.boolean(bm, &path, "counterbalanced") } else { Some(false) };
+        let reps = if bm.contains_key("repetitions") {
+            r.uint(bm, &path, "repetitions", 1, 100).map(|x| x as u32)
+        } else {
+            Some(1)
+        };
+        let cb = if bm.contains_key("counterbalanced") {
+            r.boolean(bm, &path, "counterbalanced")
+        } else {
+            Some(false)
+        };
         let trials = r.array(bm, &path, "trials", 1).map(|items| {
             let tp = join(&path, "trials");
-            let parsed: Vec<Option<Trial>> = items.iter().enumerate().map(|(j, t)| validate_trial::read_trial(r, t, &index(&tp, j), ctx, &mut trial_ids)).collect();
+            let parsed: Vec<Option<Trial>> = items
+                .iter()
+                .enumerate()
+                .map(|(j, t)| validate_trial::read_trial(r, t, &index(&tp, j), ctx, &mut trial_ids))
+                .collect();
             parsed
         });
         match (id, order, reps, cb, trials) {
-            (Some(id), Some(order), Some(repetitions), Some(counterbalanced), Some(ts)) if ts.iter().all(Option::is_some) => {
-                out.push(Block { id, order, repetitions, counterbalanced, trials: ts.into_iter().flatten().collect() });
+            (Some(id), Some(order), Some(repetitions), Some(counterbalanced), Some(ts))
+                if ts.iter().all(Option::is_some) =>
+            {
+                out.push(Block {
+                    id,
+                    order,
+                    repetitions,
+                    counterbalanced,
+                    trials: ts.into_iter().flatten().collect(),
+                });
             }
             _ => ok = false,
         }
@@ -323,7 +360,10 @@ fn check_consent_first(r: &mut Reader, blocks: &[Block]) {
         }
     }
     match consents.as_slice() {
-        [] => r.err("blocks[0].trials[0]", "no consent trial: the first trial of the first block must have type 'consent'"),
+        [] => r.err(
+            "blocks[0].trials[0]",
+            "no consent trial: the first trial of the first block must have type 'consent'",
+        ),
         [(0, 0), rest @ ..] => {
             for (bi, ti) in rest {
                 r.err(&format!("blocks[{bi}].trials[{ti}]"), "a study has exactly one consent trial");
@@ -333,7 +373,10 @@ fn check_consent_first(r: &mut Reader, blocks: &[Block]) {
                 r.err("blocks[0]", "the block holding the consent trial must have order fixed, repetitions 1 and no counterbalancing");
             }
         }
-        [(bi, ti), ..] => r.err(&format!("blocks[{bi}].trials[{ti}]"), "the consent trial must be the first trial of the first block"),
+        [(bi, ti), ..] => r.err(
+            &format!("blocks[{bi}].trials[{ti}]"),
+            "the consent trial must be the first trial of the first block",
+        ),
     }
 }
 
@@ -343,7 +386,10 @@ fn check_counterbalance_blocks(r: &mut Reader, m: &Map<String, Value>, blocks: &
         (true, 0) => r.err("counterbalance", "no block has \"counterbalanced\": true"),
         (false, n) if n > 0 => {
             let i = blocks.iter().position(|b| b.counterbalanced).unwrap_or(0);
-            r.err(&format!("blocks[{i}].counterbalanced"), "counterbalanced blocks need a top-level \"counterbalance\": {\"factor\": ...}");
+            r.err(
+                &format!("blocks[{i}].counterbalanced"),
+                "counterbalanced blocks need a top-level \"counterbalance\": {\"factor\": ...}",
+            );
         }
         _ => {}
     }

@@ -29,7 +29,18 @@ fn keys(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])
     Some(match kind {
         "consent" | "trace_view" => (&[], &[]),
         "instructions" => (&["pages"], &[]),
-        "puzzle" => (&["task"], &["params", "advice", "mislead_rate", "advice_accuracy", "steering_scale", "give_up_after_ms", "model"]),
+        "puzzle" => (
+            &["task"],
+            &[
+                "params",
+                "advice",
+                "mislead_rate",
+                "advice_accuracy",
+                "steering_scale",
+                "give_up_after_ms",
+                "model",
+            ],
+        ),
         "attention_edit" => (&["task", "interactive", "model"], &["params"]),
         "two_choice" => (&["prompt", "options", "advisor"], &[]),
         "likert" => (&["prompt", "points"], &["labels"]),
@@ -41,7 +52,13 @@ fn keys(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])
 }
 
 /// Read one trial at `path`; `trial_ids` collects ids across the whole protocol.
-pub fn read_trial(r: &mut Reader, v: &Value, path: &str, ctx: &Ctx, trial_ids: &mut Vec<(String, String)>) -> Option<Trial> {
+pub fn read_trial(
+    r: &mut Reader,
+    v: &Value,
+    path: &str,
+    ctx: &Ctx,
+    trial_ids: &mut Vec<(String, String)>,
+) -> Option<Trial> {
     let Some(obj) = v.as_object() else {
         r.err(path, format!("expected an object, found {}", type_name(v)));
         return None;
@@ -53,7 +70,10 @@ pub fn read_trial(r: &mut Reader, v: &Value, path: &str, ctx: &Ctx, trial_ids: &
         return None;
     };
     let Some((required, optional)) = keys(&kind) else {
-        r.err(&join(path, "type"), format!("unknown trial type '{kind}' (types: {})", TRIAL_TYPES.join(", ")));
+        r.err(
+            &join(path, "type"),
+            format!("unknown trial type '{kind}' (types: {})", TRIAL_TYPES.join(", ")),
+        );
         return None;
     };
     let req: Vec<&str> = ["id", "type"].iter().chain(required).copied().collect();
@@ -163,10 +183,21 @@ fn read_task(r: &mut Reader, m: &Map<String, Value>, path: &str) -> Option<TaskS
         Ok(task) => {
             let shape = task.shape();
             if !matches!(shape.output, Output::Classes { channels: 1, .. }) || shape.features > 0 {
-                r.err(&join(path, "task"), format!("task '{name}' is not a one-channel token task; puzzles need one answer per position"));
+                r.err(
+                    &join(path, "task"),
+                    format!(
+                        "task '{name}' is not a one-channel token task; puzzles need one answer per position"
+                    ),
+                );
                 None
             } else if shape.seq_len > MAX_PUZZLE_TOKENS {
-                r.err(&pp, format!("a sequence of {} tokens is too long for a participant (at most {MAX_PUZZLE_TOKENS})", shape.seq_len));
+                r.err(
+                    &pp,
+                    format!(
+                        "a sequence of {} tokens is too long for a participant (at most {MAX_PUZZLE_TOKENS})",
+                        shape.seq_len
+                    ),
+                );
                 None
             } else {
                 Some(TaskSpec { name, params: pairs })
@@ -176,7 +207,14 @@ fn read_task(r: &mut Reader, m: &Map<String, Value>, path: &str) -> Option<TaskS
 }
 
 /// A value fixed for everyone, or `{"by": FACTOR, "levels": {LEVEL: value, ...}}`.
-fn by_condition<T: Clone>(r: &mut Reader, m: &Map<String, Value>, path: &str, key: &str, ctx: &Ctx, parse: impl Fn(&Value) -> Result<T, String>) -> Option<ByCondition<T>> {
+fn by_condition<T: Clone>(
+    r: &mut Reader,
+    m: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    ctx: &Ctx,
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> Option<ByCondition<T>> {
     let v = m.get(key)?;
     let p = join(path, key);
     let Some(obj) = v.as_object() else {
@@ -247,16 +285,24 @@ fn read_puzzle(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx) ->
     let task = read_task(r, m, path);
     let advice = match m.get("advice") {
         None => Some(ByCondition::Fixed(AdviceMode::None)),
-        Some(_) => by_condition(r, m, path, "advice", ctx, |v| named(v, AdviceMode::NAMES, AdviceMode::parse, "advice")),
+        Some(_) => by_condition(r, m, path, "advice", ctx, |v| {
+            named(v, AdviceMode::NAMES, AdviceMode::parse, "advice")
+        }),
     };
     let mislead_rate = rate(r, m, path, "mislead_rate", 0.0);
     let advice_accuracy = rate(r, m, path, "advice_accuracy", 1.0);
     let steering_scale = if m.contains_key("steering_scale") {
-        r.number(m, path, "steering_scale", |x| (x.is_nan() || x.abs() > 1000.0).then(|| format!("{x} is outside -1000..=1000")))
+        r.number(m, path, "steering_scale", |x| {
+            (x.is_nan() || x.abs() > 1000.0).then(|| format!("{x} is outside -1000..=1000"))
+        })
     } else {
         Some(0.0)
     };
-    let give_up = if m.contains_key("give_up_after_ms") { r.uint(m, path, "give_up_after_ms", 1, 3_600_000).map(Some) } else { Some(None) };
+    let give_up = if m.contains_key("give_up_after_ms") {
+        r.uint(m, path, "give_up_after_ms", 1, 3_600_000).map(Some)
+    } else {
+        Some(None)
+    };
     let model = if m.contains_key("model") { read_model_ref(r, m, path, ctx).map(Some) } else { Some(None) };
     if let Some(a) = &advice {
         let modes = a.values();
@@ -280,16 +326,25 @@ fn read_puzzle(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx) ->
     })
 }
 
-fn read_attention_edit(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx) -> Option<AttentionEdit> {
+fn read_attention_edit(
+    r: &mut Reader,
+    m: &Map<String, Value>,
+    path: &str,
+    ctx: &Ctx,
+) -> Option<AttentionEdit> {
     let task = read_task(r, m, path);
-    let interactive = by_condition(r, m, path, "interactive", ctx, |v| v.as_bool().ok_or_else(|| format!("expected true or false, found {}", type_name(v))));
+    let interactive = by_condition(r, m, path, "interactive", ctx, |v| {
+        v.as_bool().ok_or_else(|| format!("expected true or false, found {}", type_name(v)))
+    });
     let model = read_model_ref(r, m, path, ctx);
     Some(AttentionEdit { task: task?, interactive: interactive?, model: model? })
 }
 
 fn read_two_choice(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx) -> Option<TwoChoice> {
     let prompt = r.string(m, path, "prompt");
-    let advisor = by_condition(r, m, path, "advisor", ctx, |v| named(v, AdvisorKind::NAMES, AdvisorKind::parse, "advisor"));
+    let advisor = by_condition(r, m, path, "advisor", ctx, |v| {
+        named(v, AdvisorKind::NAMES, AdvisorKind::parse, "advisor")
+    });
     let op = join(path, "options");
     let items = r.array(m, path, "options", 2)?;
     if items.len() != 2 {
@@ -301,7 +356,8 @@ fn read_two_choice(r: &mut Reader, m: &Map<String, Value>, path: &str, ctx: &Ctx
     for (i, v) in items.iter().enumerate() {
         let p = index(&op, i);
         let Some(om) = r.object(v, &p, &["id", "label", "harmful"], &[]) else { continue };
-        let (id, label, harmful) = (read_id(r, om, &p, "id"), r.string(om, &p, "label"), r.boolean(om, &p, "harmful"));
+        let (id, label, harmful) =
+            (read_id(r, om, &p, "id"), r.string(om, &p, "label"), r.boolean(om, &p, "harmful"));
         if let (Some(id), Some(label), Some(harmful)) = (id, label, harmful) {
             check_unique(r, &mut seen, &id, &join(&p, "id"), "option");
             options.push(ChoiceOption { id, label, harmful });
@@ -327,7 +383,10 @@ fn read_likert(r: &mut Reader, m: &Map<String, Value>, path: &str) -> Option<Tri
     let labels = if m.contains_key("labels") { r.strings(m, path, "labels", 2) } else { Some(Vec::new()) };
     if let (Some(p), Some(l)) = (points, &labels) {
         if !l.is_empty() && l.len() != 2 && l.len() != p as usize {
-            r.err(&join(path, "labels"), format!("give 2 labels (the ends) or one per point ({p}), found {}", l.len()));
+            r.err(
+                &join(path, "labels"),
+                format!("give 2 labels (the ends) or one per point ({p}), found {}", l.len()),
+            );
             return None;
         }
     }

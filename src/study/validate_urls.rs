@@ -14,7 +14,8 @@ pub fn is_http_url(s: &str) -> bool {
     match rest {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+            !host.is_empty()
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
         }
         None => false,
     }
@@ -73,6 +74,10 @@ pub fn read_endpoint(r: &mut Reader, v: &Value) -> Option<Endpoint> {
         }
         good
     });
-    let retries = if m.contains_key("retries") { r.uint(m, "endpoint", "retries", 0, 20).map(|x| x as u32) } else { Some(3) };
+    let retries = if m.contains_key("retries") {
+        r.uint(m, "endpoint", "retries", 0, 20).map(|x| x as u32)
+    } else {
+        Some(3)
+    };
     Some(Endpoint { url: url?, retries: retries? })
 }

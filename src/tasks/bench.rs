@@ -23,7 +23,10 @@ pub const CASES: &[BenchCase] = &[
     BenchCase { task: "shift", params: &[("seq_len", "8192")] },
     BenchCase { task: "listops", params: &[("seq_len", "8192")] },
     BenchCase { task: "pathfinder", params: &[("size", "90")] },
-    BenchCase { task: "mqar", params: &[("seq_len", "65536"), ("kv_pairs", "1024"), ("vocab", "4096"), ("power_a", "0.01")] },
+    BenchCase {
+        task: "mqar",
+        params: &[("seq_len", "65536"), ("kv_pairs", "1024"), ("vocab", "4096"), ("power_a", "0.01")],
+    },
     BenchCase { task: "shift", params: &[("seq_len", "65536")] },
     BenchCase { task: "sensor", params: &[("seq_len", "65536")] },
     BenchCase { task: "pathfinder", params: &[("size", "256")] },
@@ -74,7 +77,11 @@ pub fn case_task(case: &BenchCase) -> Result<Box<dyn Task>, String> {
 pub fn run_case(case: &BenchCase, min_ms: f64, now: &dyn Fn() -> f64) -> Result<BenchResult, String> {
     let task = case_task(case)?;
     let seq_len = task.shape().seq_len;
-    let label = format!("{} {}", case.task, case.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+    let label = format!(
+        "{} {}",
+        case.task,
+        case.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    );
     std::hint::black_box(task.generate(0, BENCH_BATCH)); // warm-up
     let t0 = now();
     let mut batches = 0;

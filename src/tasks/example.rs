@@ -38,7 +38,9 @@ impl Example {
     /// Scored flag per position (any channel scored).
     pub fn scored_positions(&self) -> Vec<bool> {
         let c = self.batch.channels;
-        (0..self.batch.seq_len).map(|p| self.batch.mask[p * c..(p + 1) * c].iter().any(|&m| m > 0.0)).collect()
+        (0..self.batch.seq_len)
+            .map(|p| self.batch.mask[p * c..(p + 1) * c].iter().any(|&m| m > 0.0))
+            .collect()
     }
 
     pub fn to_value(&self) -> Value {
@@ -56,7 +58,8 @@ impl Example {
             Output::Regression { .. } => b.values.iter().map(|&v| json!(v)).collect(),
         };
         let mask: Vec<Value> = b.mask.iter().map(|&m| json!(m as u8)).collect();
-        let params: Map<String, Value> = self.params.iter().map(|(k, v)| (k.to_string(), Value::String(v.clone()))).collect();
+        let params: Map<String, Value> =
+            self.params.iter().map(|(k, v)| (k.to_string(), Value::String(v.clone()))).collect();
         let (kind, classes) = match self.output {
             Output::Classes { classes, .. } => ("classes", Some(classes)),
             Output::Regression { .. } => ("regression", None),
@@ -65,10 +68,16 @@ impl Example {
         obj.insert("task".into(), json!(self.task));
         obj.insert("params".into(), Value::Object(params));
         obj.insert("seed".into(), json!(self.seed));
-        obj.insert("shape".into(), json!({"seq_len": l, "features": f, "channels": c, "output": kind, "classes": classes}));
+        obj.insert(
+            "shape".into(),
+            json!({"seq_len": l, "features": f, "channels": c, "output": kind, "classes": classes}),
+        );
         obj.insert("inputs".into(), json!(b.inputs));
         if f > 0 {
-            obj.insert("features".into(), Value::Array(b.features_data.chunks(f).map(|r| json!(r)).collect()));
+            obj.insert(
+                "features".into(),
+                Value::Array(b.features_data.chunks(f).map(|r| json!(r)).collect()),
+            );
         }
         obj.insert("targets".into(), per_channel(targets));
         obj.insert("mask".into(), per_channel(mask));
@@ -84,11 +93,13 @@ impl Example {
     pub fn render_text(&self, task: &dyn Task) -> String {
         let b = &self.batch;
         let (l, c, f) = (b.seq_len, b.channels, b.features);
-        let mut out = format!("{} seed={} ({} positions, {} scored)\n", self.task, self.seed, l, self.batch.scored());
+        let mut out =
+            format!("{} seed={} ({} positions, {} scored)\n", self.task, self.seed, l, self.batch.scored());
         for p in 0..l.min(TEXT_POSITIONS) {
             let mut input = task.token_label(b.inputs[p]);
             if f > 0 {
-                let vals: Vec<String> = b.features_data[p * f..(p + 1) * f].iter().map(|v| format!("{v:+.3}")).collect();
+                let vals: Vec<String> =
+                    b.features_data[p * f..(p + 1) * f].iter().map(|v| format!("{v:+.3}")).collect();
                 input = format!("{input} [{}]", vals.join(" "));
             }
             let targets: Vec<String> = (0..c)

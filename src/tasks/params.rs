@@ -32,11 +32,25 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    pub const fn int(key: &'static str, label: &'static str, help: &'static str, default: u64, min: u64, max: u64) -> Self {
+    pub const fn int(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Self {
         ParamSpec { key, label, help, kind: ParamKind::Int { min, max }, default: default as f64 }
     }
 
-    pub const fn float(key: &'static str, label: &'static str, help: &'static str, default: f64, min: f64, max: f64) -> Self {
+    pub const fn float(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Self {
         ParamSpec { key, label, help, kind: ParamKind::Float { min, max }, default }
     }
 
@@ -56,14 +70,20 @@ impl ParamSpec {
         let err = |m: String| FieldError::new(self.key, m);
         match self.kind {
             ParamKind::Int { min, max } => {
-                let v: u64 = t.parse().map_err(|_| err(format!("'{t}' is not a whole number (expected {min}..={max})")))?;
+                let v: u64 = t
+                    .parse()
+                    .map_err(|_| err(format!("'{t}' is not a whole number (expected {min}..={max})")))?;
                 if v < min || v > max {
                     return Err(err(format!("{v} is out of range {min}..={max}")));
                 }
                 Ok(v as f64)
             }
             ParamKind::Float { min, max } => {
-                let v: f64 = t.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| err(format!("'{t}' is not a number")))?;
+                let v: f64 = t
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite())
+                    .ok_or_else(|| err(format!("'{t}' is not a number")))?;
                 if v < min || v > max {
                     return Err(err(format!("{v} is out of range {min}..={max}")));
                 }
@@ -112,7 +132,10 @@ impl Params {
     /// Defaults overridden by `key=value` text pairs; every bad value is reported with its
     /// key. Keys that are not parameters of this task are ignored (the caller decides
     /// whether an unknown key is an error: the URL carries model keys too, the CLI does not).
-    pub fn from_pairs<'a>(specs: &'static [ParamSpec], pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ConfigError> {
+    pub fn from_pairs<'a>(
+        specs: &'static [ParamSpec],
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigError> {
         let mut p = Params::defaults(specs);
         let mut errors = Vec::new();
         for (k, v) in pairs {
@@ -137,7 +160,11 @@ impl Params {
     /// The value of `key`. Panics only on a key the task never declared (a programming
     /// error caught by the registry tests, never by user input).
     pub fn get(&self, key: &str) -> f64 {
-        let i = self.specs.iter().position(|s| s.key == key).unwrap_or_else(|| panic!("task has no parameter '{key}'"));
+        let i = self
+            .specs
+            .iter()
+            .position(|s| s.key == key)
+            .unwrap_or_else(|| panic!("task has no parameter '{key}'"));
         self.values[i]
     }
 
@@ -156,7 +183,11 @@ impl Params {
 
     /// Set a value directly (already in range; used by tests and property sweeps).
     pub fn set(&mut self, key: &str, v: f64) {
-        let i = self.specs.iter().position(|s| s.key == key).unwrap_or_else(|| panic!("task has no parameter '{key}'"));
+        let i = self
+            .specs
+            .iter()
+            .position(|s| s.key == key)
+            .unwrap_or_else(|| panic!("task has no parameter '{key}'"));
         self.values[i] = v;
     }
 

@@ -21,7 +21,10 @@ pub fn find(name: &str) -> Result<&'static TaskInfo, FieldError> {
 }
 
 /// Parse `pairs` as `name`'s parameters (other keys ignored) and build the generator.
-pub fn build<'a>(name: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Box<dyn Task>, ConfigError> {
+pub fn build<'a>(
+    name: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Box<dyn Task>, ConfigError> {
     let info = find(name).map_err(|e| ConfigError { errors: vec![e] })?;
     let params = Params::from_pairs(info.params, pairs)?;
     (info.build)(params)
@@ -39,7 +42,8 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "duplicate task names");
         for info in all() {
-            let t = (info.build)(Params::defaults(info.params)).unwrap_or_else(|e| panic!("{}: defaults invalid: {e}", info.name));
+            let t = (info.build)(Params::defaults(info.params))
+                .unwrap_or_else(|e| panic!("{}: defaults invalid: {e}", info.name));
             assert_eq!(t.info().name, info.name);
             let s = t.shape();
             assert!(s.seq_len >= 1 && s.vocab >= 1 && s.output.channels() >= 1, "{}: {s:?}", info.name);
@@ -52,7 +56,11 @@ mod tests {
         for info in all() {
             let mut keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
             for k in &keys {
-                assert!(*k != "task" && !is_app_key(k) && !FIELDS.iter().any(|f| f.key == *k), "{}: key '{k}' is taken", info.name);
+                assert!(
+                    *k != "task" && !is_app_key(k) && !FIELDS.iter().any(|f| f.key == *k),
+                    "{}: key '{k}' is taken",
+                    info.name
+                );
             }
             let n = keys.len();
             keys.sort();

@@ -22,7 +22,11 @@ fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-12);
     let raw = span / target as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= target as f64).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= target as f64)
+        .unwrap_or(10.0 * mag);
     let mut v = (lo / step).ceil() * step;
     let mut out = Vec::new();
     while v <= hi + step * 1e-9 {
@@ -65,12 +69,17 @@ pub fn LineChart(
 ) -> impl IntoView {
     let body = move || {
         let all = series.get();
-        let pts: Vec<(f64, f64)> = all.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1.is_finite()).collect();
+        let pts: Vec<(f64, f64)> =
+            all.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1.is_finite()).collect();
         let x_max = pts.iter().map(|p| p.0).fold(1.0f64, f64::max);
         let (y_lo, y_hi) = y_range.unwrap_or_else(|| {
             let lo = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
             let hi = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-            if lo.is_finite() && hi > lo { (lo.min(0.0), hi * 1.05) } else { (0.0, 1.0) }
+            if lo.is_finite() && hi > lo {
+                (lo.min(0.0), hi * 1.05)
+            } else {
+                (0.0, 1.0)
+            }
         });
         let sx = move |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
         let sy = move |y: f64| TOP + (1.0 - (y - y_lo) / (y_hi - y_lo)) * (H - TOP - BOTTOM);

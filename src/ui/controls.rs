@@ -32,7 +32,12 @@ pub fn task_texts(task: &str, given: &[(String, String)]) -> Vec<(String, String
     info.params
         .iter()
         .map(|p| {
-            let text = given.iter().rev().find(|(k, _)| k == p.key).map(|(_, v)| v.clone()).unwrap_or_else(|| p.format(p.default));
+            let text = given
+                .iter()
+                .rev()
+                .find(|(k, _)| k == p.key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| p.format(p.default));
             (p.key.to_string(), text)
         })
         .collect()
@@ -43,12 +48,31 @@ impl FormState {
     /// inputs and reported.
     pub fn from_query(query: &[(String, String)]) -> Self {
         let defaults = TrainConfig::default();
-        let task = query.iter().rev().find(|(k, _)| k == "task").map(|(_, v)| v.clone()).unwrap_or_else(|| DEFAULT_TASK.into());
+        let task = query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "task")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| DEFAULT_TASK.into());
         let texts: Vec<String> = FIELDS
             .iter()
-            .map(|f| query.iter().rev().find(|(k, _)| k == f.key).map(|(_, v)| v.clone()).unwrap_or_else(|| format_field(f, &defaults)))
+            .map(|f| {
+                query
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == f.key)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| format_field(f, &defaults))
+            })
             .collect();
-        let text = |key: &str, default: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| default.into());
+        let text = |key: &str, default: &str| {
+            query
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| default.into())
+        };
         let state = FormState {
             model: RwSignal::new(text("model", &defaults.model)),
             mixers: RwSignal::new(text("mixers", &defaults.mixers)),
@@ -79,7 +103,8 @@ impl FormState {
             Ok(cfg) => cfg,
             Err(mut e) => {
                 // Still check the task's parameters, so every bad field is marked at once.
-                if let Err(te) = tasks::build(&task, task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                if let Err(te) = tasks::build(&task, task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                {
                     e.errors.extend(te.errors);
                 }
                 return Err(e);
@@ -116,7 +141,8 @@ impl FormState {
             match self.parse() {
                 Ok(_) => break true,
                 Err(e) => {
-                    let only_budget = e.errors.iter().all(|f| f.field == "batch" && f.message.contains("budget"));
+                    let only_budget =
+                        e.errors.iter().all(|f| f.field == "batch" && f.message.contains("budget"));
                     if !only_budget || batch <= 1 {
                         break false;
                     }
@@ -170,7 +196,12 @@ fn field_row(
 }
 
 /// The task picker, grouped by family; `testid` names the `<select>`.
-pub fn task_select(testid: &'static str, value: Signal<String>, on_change: impl Fn(String) + 'static, disabled: Signal<bool>) -> impl IntoView {
+pub fn task_select(
+    testid: &'static str,
+    value: Signal<String>,
+    on_change: impl Fn(String) + 'static,
+    disabled: Signal<bool>,
+) -> impl IntoView {
     let groups = tasks::registry::FAMILIES
         .iter()
         .filter(|f| !f.is_empty())
@@ -220,7 +251,9 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let value = Signal::derive(move || form.task_texts.with(|t| t.get(i).map(|x| x.1.clone()).unwrap_or_default()));
+                let value = Signal::derive(move || {
+                    form.task_texts.with(|t| t.get(i).map(|x| x.1.clone()).unwrap_or_default())
+                });
                 field_row(
                     p.key,
                     p.label,
@@ -261,8 +294,10 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
         })
         .collect_view();
     let description = move || tasks::find(&form.task.get()).map(|i| i.description).unwrap_or("");
-    let task_err = move || form.errors.with(|es| es.iter().find(|e| e.field == "task").map(|e| e.message.clone()));
-    let model_err = move || form.errors.with(|es| es.iter().find(|e| e.field == "model").map(|e| e.message.clone()));
+    let task_err =
+        move || form.errors.with(|es| es.iter().find(|e| e.field == "task").map(|e| e.message.clone()));
+    let model_err =
+        move || form.errors.with(|es| es.iter().find(|e| e.field == "model").map(|e| e.message.clone()));
     let estimate = move || match form.parse() {
         Ok((cfg, p)) => format!(
             "{} parameters · ~{} MiB of {} MiB budget",

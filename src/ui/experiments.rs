@@ -53,7 +53,9 @@ impl ExperimentState {
     pub fn from_query(query: &[(String, String)]) -> Self {
         let get = |key: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let source = get("preset").filter(|p| presets::find(p).is_ok()).unwrap_or_else(|| CUSTOM.into());
-        let chosen = get("arms").map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_else(|| DEFAULT_ARMS.iter().map(|s| s.to_string()).collect());
+        let chosen = get("arms")
+            .map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_else(|| DEFAULT_ARMS.iter().map(|s| s.to_string()).collect());
         ExperimentState {
             source: RwSignal::new(source),
             chosen: RwSignal::new(chosen),
@@ -88,7 +90,9 @@ impl ExperimentState {
     fn build(&self, form: &FormState) -> Result<Experiment, String> {
         match self.source.get_untracked().as_str() {
             CUSTOM => {
-                let (base, _) = form.parse().map_err(|e| format!("The lab's settings are invalid ({e}); fix them on the Sequence lab page."))?;
+                let (base, _) = form.parse().map_err(|e| {
+                    format!("The lab's settings are invalid ({e}); fix them on the Sequence lab page.")
+                })?;
                 let keys = self.chosen.get_untracked();
                 Experiment::compare(&base, &keys.iter().map(String::as_str).collect::<Vec<_>>())
             }
@@ -114,9 +118,15 @@ impl ExperimentState {
         let me = *self;
         let mut slots = Vec::with_capacity(exp.arms.len());
         for arm in &exp.arms {
-            let params = crate::engine::plan(&arm.config).map(|p| arm.config.param_count(p.dims)).unwrap_or(0);
+            let params =
+                crate::engine::plan(&arm.config).map(|p| arm.config.param_count(p.dims)).unwrap_or(0);
             let lab = Lab::detached(Rc::new(move || me.pump()));
-            slots.push(Slot { lab, params, started: StoredValue::new_local(None), finished: StoredValue::new_local(None) });
+            slots.push(Slot {
+                lab,
+                params,
+                started: StoredValue::new_local(None),
+                finished: StoredValue::new_local(None),
+            });
         }
         self.slots.set(slots);
         self.current.set(Some(exp));
@@ -207,10 +217,23 @@ impl ExperimentState {
                         mse: st.eval_mse,
                         steps_per_sec: sps,
                         backend: {
-                            let adapter = s.lab.backend.with(|b| b.as_ref().and_then(|b| b.adapter.clone())).map(|a| format!(", {a}")).unwrap_or_default();
-                            format!("{} ({}{adapter})", format!("{:?}", st.backend).to_lowercase(), format!("{:?}", st.runner).to_lowercase())
+                            let adapter = s
+                                .lab
+                                .backend
+                                .with(|b| b.as_ref().and_then(|b| b.adapter.clone()))
+                                .map(|a| format!(", {a}"))
+                                .unwrap_or_default();
+                            format!(
+                                "{} ({}{adapter})",
+                                format!("{:?}", st.backend).to_lowercase(),
+                                format!("{:?}", st.runner).to_lowercase()
+                            )
                         },
-                        state: format!("{:?}", if s.started.get_value().is_none() { RunState::Idle } else { st.state }).to_lowercase(),
+                        state: format!(
+                            "{:?}",
+                            if s.started.get_value().is_none() { RunState::Idle } else { st.state }
+                        )
+                        .to_lowercase(),
                     }
                 })
                 .collect()
@@ -270,18 +293,28 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
         })
     };
     let base_summary = move || match form.parse() {
-        Ok((c, _)) => format!("task {} · seed {} · {} steps · batch {} · lr {} · {} layers · d_model {} · heads {} · state {}", c.task, c.seed, c.steps, c.batch, c.lr, c.layers, c.d_model, c.heads, c.state),
+        Ok((c, _)) => format!(
+            "task {} · seed {} · {} steps · batch {} · lr {} · {} layers · d_model {} · heads {} · state {}",
+            c.task, c.seed, c.steps, c.batch, c.lr, c.layers, c.d_model, c.heads, c.state
+        ),
         Err(e) => format!("the lab's settings are invalid: {e}"),
     };
     let preview = move || {
         let _ = (source.get(), state.chosen.get(), state.loaded.get());
         match state.build(&form) {
-            Ok(e) => format!("{}: {} arm(s): {}", e.title, e.arms.len(), e.arms.iter().map(|a| a.label.as_str()).collect::<Vec<_>>().join(" · ")),
+            Ok(e) => format!(
+                "{}: {} arm(s): {}",
+                e.title,
+                e.arms.len(),
+                e.arms.iter().map(|a| a.label.as_str()).collect::<Vec<_>>().join(" · ")
+            ),
             Err(e) => e,
         }
     };
     let results = Memo::new(move |_| state.results());
-    let regression = Signal::derive(move || state.slots.with(|s| s.first().is_some_and(|x| x.lab.history.with(|h| h.regression))));
+    let regression = Signal::derive(move || {
+        state.slots.with(|s| s.first().is_some_and(|x| x.lab.history.with(|h| h.regression)))
+    });
     let rows = move || {
         results
             .get()

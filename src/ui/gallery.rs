@@ -31,8 +31,14 @@ pub struct GalleryState {
 
 impl GalleryState {
     pub fn from_query(query: &[(String, String)], default_task: &str) -> Self {
-        let task = query.iter().rev().find(|(k, _)| k == "task").map(|(_, v)| v.clone()).unwrap_or_else(|| default_task.into());
-        let seed = query.iter().rev().find(|(k, _)| k == "gseed").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
+        let task = query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "task")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| default_task.into());
+        let seed =
+            query.iter().rev().find(|(k, _)| k == "gseed").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
         GalleryState {
             texts: RwSignal::new(task_texts(&task, query)),
             task: RwSignal::new(task),
@@ -44,12 +50,16 @@ impl GalleryState {
 
     fn build(&self) -> Result<Box<dyn Task>, Vec<FieldError>> {
         let texts = self.texts.get();
-        tasks::build(&self.task.get(), texts.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.errors)
+        tasks::build(&self.task.get(), texts.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| e.errors)
     }
 
     /// Write the gallery's state into the URL so the view can be shared.
     pub fn write_url(&self) {
-        let mut pairs = vec![("page".to_string(), "gallery".to_string()), ("task".to_string(), self.task.get_untracked())];
+        let mut pairs = vec![
+            ("page".to_string(), "gallery".to_string()),
+            ("task".to_string(), self.task.get_untracked()),
+        ];
         pairs.extend(self.texts.get_untracked());
         pairs.push(("gseed".into(), self.seed.get_untracked().to_string()));
         let _ = browser::url::replace_query(&pairs);
@@ -120,11 +130,22 @@ fn signal_view(ex: &Example) -> impl IntoView {
         let (l, f, c) = (b.seq_len, b.features, b.channels);
         let mut out = Vec::new();
         if f > 0 {
-            out.push(Series { name: "input feature 0".into(), color: "#8d99ae", points: (0..l).map(|p| (p as f64, b.features_data[p * f] as f64)).collect() });
+            out.push(Series {
+                name: "input feature 0".into(),
+                color: "#8d99ae",
+                points: (0..l).map(|p| (p as f64, b.features_data[p * f] as f64)).collect(),
+            });
         }
         for ch in 0..c.min(4) {
-            let pts = (0..l).filter(|&p| b.mask[p * c + ch] > 0.0).map(|p| (p as f64, b.values[p * c + ch] as f64)).collect();
-            out.push(Series { name: ["target 0", "target 1", "target 2", "target 3"][ch].into(), color: COLORS[ch], points: pts });
+            let pts = (0..l)
+                .filter(|&p| b.mask[p * c + ch] > 0.0)
+                .map(|p| (p as f64, b.values[p * c + ch] as f64))
+                .collect();
+            out.push(Series {
+                name: ["target 0", "target 1", "target 2", "target 3"][ch].into(),
+                color: COLORS[ch],
+                points: pts,
+            });
         }
         out
     });
@@ -187,10 +208,17 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
         let l = ex.batch.seq_len;
         let body = match (task.image(), ex.output) {
             (Some((w, h)), _) => image_view(&ex, w, h).into_any(),
-            (None, Output::Regression { .. }) => view! { {signal_view(&ex)} <div class="tokens">{token_cells(task.as_ref(), &ex)}</div> }.into_any(),
+            (None, Output::Regression { .. }) => {
+                view! { {signal_view(&ex)} <div class="tokens">{token_cells(task.as_ref(), &ex)}</div> }
+                    .into_any()
+            }
             (None, _) => view! { <div class="tokens">{token_cells(task.as_ref(), &ex)}</div> }.into_any(),
         };
-        let shown = if l > MAX_CELLS && task.image().is_none() { format!("showing the first {MAX_CELLS} of {l} positions") } else { format!("{l} positions") };
+        let shown = if l > MAX_CELLS && task.image().is_none() {
+            format!("showing the first {MAX_CELLS} of {l} positions")
+        } else {
+            format!("{l} positions")
+        };
         let legend = if task.image().is_some() {
             "each pixel is one token, row by row; the label image shows the targets"
         } else {

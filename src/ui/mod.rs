@@ -44,10 +44,11 @@ fn App() -> impl IntoView {
     // Every link passes the gate first (`core::share::decode`): sizes capped, a compressed
     // link expanded, app keys checked. A refused link opens the default lab and says why.
     let gate_start = crate::browser::now_ms();
-    let (query, link_note) = match crate::core::share::decode(&crate::browser::url::raw_query_pairs(), crate::VERSION) {
-        Ok(link) => (link.pairs, (!link.warnings.is_empty()).then(|| link.warnings.join(" "))),
-        Err(e) => (Vec::new(), Some(format!("{e}. The default lab opened instead."))),
-    };
+    let (query, link_note) =
+        match crate::core::share::decode(&crate::browser::url::raw_query_pairs(), crate::VERSION) {
+            Ok(link) => (link.pairs, (!link.warnings.is_empty()).then(|| link.warnings.join(" "))),
+            Err(e) => (Vec::new(), Some(format!("{e}. The default lab opened instead."))),
+        };
     // How long the gate took (`data-link-ms` on the top bar: the hostile-link test reads it).
     let gate_ms = format!("{:.2}", crate::browser::now_ms() - gate_start);
     let hidden = share::Hidden::from_query(&query);
@@ -60,12 +61,14 @@ fn App() -> impl IntoView {
     let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
     let on_results = query.iter().any(|(k, v)| k == "page" && v == "results");
     // A raised memory budget (`budget=MiB`) must be in force before the form validates.
-    let budget_error = query.iter().rev().find(|(k, _)| k == "budget").and_then(|(_, v)| match crate::core::config::parse_budget_mib(v) {
-        Ok(mib) => {
-            crate::core::config::set_memory_budget(mib << 20);
-            None
+    let budget_error = query.iter().rev().find(|(k, _)| k == "budget").and_then(|(_, v)| {
+        match crate::core::config::parse_budget_mib(v) {
+            Ok(mib) => {
+                crate::core::config::set_memory_budget(mib << 20);
+                None
+            }
+            Err(e) => Some(format!("budget: {}", e.message)),
         }
-        Err(e) => Some(format!("budget: {}", e.message)),
     });
     let mut option_errors: Vec<String> = link_note.into_iter().chain(budget_error).collect();
     if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "backend") {
@@ -89,8 +92,12 @@ fn App() -> impl IntoView {
     if let Some(seed) = last("vseed").and_then(|v| v.trim().parse::<u64>().ok()) {
         lab.view_seed.set(seed);
     }
-    let steer_state = steering::SteerState::from_query(if on_gallery || on_experiments { &[] } else { &query }, &form.task.get_untracked());
-    let gallery_state = gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
+    let steer_state = steering::SteerState::from_query(
+        if on_gallery || on_experiments { &[] } else { &query },
+        &form.task.get_untracked(),
+    );
+    let gallery_state =
+        gallery::GalleryState::from_query(if on_gallery { &query } else { &[] }, &form.task.get_untracked());
     let page = RwSignal::new(if on_gallery {
         Page::Gallery
     } else if on_experiments {
@@ -134,19 +141,39 @@ fn App() -> impl IntoView {
     let history = lab.history;
     let loss_series = Signal::derive(move || {
         history.with(|h: &History| {
-            vec![Series { name: "training loss".into(), color: "#d1495b", points: downsample(&h.loss, CHART_POINTS) }]
+            vec![Series {
+                name: "training loss".into(),
+                color: "#d1495b",
+                points: downsample(&h.loss, CHART_POINTS),
+            }]
         })
     });
     let regression = Signal::derive(move || history.with(|h| h.regression));
     let metric_series = Signal::derive(move || {
         history.with(|h: &History| {
             if h.regression {
-                vec![Series { name: "held-out MSE".into(), color: "#00798c", points: downsample(&h.eval_mse, CHART_POINTS) }]
+                vec![Series {
+                    name: "held-out MSE".into(),
+                    color: "#00798c",
+                    points: downsample(&h.eval_mse, CHART_POINTS),
+                }]
             } else {
                 vec![
-                    Series { name: "training batch".into(), color: "#66a182", points: downsample(&h.accuracy, CHART_POINTS) },
-                    Series { name: "held-out".into(), color: "#00798c", points: downsample(&h.eval_accuracy, CHART_POINTS) },
-                    Series { name: "held-out exact match".into(), color: "#edae49", points: downsample(&h.eval_exact, CHART_POINTS) },
+                    Series {
+                        name: "training batch".into(),
+                        color: "#66a182",
+                        points: downsample(&h.accuracy, CHART_POINTS),
+                    },
+                    Series {
+                        name: "held-out".into(),
+                        color: "#00798c",
+                        points: downsample(&h.eval_accuracy, CHART_POINTS),
+                    },
+                    Series {
+                        name: "held-out exact match".into(),
+                        color: "#edae49",
+                        points: downsample(&h.eval_exact, CHART_POINTS),
+                    },
                 ]
             }
         })

@@ -31,7 +31,11 @@ fn fmt(x: f64, digits: usize) -> String {
 fn plot(metric: &str, rows: &[&MetricRow]) -> impl IntoView {
     const W: f64 = 360.0;
     let h = 22.0 * rows.len() as f64 + 24.0;
-    let hi = if metric == "mean_rt_ms" { rows.iter().map(|r| r.ci_high).filter(|x| x.is_finite()).fold(1.0, f64::max) } else { 1.0 };
+    let hi = if metric == "mean_rt_ms" {
+        rows.iter().map(|r| r.ci_high).filter(|x| x.is_finite()).fold(1.0, f64::max)
+    } else {
+        1.0
+    };
     let x = move |v: f64| 120.0 + (W - 130.0) * (v / hi).clamp(0.0, 1.0);
     let marks = rows
         .iter()

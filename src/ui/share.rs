@@ -20,7 +20,9 @@ impl Hidden {
     pub fn from_query(query: &[(String, String)]) -> Self {
         let last = |k: &str| query.iter().rev().find(|(q, _)| q == k).map(|(_, v)| v.trim().to_string());
         let embed = matches!(last("embed").as_deref(), Some("1" | "true"));
-        let parts = last("hide").map(|v| v.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+        let parts = last("hide")
+            .map(|v| v.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
         Hidden { embed, parts }
     }
 
@@ -80,7 +82,8 @@ pub fn CopyLink(#[prop(into)] backend: Signal<Backend>) -> impl IntoView {
 #[component]
 pub fn OpenFull() -> impl IntoView {
     let href = move || {
-        let pairs: Vec<(String, String)> = browser::url::query_pairs().into_iter().filter(|(k, _)| k != "embed" && k != "hide").collect();
+        let pairs: Vec<(String, String)> =
+            browser::url::query_pairs().into_iter().filter(|(k, _)| k != "embed" && k != "hide").collect();
         format!("?{}", crate::core::share::to_query(&crate::core::share::encode(&pairs)))
     };
     view! { <a class="open-full" data-testid="open-full" href=href target="_blank" rel="noopener">"Open in interlab ↗"</a> }

@@ -21,12 +21,22 @@ fn save(state: SteerState, name: &str, text: &str, mime: &str) {
 fn heat(t: f64) -> String {
     let t = if t.is_finite() { t.clamp(-1.0, 1.0) } else { 0.0 };
     let mix = |lo: f64, hi: f64, w: f64| (lo + (hi - lo) * w) as u8;
-    let (r, g, b) = if t >= 0.0 { (mix(255.0, 0.0, t), mix(255.0, 121.0, t), mix(255.0, 140.0, t)) } else { (mix(255.0, 209.0, -t), mix(255.0, 73.0, -t), mix(255.0, 91.0, -t)) };
+    let (r, g, b) = if t >= 0.0 {
+        (mix(255.0, 0.0, t), mix(255.0, 121.0, t), mix(255.0, 140.0, t))
+    } else {
+        (mix(255.0, 209.0, -t), mix(255.0, 73.0, -t), mix(255.0, 91.0, -t))
+    };
     format!("background: rgb({r},{g},{b})")
 }
 
 /// A heat map as a table: one row per site, one cell per column; `value` maps to a colour.
-fn heat_table(testid: &'static str, rows: &[String], cols: &[String], values: &[Vec<f64>], colour: impl Fn(f64) -> f64) -> impl IntoView {
+fn heat_table(
+    testid: &'static str,
+    rows: &[String],
+    cols: &[String],
+    values: &[Vec<f64>],
+    colour: impl Fn(f64) -> f64,
+) -> impl IntoView {
     let head = cols.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view();
     let body = rows
         .iter()
@@ -130,12 +140,33 @@ pub fn sweep(state: SteerState) -> impl IntoView {
             let Some(r) = r else { return Vec::new() };
             let s = &r.result;
             let xs: Vec<f64> = s.scales.iter().map(|&x| x as f64).collect();
-            let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<(f64, f64)> { xs.iter().enumerate().map(|(j, &x)| (x, f(&s.random.iter().map(|row| row[j]).collect::<Vec<_>>()))).collect() };
+            let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<(f64, f64)> {
+                xs.iter()
+                    .enumerate()
+                    .map(|(j, &x)| (x, f(&s.random.iter().map(|row| row[j]).collect::<Vec<_>>())))
+                    .collect()
+            };
             vec![
-                Series { name: "random max".into(), color: "#c9d1d6", points: stat(&|v| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max)) },
-                Series { name: "random mean".into(), color: "#8d96a3", points: stat(&|v| v.iter().sum::<f64>() / v.len().max(1) as f64) },
-                Series { name: "random min".into(), color: "#c9d1d6", points: stat(&|v| v.iter().cloned().fold(f64::INFINITY, f64::min)) },
-                Series { name: "concept direction".into(), color: "#d1495b", points: xs.iter().zip(&s.effect).map(|(&x, &y)| (x, y)).collect() },
+                Series {
+                    name: "random max".into(),
+                    color: "#c9d1d6",
+                    points: stat(&|v| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+                },
+                Series {
+                    name: "random mean".into(),
+                    color: "#8d96a3",
+                    points: stat(&|v| v.iter().sum::<f64>() / v.len().max(1) as f64),
+                },
+                Series {
+                    name: "random min".into(),
+                    color: "#c9d1d6",
+                    points: stat(&|v| v.iter().cloned().fold(f64::INFINITY, f64::min)),
+                },
+                Series {
+                    name: "concept direction".into(),
+                    color: "#d1495b",
+                    points: xs.iter().zip(&s.effect).map(|(&x, &y)| (x, y)).collect(),
+                },
             ]
         })
     });
@@ -176,7 +207,10 @@ pub fn probe(state: SteerState) -> impl IntoView {
         state.probe.with(|r| {
             let Some(r) = r else { return Vec::new() };
             let pts = |v: &[f64]| v.iter().enumerate().map(|(t, &y)| (t as f64, y)).collect();
-            vec![Series { name: "held-out set A".into(), color: "#d1495b", points: pts(&r.readout_a) }, Series { name: "held-out set B".into(), color: "#00798c", points: pts(&r.readout_b) }]
+            vec![
+                Series { name: "held-out set A".into(), color: "#d1495b", points: pts(&r.readout_a) },
+                Series { name: "held-out set B".into(), color: "#00798c", points: pts(&r.readout_b) },
+            ]
         })
     });
     move || {

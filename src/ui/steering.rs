@@ -11,7 +11,10 @@ use super::run::Lab;
 use super::steer_views;
 use crate::browser;
 use crate::engine::flagship::{self, FlagshipConfig};
-use crate::engine::steering::{self, DirectionReport, ExampleReport, Op, PatchReport, ProbeReport, SteerOutcome, SteerReply, SteerRequest, SteerSpec, SweepReport};
+use crate::engine::steering::{
+    self, DirectionReport, ExampleReport, Op, PatchReport, ProbeReport, SteerOutcome, SteerReply,
+    SteerRequest, SteerSpec, SweepReport,
+};
 use crate::engine::RunState;
 
 #[derive(Clone, Copy)]
@@ -47,7 +50,9 @@ impl SteerState {
             open: RwSignal::new(op.is_some()),
             busy: RwSignal::new(None),
             error: RwSignal::new(match op.as_deref() {
-                Some(o) if o != "open" && Op::parse(o).is_none() => Some(format!("steer: '{o}' is not one of open, direction, example, sweep, probe, patch")),
+                Some(o) if o != "open" && Op::parse(o).is_none() => {
+                    Some(format!("steer: '{o}' is not one of open, direction, example, sweep, probe, patch"))
+                }
                 _ => None,
             }),
             direction: RwSignal::new(None),
@@ -71,7 +76,11 @@ impl SteerState {
             self.queued.set_value(Some(op));
             return;
         }
-        let request = SteerRequest { op, spec: self.spec.get_untracked(), direction: self.loaded.get_untracked().map(|(_, j)| j) };
+        let request = SteerRequest {
+            op,
+            spec: self.spec.get_untracked(),
+            direction: self.loaded.get_untracked().map(|(_, j)| j),
+        };
         if lab.steer(request) {
             self.busy.set(Some(op));
             self.error.set(None);
@@ -110,7 +119,10 @@ impl SteerState {
     /// Put the spec (what differs from the task's defaults) and the last analysis in the link.
     fn write_url(&self, lab: &Lab, op: Op) {
         let base = SteerSpec::from_pairs(&lab.form.task.get_untracked(), &[]);
-        let mut pairs: Vec<(String, String)> = browser::url::query_pairs().into_iter().filter(|(k, _)| k != "steer" && !k.starts_with(crate::core::config::APP_PREFIX)).collect();
+        let mut pairs: Vec<(String, String)> = browser::url::query_pairs()
+            .into_iter()
+            .filter(|(k, _)| k != "steer" && !k.starts_with(crate::core::config::APP_PREFIX))
+            .collect();
         pairs.extend(self.spec.with_untracked(|s| s.to_pairs(&base)));
         pairs.push(("steer".into(), op.name().into()));
         let _ = browser::url::replace_query(&pairs);
@@ -145,7 +157,12 @@ fn text(state: SteerState, key: &'static str, label: &'static str, help: &'stati
 }
 
 /// One choice of the spec.
-fn choice(state: SteerState, key: &'static str, label: &'static str, options: Signal<Vec<(String, String)>>) -> impl IntoView {
+fn choice(
+    state: SteerState,
+    key: &'static str,
+    label: &'static str,
+    options: Signal<Vec<(String, String)>>,
+) -> impl IntoView {
     let id = format!("steer-{}", key.trim_start_matches("st_"));
     let current = move || state.spec.with(|s| s.get(key).cloned().unwrap_or_default());
     view! {

@@ -10,7 +10,8 @@ use super::image::bmp_data_url;
 use super::run::Lab;
 use crate::engine::inspect::ModelView;
 
-pub const PALETTE: [&str; 8] = ["#00798c", "#d1495b", "#edae49", "#66a182", "#2e4057", "#8d96a3", "#9b5de5", "#f15bb5"];
+pub const PALETTE: [&str; 8] =
+    ["#00798c", "#d1495b", "#edae49", "#66a182", "#2e4057", "#8d96a3", "#9b5de5", "#f15bb5"];
 /// Rendered size of one attention map, in CSS pixels.
 const MAP_PX: usize = 220;
 
@@ -88,7 +89,9 @@ pub fn Views(lab: Lab) -> impl IntoView {
             crate::browser::url::set_key("vseed", Some(&s.to_string()));
             lab.inspect();
         }
-        Err(_) => lab.message.set(Some(format!("example seed: '{}' is not a whole number ≥ 0", seed_text.get_untracked()))),
+        Err(_) => lab
+            .message
+            .set(Some(format!("example seed: '{}' is not a whole number ≥ 0", seed_text.get_untracked()))),
     };
     let on_toggle = move |ev: leptos::ev::Event| {
         let open = crate::browser::details_open(&ev);
@@ -102,14 +105,30 @@ pub fn Views(lab: Lab) -> impl IntoView {
         view.with(|v| {
             let Some(v) = v else { return Vec::new() };
             v.kernels.first().map_or_else(Vec::new, |layer| {
-                layer.iter().enumerate().map(|(c, k)| Series { name: format!("channel {c}"), color: PALETTE[c % 8], points: k.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect() }).collect()
+                layer
+                    .iter()
+                    .enumerate()
+                    .map(|(c, k)| Series {
+                        name: format!("channel {c}"),
+                        color: PALETTE[c % 8],
+                        points: k.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect(),
+                    })
+                    .collect()
             })
         })
     });
     let norms = Signal::derive(move || {
         view.with(|v| {
             let Some(v) = v else { return Vec::new() };
-            v.state_norms.iter().enumerate().map(|(l, n)| Series { name: format!("layer {l}"), color: PALETTE[l % 8], points: n.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect() }).collect()
+            v.state_norms
+                .iter()
+                .enumerate()
+                .map(|(l, n)| Series {
+                    name: format!("layer {l}"),
+                    color: PALETTE[l % 8],
+                    points: n.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect(),
+                })
+                .collect()
         })
     });
     let spectrum = Signal::derive(move || {
@@ -118,8 +137,13 @@ pub fn Views(lab: Lab) -> impl IntoView {
             let mut out = Vec::new();
             for l in 0..layers.min(4) {
                 for (q, name) in [(2, "max"), (1, "median"), (0, "min")] {
-                    let pts = h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
-                    out.push(Series { name: format!("layer {l} {name}"), color: PALETTE[(l * 3 + q) % 8], points: pts });
+                    let pts =
+                        h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
+                    out.push(Series {
+                        name: format!("layer {l} {name}"),
+                        color: PALETTE[(l * 3 + q) % 8],
+                        points: pts,
+                    });
                 }
             }
             out
@@ -131,8 +155,13 @@ pub fn Views(lab: Lab) -> impl IntoView {
             let mut out = Vec::new();
             for l in 0..layers.min(4) {
                 for (q, name) in [(4, "max"), (3, "median")] {
-                    let pts = h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
-                    out.push(Series { name: format!("layer {l} {name}"), color: PALETTE[(l * 2 + q - 3) % 8], points: pts });
+                    let pts =
+                        h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
+                    out.push(Series {
+                        name: format!("layer {l} {name}"),
+                        color: PALETTE[(l * 2 + q - 3) % 8],
+                        points: pts,
+                    });
                 }
             }
             out

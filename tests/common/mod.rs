@@ -48,7 +48,10 @@ pub fn check_gradients(label: &str, m: &dyn SeqModel, x: &Tensor, r: &Tensor) {
     let loss = || (m.forward(x, None).unwrap() * r).unwrap().sum_all().unwrap();
     let grads = loss().backward().unwrap();
     for (name, var) in m.named_params() {
-        let g: Vec<f32> = grads.get(var.as_tensor()).map(|g| g.flatten_all().unwrap().to_vec1().unwrap()).unwrap_or_default();
+        let g: Vec<f32> = grads
+            .get(var.as_tensor())
+            .map(|g| g.flatten_all().unwrap().to_vec1().unwrap())
+            .unwrap_or_default();
         let n = var.as_tensor().elem_count();
         for i in [0, n / 3, n / 2, n - 1] {
             let analytic = g.get(i).copied().unwrap_or(0.0);
@@ -60,7 +63,10 @@ pub fn check_gradients(label: &str, m: &dyn SeqModel, x: &Tensor, r: &Tensor) {
             set_entry(var, i, w);
             let numeric = (up - down) / (2.0 * EPS);
             let tol = ABS_TOL + REL_TOL * numeric.abs().max(analytic.abs());
-            assert!((numeric - analytic).abs() <= tol, "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}");
+            assert!(
+                (numeric - analytic).abs() <= tol,
+                "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}"
+            );
         }
     }
 }
@@ -73,11 +79,21 @@ pub fn check_gradients(label: &str, m: &dyn SeqModel, x: &Tensor, r: &Tensor) {
 /// gradient in a smooth region still fails: there the one-sided differences agree at `eps`.
 pub fn check_gradients_across_kinks(label: &str, m: &dyn SeqModel, x: &Tensor, r: &Tensor, eps: f32) {
     let r64 = r.to_dtype(DType::F64).unwrap();
-    let loss64 = || (m.forward(x, None).unwrap().to_dtype(DType::F64).unwrap() * &r64).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
+    let loss64 = || {
+        (m.forward(x, None).unwrap().to_dtype(DType::F64).unwrap() * &r64)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
     let grads = (m.forward(x, None).unwrap() * r).unwrap().sum_all().unwrap().backward().unwrap();
     let close = |a: f64, b: f64| (a - b).abs() <= ABS_TOL as f64 + REL_TOL as f64 * a.abs().max(b.abs());
     for (name, var) in m.named_params() {
-        let g: Vec<f32> = grads.get(var.as_tensor()).map(|g| g.flatten_all().unwrap().to_vec1().unwrap()).unwrap_or_default();
+        let g: Vec<f32> = grads
+            .get(var.as_tensor())
+            .map(|g| g.flatten_all().unwrap().to_vec1().unwrap())
+            .unwrap_or_default();
         let n = var.as_tensor().elem_count();
         for i in [0, n / 3, n / 2, n - 1] {
             let analytic = g.get(i).copied().unwrap_or(0.0) as f64;
@@ -97,7 +113,10 @@ pub fn check_gradients_across_kinks(label: &str, m: &dyn SeqModel, x: &Tensor, r
                     break;
                 }
             }
-            assert!(close(numeric, analytic), "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}");
+            assert!(
+                close(numeric, analytic),
+                "{label}: {name}[{i}] autograd {analytic} vs finite difference {numeric}"
+            );
         }
     }
 }

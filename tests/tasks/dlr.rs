@@ -36,11 +36,13 @@ fn mask_is(r: usize, m: &[f32], scored: impl Fn(usize) -> bool) -> Result<(), St
 /// delayed by that shift, scored from the shift onwards.
 fn shift(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let p = t.params();
-    let (l, vocab, c, s_max) = (p.usize("seq_len"), p.usize("vocab"), p.usize("channels"), p.usize("max_shift"));
+    let (l, vocab, c, s_max) =
+        (p.usize("seq_len"), p.usize("vocab"), p.usize("channels"), p.usize("max_shift"));
     if b.seq_len != l || b.channels != c {
         return Err(format!("shape {}x{} but params say seq_len {l}, channels {c}", b.seq_len, b.channels));
     }
-    let shifts: Vec<usize> = (0..c).map(|j| ((j + 1) as f64 * s_max as f64 / c as f64).ceil() as usize).collect();
+    let shifts: Vec<usize> =
+        (0..c).map(|j| ((j + 1) as f64 * s_max as f64 / c as f64).ceil() as usize).collect();
     if shifts.windows(2).any(|w| w[0] >= w[1]) || shifts[0] == 0 || shifts[c - 1] != s_max {
         return Err(format!("shifts {shifts:?} are not distinct in 1..={s_max} ending at {s_max}"));
     }
@@ -55,11 +57,17 @@ fn shift(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 let i = pos * c + j;
                 let want = pos >= s;
                 if (row.mask[i] > 0.0) != want {
-                    return Err(format!("row {r} pos {pos} channel {j}: mask {} but shift is {s}", row.mask[i]));
+                    return Err(format!(
+                        "row {r} pos {pos} channel {j}: mask {} but shift is {s}",
+                        row.mask[i]
+                    ));
                 }
                 if want && row.targets[i] != x[pos - s] {
                     let (got, src) = (row.targets[i], pos - s);
-                    return Err(format!("row {r} pos {pos} channel {j}: target {got} but x[{src}] = {}", x[src]));
+                    return Err(format!(
+                        "row {r} pos {pos} channel {j}: target {got} but x[{src}] = {}",
+                        x[src]
+                    ));
                 }
             }
         }
@@ -84,7 +92,12 @@ fn context_shift(t: &dyn Task, b: &Batch) -> Result<(), String> {
         mask_is(r, m, |pos| pos > s)?;
         for pos in 1 + s..b.seq_len {
             if y[pos] != x[pos - s] {
-                return Err(format!("row {r} pos {pos}: shift {s}, target {} but x[{}] = {}", y[pos], pos - s, x[pos - s]));
+                return Err(format!(
+                    "row {r} pos {pos}: shift {s}, target {} but x[{}] = {}",
+                    y[pos],
+                    pos - s,
+                    x[pos - s]
+                ));
             }
         }
     }
@@ -130,7 +143,10 @@ fn cummax(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 _ => x[pos],
             });
             if Some(y[pos]) != best {
-                return Err(format!("row {r} pos {pos}: target {} but the running max is {:?}", y[pos], best));
+                return Err(format!(
+                    "row {r} pos {pos}: target {} but the running max is {:?}",
+                    y[pos], best
+                ));
             }
         }
     }
@@ -183,7 +199,11 @@ fn copy_reverse(t: &dyn Task, b: &Batch) -> Result<(), String> {
         for i in 0..l {
             let want = if reverse { data[l - 1 - i] } else { data[i] };
             if y[l + 1 + i] != want {
-                return Err(format!("row {r} pos {}: target {} but the answer is {want}", l + 1 + i, y[l + 1 + i]));
+                return Err(format!(
+                    "row {r} pos {}: target {} but the answer is {want}",
+                    l + 1 + i,
+                    y[l + 1 + i]
+                ));
             }
         }
     }
@@ -196,7 +216,13 @@ fn reverse(t: &dyn Task, b: &Batch) -> Result<(), String> {
         let l = padded_layout(t, b, r, x, m)?;
         for i in 0..l {
             if y[l + i] != x[l - 1 - i] {
-                return Err(format!("row {r} pos {}: target {} but x[{}] = {}", l + i, y[l + i], l - 1 - i, x[l - 1 - i]));
+                return Err(format!(
+                    "row {r} pos {}: target {} but x[{}] = {}",
+                    l + i,
+                    y[l + i],
+                    l - 1 - i,
+                    x[l - 1 - i]
+                ));
             }
         }
     }
@@ -219,7 +245,12 @@ fn sort(t: &dyn Task, b: &Batch) -> Result<(), String> {
         }
         for i in 0..l {
             if y[l + i] != sorted[i] {
-                return Err(format!("row {r} pos {}: target {} but the {i}-th smallest is {}", l + i, y[l + i], sorted[i]));
+                return Err(format!(
+                    "row {r} pos {}: target {} but the {i}-th smallest is {}",
+                    l + i,
+                    y[l + i],
+                    sorted[i]
+                ));
             }
         }
         let answer = &y[l..];
@@ -263,13 +294,18 @@ fn masked_select(t: &dyn Task, b: &Batch) -> Result<(), String> {
             }
         }
         if let Some(pos) = (l..l + k).find(|&i| x[i] != 2 * vocab) {
-            return Err(format!("row {r} pos {pos}: input {} but the output region holds the go token", x[pos]));
+            return Err(format!(
+                "row {r} pos {pos}: input {} but the output region holds the go token",
+                x[pos]
+            ));
         }
         if marked.len() != k {
             return Err(format!("row {r}: {} marked positions, expected {k}", marked.len()));
         }
         if fixed && marked != fixed_positions {
-            return Err(format!("row {r}: marked {marked:?} but the fixed positions are {fixed_positions:?}"));
+            return Err(format!(
+                "row {r}: marked {marked:?} but the fixed positions are {fixed_positions:?}"
+            ));
         }
         if consecutive && marked[k - 1] - marked[0] != k - 1 {
             return Err(format!("row {r}: marked {marked:?} is not one block"));
@@ -277,7 +313,12 @@ fn masked_select(t: &dyn Task, b: &Batch) -> Result<(), String> {
         mask_is(r, m, |pos| pos >= l)?;
         for (i, &src) in marked.iter().enumerate() {
             if y[l + i] != x[src] - vocab {
-                return Err(format!("row {r} pos {}: target {} but marked token {i} at {src} is {}", l + i, y[l + i], x[src] - vocab));
+                return Err(format!(
+                    "row {r} pos {}: target {} but marked token {i} at {src} is {}",
+                    l + i,
+                    y[l + i],
+                    x[src] - vocab
+                ));
             }
         }
     }
@@ -316,7 +357,10 @@ fn mips(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 }
             }
             if row.targets[qp] != x[best_key] {
-                return Err(format!("row {r} pos {qp}: target {} but best key {best_key} has value {}", row.targets[qp], x[best_key]));
+                return Err(format!(
+                    "row {r} pos {qp}: target {} but best key {best_key} has value {}",
+                    row.targets[qp], x[best_key]
+                ));
             }
         }
     }
@@ -335,7 +379,9 @@ fn checkers_reject_corrupted_batches() {
         let last_scored = (0..good.mask.len()).rev().find(|&i| good.mask[i] > 0.0).unwrap();
         let mut wrong = good.clone();
         match t.shape().output {
-            Output::Classes { classes, .. } => wrong.targets[last_scored] = (wrong.targets[last_scored] + 1) % classes as u32,
+            Output::Classes { classes, .. } => {
+                wrong.targets[last_scored] = (wrong.targets[last_scored] + 1) % classes as u32
+            }
             Output::Regression { .. } => wrong.values[last_scored] += 0.01,
         }
         assert!(check(t.as_ref(), &wrong).is_err(), "{}: wrong target accepted", info.name);
@@ -349,4 +395,3 @@ fn checkers_reject_corrupted_batches() {
         }
     }
 }
-

@@ -18,7 +18,10 @@ use interlab::tasks::{self, check_batch, Batch, Output, ParamKind, Params, Task}
 pub type Checker = fn(&dyn Task, &Batch) -> Result<(), String>;
 
 fn checker(name: &str) -> Option<Checker> {
-    recall::checker(name).or_else(|| dlr::checker(name)).or_else(|| structured::checker(name)).or_else(|| signal::checker(name))
+    recall::checker(name)
+        .or_else(|| dlr::checker(name))
+        .or_else(|| structured::checker(name))
+        .or_else(|| signal::checker(name))
 }
 
 /// Invariants every task shares: ids in range, mask 0/1, finite numbers, at least one
@@ -49,7 +52,8 @@ fn generic_invariants(t: &dyn Task, b: &Batch) -> Result<(), String> {
 
 fn run_checks(t: &dyn Task, b: &Batch) -> Result<(), String> {
     generic_invariants(t, b)?;
-    let check = checker(t.info().name).ok_or_else(|| format!("no independent checker for '{}'", t.info().name))?;
+    let check =
+        checker(t.info().name).ok_or_else(|| format!("no independent checker for '{}'", t.info().name))?;
     check(t, b)
 }
 
@@ -78,7 +82,8 @@ fn same_seed_same_bytes_different_seed_different_data() {
         let n = (4096 / t.shape().seq_len).clamp(1, 4);
         let (a, b, c) = (t.generate(42, n), t.generate(42, n), t.generate(43, n));
         assert_eq!(a, b, "{}: same seed gave different batches", info.name);
-        let bytes = |x: &Batch| (x.inputs.clone(), x.features_data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let bytes =
+            |x: &Batch| (x.inputs.clone(), x.features_data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
         assert_eq!(bytes(&a), bytes(&b), "{}", info.name);
         assert_ne!(bytes(&a), bytes(&c), "{}: seeds 42 and 43 gave the same inputs", info.name);
     }
@@ -118,7 +123,11 @@ fn random_valid_settings_pass_their_checks_and_invalid_ones_are_refused() {
             match (info.build)(p) {
                 Err(e) => {
                     refused += 1;
-                    assert!(!e.errors.is_empty() && e.errors.iter().all(|f| info.params.iter().any(|s| s.key == f.field)), "{desc}: {e}");
+                    assert!(
+                        !e.errors.is_empty()
+                            && e.errors.iter().all(|f| info.params.iter().any(|s| s.key == f.field)),
+                        "{desc}: {e}"
+                    );
                 }
                 Ok(t) => {
                     built += 1;
@@ -130,7 +139,11 @@ fn random_valid_settings_pass_their_checks_and_invalid_ones_are_refused() {
                 }
             }
         }
-        assert!(built >= 10, "{}: only {built} of 60 random settings were valid ({refused} refused)", info.name);
+        assert!(
+            built >= 10,
+            "{}: only {built} of 60 random settings were valid ({refused} refused)",
+            info.name
+        );
     }
 }
 

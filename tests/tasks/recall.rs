@@ -51,11 +51,20 @@ fn mqar(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 (true, Some(i)) => {
                     queried[i] += 1;
                     if y[pos] != x[2 * i + 1] {
-                        return Err(format!("row {r} pos {pos}: target {} but key's value is {}", y[pos], x[2 * i + 1]));
+                        return Err(format!(
+                            "row {r} pos {pos}: target {} but key's value is {}",
+                            y[pos],
+                            x[2 * i + 1]
+                        ));
                     }
                 }
                 (false, None) if x[pos] == 0 => {}
-                _ => return Err(format!("row {r} pos {pos}: token {} scored={scored} is neither filler nor a query", x[pos])),
+                _ => {
+                    return Err(format!(
+                        "row {r} pos {pos}: token {} scored={scored} is neither filler nor a query",
+                        x[pos]
+                    ))
+                }
             }
         }
         if queried.iter().any(|&q| q != 1) {
@@ -86,7 +95,10 @@ fn recall_scan(t: &dyn Task, b: &Batch, noise_vocab: usize) -> Result<(), String
                 continue;
             }
             if !is_key(x[pos]) || pos + 1 >= x.len() || !is_value(x[pos + 1]) {
-                return Err(format!("row {r} pos {pos}: expected a key followed by a value, got {:?}", &x[pos..(pos + 2).min(x.len())]));
+                return Err(format!(
+                    "row {r} pos {pos}: expected a key followed by a value, got {:?}",
+                    &x[pos..(pos + 2).min(x.len())]
+                ));
             }
             if m[pos + 1] != 0.0 {
                 return Err(format!("row {r} pos {}: value position is scored", pos + 1));
@@ -95,7 +107,10 @@ fn recall_scan(t: &dyn Task, b: &Batch, noise_vocab: usize) -> Result<(), String
             match seen.get(&x[pos]) {
                 Some(&known) => {
                     if known != v {
-                        return Err(format!("row {r} pos {pos}: key {} maps to {v} but earlier to {known}", x[pos]));
+                        return Err(format!(
+                            "row {r} pos {pos}: key {} maps to {v} but earlier to {known}",
+                            x[pos]
+                        ));
                     }
                     if m[pos] != 1.0 || y[pos] != v {
                         return Err(format!("row {r} pos {pos}: repeated key must be scored with target {v} (mask {}, target {})", m[pos], y[pos]));
@@ -103,7 +118,10 @@ fn recall_scan(t: &dyn Task, b: &Batch, noise_vocab: usize) -> Result<(), String
                 }
                 None => {
                     if m[pos] != 0.0 {
-                        return Err(format!("row {r} pos {pos}: first occurrence of key {} is scored", x[pos]));
+                        return Err(format!(
+                            "row {r} pos {pos}: first occurrence of key {} is scored",
+                            x[pos]
+                        ));
                     }
                     seen.insert(x[pos], v);
                 }
@@ -122,7 +140,8 @@ fn in_context_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
 /// (within rounding and the one extra for whole pairs).
 fn noisy_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let p = t.params();
-    let (keys, values, nv, frac) = (p.usize("keys"), p.usize("values"), p.usize("noise_vocab"), p.get("noise"));
+    let (keys, values, nv, frac) =
+        (p.usize("keys"), p.usize("values"), p.usize("noise_vocab"), p.get("noise"));
     recall_scan(t, b, nv)?;
     for (r, x, _, _) in rows(b) {
         let n = x.iter().filter(|&&v| v as usize >= keys + values).count();
@@ -139,8 +158,13 @@ fn noisy_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
 /// scored, with the next token as target.
 fn fuzzy_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let p = t.params();
-    let (kv, vv, mk, mv, pairs) =
-        (p.usize("key_vocab"), p.usize("value_vocab"), p.usize("max_key_len"), p.usize("max_value_len"), p.usize("pairs"));
+    let (kv, vv, mk, mv, pairs) = (
+        p.usize("key_vocab"),
+        p.usize("value_vocab"),
+        p.usize("max_key_len"),
+        p.usize("max_value_len"),
+        p.usize("pairs"),
+    );
     let pad = (kv + vv) as u32;
     for (r, x, y, m) in rows(b) {
         let l = x.len();
@@ -158,10 +182,14 @@ fn fuzzy_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
             }
             let (key, value) = (x[ks..vs].to_vec(), x[vs..pos].to_vec());
             if !(1..=mk).contains(&key.len()) || !(1..=mv).contains(&value.len()) {
-                return Err(format!("row {r} pos {ks}: item {key:?} {value:?} has a bad key or value length"));
+                return Err(format!(
+                    "row {r} pos {ks}: item {key:?} {value:?} has a bad key or value length"
+                ));
             }
             match known.iter().find(|(k, _)| *k == key) {
-                Some((_, v)) if *v != value => return Err(format!("row {r} pos {ks}: key {key:?} maps to {value:?} and {v:?}")),
+                Some((_, v)) if *v != value => {
+                    return Err(format!("row {r} pos {ks}: key {key:?} maps to {value:?} and {v:?}"))
+                }
                 Some(_) => {
                     for j in vs - 1..pos - 1 {
                         want[j] = Some(x[j + 1]);
@@ -187,9 +215,14 @@ fn fuzzy_recall(t: &dyn Task, b: &Batch) -> Result<(), String> {
         for pos in 0..l {
             match want[pos] {
                 Some(v) if m[pos] != 1.0 || y[pos] != v => {
-                    return Err(format!("row {r} pos {pos}: expected scored target {v}, got mask {} target {}", m[pos], y[pos]))
+                    return Err(format!(
+                        "row {r} pos {pos}: expected scored target {v}, got mask {} target {}",
+                        m[pos], y[pos]
+                    ))
                 }
-                None if m[pos] != 0.0 => return Err(format!("row {r} pos {pos}: scored but not a recall position")),
+                None if m[pos] != 0.0 => {
+                    return Err(format!("row {r} pos {pos}: scored but not a recall position"))
+                }
                 _ => {}
             }
         }
@@ -214,7 +247,10 @@ fn selective_copy(t: &dyn Task, b: &Batch) -> Result<(), String> {
             if x[pos] < vocab {
                 data.push(x[pos]);
             } else if x[pos] != vocab {
-                return Err(format!("row {r} pos {pos}: token {} in the data region is neither data nor blank", x[pos]));
+                return Err(format!(
+                    "row {r} pos {pos}: token {} in the data region is neither data nor blank",
+                    x[pos]
+                ));
             }
         }
         if data.len() != k {
@@ -223,7 +259,10 @@ fn selective_copy(t: &dyn Task, b: &Batch) -> Result<(), String> {
         for i in 0..k {
             let pos = l + i;
             if x[pos] != vocab + 1 || m[pos] != 1.0 || y[pos] != data[i] {
-                return Err(format!("row {r} pos {pos}: expected copy token scored with {}, got {} mask {} target {}", data[i], x[pos], m[pos], y[pos]));
+                return Err(format!(
+                    "row {r} pos {pos}: expected copy token scored with {}, got {} mask {} target {}",
+                    data[i], x[pos], m[pos], y[pos]
+                ));
             }
         }
     }
@@ -240,14 +279,21 @@ fn compression(t: &dyn Task, b: &Batch) -> Result<(), String> {
             return Err(format!("row {r}: no compress token at {l} or wrong length {}", x.len()));
         }
         if let Some(pos) = (0..=l).find(|&i| m[i] != 0.0 || (i < l && x[i] as usize >= vocab)) {
-            return Err(format!("row {r} pos {pos}: data or compress position is scored or not a data token"));
+            return Err(format!(
+                "row {r} pos {pos}: data or compress position is scored or not a data token"
+            ));
         }
         let mut asked = vec![false; l];
         for pos in l + 1..2 * l + 1 {
             let i = (x[pos] as usize).checked_sub(vocab + 1).filter(|&i| i < l);
-            let Some(i) = i else { return Err(format!("row {r} pos {pos}: {} is not an index token", x[pos])) };
+            let Some(i) = i else {
+                return Err(format!("row {r} pos {pos}: {} is not an index token", x[pos]));
+            };
             if asked[i] || m[pos] != 1.0 || y[pos] != x[i] {
-                return Err(format!("row {r} pos {pos}: index {i} repeated, unscored or target {} != x[{i}] = {}", y[pos], x[i]));
+                return Err(format!(
+                    "row {r} pos {pos}: index {i} repeated, unscored or target {} != x[{i}] = {}",
+                    y[pos], x[i]
+                ));
             }
             asked[i] = true;
         }
@@ -267,14 +313,23 @@ fn memorization(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 let key_slot = pos % 2 == 0;
                 if key_slot {
                     if x[pos] as usize >= keys || m[pos] != 1.0 || y[pos] as usize >= values {
-                        return Err(format!("{which} row {r} pos {pos}: key slot {} mask {} target {}", x[pos], m[pos], y[pos]));
+                        return Err(format!(
+                            "{which} row {r} pos {pos}: key slot {} mask {} target {}",
+                            x[pos], m[pos], y[pos]
+                        ));
                     }
                     let v = *table.entry(x[pos]).or_insert(y[pos]);
                     if v != y[pos] {
-                        return Err(format!("{which} row {r} pos {pos}: key {} maps to {} and {v}", x[pos], y[pos]));
+                        return Err(format!(
+                            "{which} row {r} pos {pos}: key {} maps to {} and {v}",
+                            x[pos], y[pos]
+                        ));
                     }
                 } else if x[pos] as usize != keys || m[pos] != 0.0 {
-                    return Err(format!("{which} row {r} pos {pos}: expected an unscored blank, got {} mask {}", x[pos], m[pos]));
+                    return Err(format!(
+                        "{which} row {r} pos {pos}: expected an unscored blank, got {} mask {}",
+                        x[pos], m[pos]
+                    ));
                 }
             }
         }
@@ -293,7 +348,10 @@ fn induction(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let start = l - 2 * s; // first copy
     for (r, x, y, m) in rows(b) {
         let seg: BTreeSet<u32> = x[start..start + s].iter().copied().collect();
-        if seg.len() != s || x[start..start + s] != x[start + s..] || x[..start].iter().any(|v| seg.contains(v)) {
+        if seg.len() != s
+            || x[start..start + s] != x[start + s..]
+            || x[..start].iter().any(|v| seg.contains(v))
+        {
             return Err(format!("row {r}: not prefix + segment of {s} distinct tokens + the same segment"));
         }
         // token -> Some(next) while all its earlier occurrences were followed by `next`.
@@ -301,10 +359,15 @@ fn induction(t: &dyn Task, b: &Batch) -> Result<(), String> {
         for pos in 0..l {
             let qualifies = pos >= start + s && pos + 1 < l && next.get(&x[pos]) == Some(&Some(x[pos + 1]));
             if pos >= start + s && pos + 1 < l && !qualifies {
-                return Err(format!("row {r} pos {pos}: second-copy position is not determined by earlier occurrences"));
+                return Err(format!(
+                    "row {r} pos {pos}: second-copy position is not determined by earlier occurrences"
+                ));
             }
             if qualifies != (m[pos] == 1.0) || (qualifies && y[pos] != x[pos + 1]) {
-                return Err(format!("row {r} pos {pos}: qualifies={qualifies} but mask {} target {}", m[pos], y[pos]));
+                return Err(format!(
+                    "row {r} pos {pos}: qualifies={qualifies} but mask {} target {}",
+                    m[pos], y[pos]
+                ));
             }
             if pos + 1 < l {
                 let e = next.entry(x[pos]).or_insert(Some(x[pos + 1]));

@@ -66,7 +66,8 @@ struct Fit {
 /// order (at most `cap` of them) through the normal equations.
 fn fit(b: &Batch, k: usize, q: usize, cap: usize) -> Result<Fit, String> {
     let (m, l) = (b.channels, b.seq_len);
-    let samples: Vec<(usize, usize)> = (0..b.batch).flat_map(|r| (k - 1..l).map(move |t| (r, t))).take(cap).collect();
+    let samples: Vec<(usize, usize)> =
+        (0..b.batch).flat_map(|r| (k - 1..l).map(move |t| (r, t))).take(cap).collect();
     let mut g = vec![0.0; q * q]; // [q, q]
     let mut h = vec![vec![0.0; q]; m]; // [channels][q]
     for &(r, t) in &samples {
@@ -83,7 +84,10 @@ fn fit(b: &Batch, k: usize, q: usize, cap: usize) -> Result<Fit, String> {
     }
     let mut coef = Vec::with_capacity(m);
     for (j, hj) in h.into_iter().enumerate() {
-        coef.push(solve(g.clone(), hj, q).ok_or_else(|| format!("channel {j}: normal equations on {q} lags are singular"))?);
+        coef.push(
+            solve(g.clone(), hj, q)
+                .ok_or_else(|| format!("channel {j}: normal equations on {q} lags are singular"))?,
+        );
     }
     let mut max_resid = vec![(0.0, 0, 0); m];
     let mut sq = vec![0.0; m];
@@ -106,7 +110,9 @@ fn fit(b: &Batch, k: usize, q: usize, cap: usize) -> Result<Fit, String> {
 fn exactly_linear(f: &Fit, what: &str) -> Result<(), String> {
     for (j, &(e, r, t)) in f.max_resid.iter().enumerate() {
         if e > 1e-3 {
-            return Err(format!("{what}: row {r} pos {t} channel {j}: target is {e} off the best linear map of the last lags"));
+            return Err(format!(
+                "{what}: row {r} pos {t} channel {j}: target is {e} off the best linear map of the last lags"
+            ));
         }
     }
     Ok(())
@@ -138,7 +144,10 @@ fn lag_map(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let p = t.params();
     let (m, k, l) = (p.usize("outputs"), p.usize("lags"), p.usize("seq_len"));
     if b.features != 1 || b.channels != m || b.seq_len != l {
-        return Err(format!("shape: {} features, {} channels, length {}; want 1, {m}, {l}", b.features, b.channels, b.seq_len));
+        return Err(format!(
+            "shape: {} features, {} channels, length {}; want 1, {m}, {l}",
+            b.features, b.channels, b.seq_len
+        ));
     }
     for r in 0..b.batch {
         let row = b.row(r);
@@ -146,7 +155,10 @@ fn lag_map(t: &dyn Task, b: &Batch) -> Result<(), String> {
             for j in 0..m {
                 let mask = row.mask[pos * m + j];
                 if (mask > 0.0) != (pos + 1 >= k) {
-                    return Err(format!("row {r} pos {pos} channel {j}: mask {mask} but full windows start at {}", k - 1));
+                    return Err(format!(
+                        "row {r} pos {pos} channel {j}: mask {mask} but full windows start at {}",
+                        k - 1
+                    ));
                 }
             }
         }
@@ -179,7 +191,9 @@ fn lag_map(t: &dyn Task, b: &Batch) -> Result<(), String> {
             for i in 0..k {
                 let (got, want) = (f.coef[j][i], fa.coef[j][i]);
                 if (got - want).abs() > 1e-3 {
-                    return Err(format!("channel {j} lag {i}: {what} fits coefficient {got} but another seed fits {want}"));
+                    return Err(format!(
+                        "channel {j} lag {i}: {what} fits coefficient {got} but another seed fits {want}"
+                    ));
                 }
             }
         }
@@ -188,10 +202,13 @@ fn lag_map(t: &dyn Task, b: &Batch) -> Result<(), String> {
         let row = b.row(r);
         for pos in 0..l {
             for j in 0..m {
-                let pred: f64 = (0..k.min(pos + 1)).map(|i| fa.coef[j][i] * row.features[pos - i] as f64).sum();
+                let pred: f64 =
+                    (0..k.min(pos + 1)).map(|i| fa.coef[j][i] * row.features[pos - i] as f64).sum();
                 let y = row.values[pos * m + j] as f64;
                 if (y - pred).abs() > 1e-3 {
-                    return Err(format!("row {r} pos {pos} channel {j}: target {y} but the fixed map gives {pred}"));
+                    return Err(format!(
+                        "row {r} pos {pos} channel {j}: target {y} but the fixed map gives {pred}"
+                    ));
                 }
             }
         }
@@ -212,7 +229,10 @@ fn sensor(t: &dyn Task, b: &Batch) -> Result<(), String> {
     let (ch, l) = (p.usize("channels"), p.usize("seq_len"));
     let (rho, noise, drift) = (p.get("smoothness"), p.get("noise"), p.get("drift"));
     if b.features != ch || b.channels != 1 || b.seq_len != l {
-        return Err(format!("shape: {} features, {} channels, length {}; want {ch}, 1, {l}", b.features, b.channels, b.seq_len));
+        return Err(format!(
+            "shape: {} features, {} channels, length {}; want {ch}, 1, {l}",
+            b.features, b.channels, b.seq_len
+        ));
     }
     for r in 0..b.batch {
         if let Some(pos) = b.row(r).mask.iter().position(|&x| x != 1.0) {
@@ -244,7 +264,9 @@ fn sensor(t: &dyn Task, b: &Batch) -> Result<(), String> {
                     let res = row.features[pos * ch + c] as f64 - gain(c) * (v - v_prev);
                     if pos == 0 {
                         if res.abs() > 7.0 * (noise + drift) + 1e-5 {
-                            return Err(format!("row {r} pos 0 channel {c}: residual {res} over 7 x (noise + drift)"));
+                            return Err(format!(
+                                "row {r} pos 0 channel {c}: residual {res} over 7 x (noise + drift)"
+                            ));
                         }
                     } else {
                         let d = res - res_prev;
@@ -278,7 +300,9 @@ fn sensor(t: &dyn Task, b: &Batch) -> Result<(), String> {
     if pairs >= 100 && vv >= 1e4 * (1.0 - rho * rho) {
         let est = vv1 / vv;
         if (est - rho).abs() > 0.05 {
-            return Err(format!("target's lag-1 regression coefficient is {est} over {pairs} pairs, want smoothness {rho}"));
+            return Err(format!(
+                "target's lag-1 regression coefficient is {est} over {pairs} pairs, want smoothness {rho}"
+            ));
         }
     }
     Ok(())
@@ -286,7 +310,9 @@ fn sensor(t: &dyn Task, b: &Batch) -> Result<(), String> {
 
 #[test]
 fn sensor_special_cases_pass_and_corruptions_fail() {
-    let clean = tasks::build("sensor", [("noise", "0"), ("drift", "0"), ("seq_len", "512"), ("channels", "4")]).unwrap();
+    let clean =
+        tasks::build("sensor", [("noise", "0"), ("drift", "0"), ("seq_len", "512"), ("channels", "4")])
+            .unwrap();
     let b = clean.generate(5, 8);
     sensor(clean.as_ref(), &b).unwrap();
     let mut bad = b.clone();
@@ -303,7 +329,11 @@ fn sensor_special_cases_pass_and_corruptions_fail() {
     let claimed = tasks::build("sensor", [("noise", "0.4"), ("drift", "0"), ("seq_len", "1024")]).unwrap();
     assert!(sensor(claimed.as_ref(), &b).unwrap_err().contains("variance"));
     // Claim a different smoothness.
-    let rough = tasks::build("sensor", [("noise", "0.2"), ("drift", "0"), ("seq_len", "1024"), ("smoothness", "0.5")]).unwrap();
+    let rough = tasks::build(
+        "sensor",
+        [("noise", "0.2"), ("drift", "0"), ("seq_len", "1024"), ("smoothness", "0.5")],
+    )
+    .unwrap();
     assert!(sensor(rough.as_ref(), &b).unwrap_err().contains("lag-1"));
 }
 
@@ -329,6 +359,8 @@ fn lag_map_corruptions_fail() {
     masked.mask.iter_mut().for_each(|x| *x = 1.0);
     assert!(lag_map(t.as_ref(), &masked).unwrap_err().contains("full windows"));
     // A different map seed: same structure, but this batch's map is not the task's map.
-    let other = tasks::build("lag_map", [("lags", "6"), ("outputs", "3"), ("seq_len", "40"), ("map_seed", "1")]).unwrap();
+    let other =
+        tasks::build("lag_map", [("lags", "6"), ("outputs", "3"), ("seq_len", "40"), ("map_seed", "1")])
+            .unwrap();
     assert!(lag_map(other.as_ref(), &b).is_err());
 }

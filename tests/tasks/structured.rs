@@ -65,7 +65,14 @@ fn listops_value(op: u32, args: &[u32]) -> u32 {
 
 /// Parse the operator node starting at `*pos` (depth `depth`, root = 1), check its shape, and
 /// record the value each `]` must carry in `expected`. Returns the node's value.
-fn parse_node(x: &[u32], pos: &mut usize, depth: usize, max_args: usize, max_depth: usize, expected: &mut [Option<u32>]) -> Result<u32, String> {
+fn parse_node(
+    x: &[u32],
+    pos: &mut usize,
+    depth: usize,
+    max_args: usize,
+    max_depth: usize,
+    expected: &mut [Option<u32>],
+) -> Result<u32, String> {
     let start = *pos;
     let op = *x.get(start).ok_or_else(|| format!("expression runs past the end at {start}"))?;
     if !(MAX..=SM).contains(&op) {
@@ -109,16 +116,25 @@ fn listops(t: &dyn Task, b: &Batch) -> Result<(), String> {
     for (r, x, y, m) in rows(b) {
         let mut expected = vec![None; seq_len];
         let mut pos = 0;
-        parse_node(x, &mut pos, 1, max_args, max_depth, &mut expected).map_err(|e| format!("row {r}: {e}"))?;
+        parse_node(x, &mut pos, 1, max_args, max_depth, &mut expected)
+            .map_err(|e| format!("row {r}: {e}"))?;
         if let Some(q) = (pos..seq_len).find(|&q| x[q] != PAD) {
-            return Err(format!("row {r} pos {q}: token {} after the expression (ends at {pos}), expected pad", x[q]));
+            return Err(format!(
+                "row {r} pos {q}: token {} after the expression (ends at {pos}), expected pad",
+                x[q]
+            ));
         }
         for q in 0..seq_len {
             match expected[q] {
                 Some(v) if m[q] != 1.0 || y[q] != v => {
-                    return Err(format!("row {r} pos {q}: `]` closes a sub-tree of value {v}, got target {} mask {}", y[q], m[q]))
+                    return Err(format!(
+                        "row {r} pos {q}: `]` closes a sub-tree of value {v}, got target {} mask {}",
+                        y[q], m[q]
+                    ))
                 }
-                None if m[q] != 0.0 => return Err(format!("row {r} pos {q}: token {} is scored but is not a `]`", x[q])),
+                None if m[q] != 0.0 => {
+                    return Err(format!("row {r} pos {q}: token {} is scored but is not a `]`", x[q]))
+                }
                 _ => {}
             }
         }
@@ -201,7 +217,9 @@ fn pathfinder(t: &dyn Task, b: &Batch) -> Result<(), String> {
         let apart = (ax - bx).abs().max((ay - by).abs());
         if blobs.iter().any(|bl| bl.len() != disc_pixels) || apart < n.div_ceil(3) as i64 {
             let sizes: Vec<usize> = blobs.iter().map(|bl| bl.len()).collect();
-            return Err(format!("row {r}: disc sizes {sizes:?} (expected {disc_pixels}), centres {apart} apart (need >= N/3)"));
+            return Err(format!(
+                "row {r}: disc sizes {sizes:?} (expected {disc_pixels}), centres {apart} apart (need >= N/3)"
+            ));
         }
         // The connecting structure.
         let comp = flood(n, first, |q| x[q] != 0);
@@ -213,7 +231,14 @@ fn pathfinder(t: &dyn Task, b: &Batch) -> Result<(), String> {
                 return Err(format!("row {r} pixel {q}: token {}", x[q]));
             }
             if (y[q] == 1) != comp[q] || y[q] > 1 {
-                return Err(format!("row {r} pixel ({}, {}): label {} but connected = {} (token {})", q % n, q / n, y[q], comp[q], x[q]));
+                return Err(format!(
+                    "row {r} pixel ({}, {}): label {} but connected = {} (token {})",
+                    q % n,
+                    q / n,
+                    y[q],
+                    comp[q],
+                    x[q]
+                ));
             }
         }
         if distractors > 0 && n >= 32 && !(0..n * n).any(|q| x[q] == 1 && !comp[q]) {

@@ -165,7 +165,10 @@ impl SteerSpec {
 
     /// `st_*` pairs for a link: every field that differs from `base` (the task's defaults).
     pub fn to_pairs(&self, base: &SteerSpec) -> Vec<(String, String)> {
-        KEYS.iter().filter(|(k, _)| self.get(k) != base.get(k)).map(|(k, _)| (k.to_string(), self.get(k).cloned().unwrap_or_default())).collect()
+        KEYS.iter()
+            .filter(|(k, _)| self.get(k) != base.get(k))
+            .map(|(k, _)| (k.to_string(), self.get(k).cloned().unwrap_or_default()))
+            .collect()
     }
 
     /// Check every field that needs no model; the message names the field.
@@ -182,7 +185,13 @@ impl SteerSpec {
                 _ => Err(format!("{label}: '{v}' is not a number between -10000 and 10000")),
             }
         };
-        let scales: Vec<f32> = self.scales.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| num(s, "scales")).collect::<Result<_, _>>()?;
+        let scales: Vec<f32> = self
+            .scales
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| num(s, "scales"))
+            .collect::<Result<_, _>>()?;
         if scales.is_empty() || scales.len() > 64 {
             return Err(format!("scales: {} values; give 1 to 64, comma-separated", scales.len()));
         }
@@ -190,7 +199,11 @@ impl SteerSpec {
             site: self.site.trim().to_string(),
             positions: Positions::parse(&self.positions).map_err(|e| format!("positions: {e}"))?,
             n: int(&self.n, "sequences per set", 2, MAX_SEQUENCES)?,
-            seed: self.seed.trim().parse().map_err(|_| format!("steering seed: '{}' is not a whole number ≥ 0", self.seed))?,
+            seed: self
+                .seed
+                .trim()
+                .parse()
+                .map_err(|_| format!("steering seed: '{}' is not a whole number ≥ 0", self.seed))?,
             method: match self.method.as_str() {
                 "mean" => Method::Mean,
                 "pc1" => Method::Pc1,

@@ -6,7 +6,10 @@
 use candle_core::{Tensor, D};
 
 use super::sets::{InputSet, Limits, Materialized, Targets};
-use super::{DirectionReport, ExampleReport, Method, Metric, Op, Parsed, PatchReport, ProbeReport, SteerOutcome, SteerProgress, SteerReply, SteerRequest, SweepReport};
+use super::{
+    DirectionReport, ExampleReport, Method, Metric, Op, Parsed, PatchReport, ProbeReport, SteerOutcome,
+    SteerProgress, SteerReply, SteerRequest, SweepReport,
+};
 use crate::core::Rng;
 use crate::engine::Trainer;
 use crate::model::SeqModel;
@@ -23,7 +26,12 @@ pub const PROBE_POSITIONS: usize = 64;
 type Progress<'a> = dyn FnMut(SteerProgress) + 'a;
 
 /// Run one request on the trainer's current weights.
-pub fn handle(trainer: &Trainer, req: &SteerRequest, clock: &dyn Fn() -> f64, progress: &mut Progress) -> SteerOutcome {
+pub fn handle(
+    trainer: &Trainer,
+    req: &SteerRequest,
+    clock: &dyn Fn() -> f64,
+    progress: &mut Progress,
+) -> SteerOutcome {
     let mut direction = None;
     let reply = run(trainer, req, clock, progress, &mut direction);
     SteerOutcome { op: req.op, reply, direction }
@@ -55,7 +63,12 @@ fn setup<'a>(trainer: &'a Trainer, req: &SteerRequest) -> Result<Setup<'a>, Stri
     let shape = trainer.task.shape();
     let classes = match shape.output {
         crate::tasks::Output::Classes { classes, .. } if shape.features == 0 => classes,
-        _ => return Err(format!("steering needs a task with token inputs and class outputs; {} is not one", trainer.cfg.task)),
+        _ => {
+            return Err(format!(
+                "steering needs a task with token inputs and class outputs; {} is not one",
+                trainer.cfg.task
+            ))
+        }
     };
     if let Some(json) = &req.direction {
         // A loaded direction decides the site.
@@ -64,12 +77,19 @@ fn setup<'a>(trainer: &'a Trainer, req: &SteerRequest) -> Result<Setup<'a>, Stri
     s(steer::intervene::find(&sites, &p.site))?;
     let limits = Limits { vocab: shape.vocab, max_len: Some(shape.seq_len) };
     let task = trainer.task.as_ref();
-    let (sa, sb) = (InputSet::parse(&req.spec.a, "set A", task)?, InputSet::parse(&req.spec.b, "set B", task)?);
+    let (sa, sb) =
+        (InputSet::parse(&req.spec.a, "set A", task)?, InputSet::parse(&req.spec.b, "set B", task)?);
     let eval_seed = p.seed.wrapping_add(EVAL_SEED_OFFSET);
-    let (a, b) = (sa.build("set A", p.seed, p.n, limits)?, sb.build("set B", p.seed.wrapping_add(1), p.n, limits)?);
+    let (a, b) =
+        (sa.build("set A", p.seed, p.n, limits)?, sb.build("set B", p.seed.wrapping_add(1), p.n, limits)?);
     for m in [&a, &b] {
         if p.positions.select(m.seq_len()).is_empty() {
-            return Err(format!("positions: '{}' selects nothing in sequences of {} ({})", p.positions, m.seq_len(), m.desc));
+            return Err(format!(
+                "positions: '{}' selects nothing in sequences of {} ({})",
+                p.positions,
+                m.seq_len(),
+                m.desc
+            ));
         }
     }
     Ok(Setup {
@@ -84,7 +104,13 @@ fn setup<'a>(trainer: &'a Trainer, req: &SteerRequest) -> Result<Setup<'a>, Stri
     })
 }
 
-fn run(trainer: &Trainer, req: &SteerRequest, clock: &dyn Fn() -> f64, progress: &mut Progress, out: &mut Option<DirectionReport>) -> Result<SteerReply, String> {
+fn run(
+    trainer: &Trainer,
+    req: &SteerRequest,
+    clock: &dyn Fn() -> f64,
+    progress: &mut Progress,
+    out: &mut Option<DirectionReport>,
+) -> Result<SteerReply, String> {
     let st = setup(trainer, req)?;
     let report = build_direction(&st, req.direction.as_deref())?;
     *out = Some(report.clone());
@@ -112,7 +138,10 @@ fn build_direction(st: &Setup, loaded: Option<&str>) -> Result<DirectionReport, 
         None => make(st, &site)?,
     };
     if direction.norm() == 0.0 {
-        return Err(format!("{site}: sets A and B give the same mean activation at positions {}, so the direction is zero", st.p.positions));
+        return Err(format!(
+            "{site}: sets A and B give the same mean activation at positions {}, so the direction is zero",
+            st.p.positions
+        ));
     }
     let typical_norm = s(sweep::typical_norm(st.model, &st.b.tokens, &site))?;
     let kind = st.model.sites().into_iter().find(|x| x.name == site).map(|x| x.kind).unwrap_or("");
@@ -146,14 +175,21 @@ fn toward_targets(st: &Setup) -> Result<Targets, String> {
     let Some(t) = &st.a_eval.targets else {
         return Err("effect metric toward_a needs set A from a task (its answers); use 'changed' for written sequences".into());
     };
-    if st.a_eval.len() != st.b_eval.len() || st.a_eval.seq_len() != st.b_eval.seq_len() || st.a_eval.classes != st.classes {
+    if st.a_eval.len() != st.b_eval.len()
+        || st.a_eval.seq_len() != st.b_eval.seq_len()
+        || st.a_eval.classes != st.classes
+    {
         return Err(format!("effect metric toward_a needs sets A and B of one shape with the model's {} classes (A: {}, B: {})", st.classes, st.a_eval.desc, st.b_eval.desc));
     }
     Ok(t.clone())
 }
 
 fn argmax(logits: &Tensor, classes: usize) -> Result<Vec<u32>, String> {
-    logits.reshape(((), classes)).and_then(|x| x.argmax(D::Minus1)).and_then(|x| x.to_vec1()).map_err(|e| format!("predictions: {e}"))
+    logits
+        .reshape(((), classes))
+        .and_then(|x| x.argmax(D::Minus1))
+        .and_then(|x| x.to_vec1())
+        .map_err(|e| format!("predictions: {e}"))
 }
 
 fn predict(st: &Setup, tokens: &Tensor, list: &[Intervention]) -> Result<Vec<u32>, String> {
@@ -176,7 +212,11 @@ fn example(st: &Setup, r: &DirectionReport) -> Result<ExampleReport, String> {
     let tokens = st.b_eval.tokens.narrow(0, i, 1).map_err(|e| e.to_string())?; // [1, l]
     let v = unit_vector(st, r);
     let base = predict(st, &tokens, &[])?;
-    let iv = Intervention::new(&r.direction.site, st.p.positions, Edit::Add { vector: v.clone(), scale: st.p.scale });
+    let iv = Intervention::new(
+        &r.direction.site,
+        st.p.positions,
+        Edit::Add { vector: v.clone(), scale: st.p.scale },
+    );
     let steered = predict(st, &tokens, &[iv])?;
     let task = st.trainer.task.as_ref();
     let label = |c: &u32| task.class_label(*c);
@@ -209,14 +249,16 @@ fn sweep_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
             base = predict(st, tokens, &[])?;
             let (base, mask, classes) = (&base, &mask, st.classes);
             Box::new(move |logits: &Tensor| {
-                let pred = argmax(logits, classes).map_err(|e| steer::SteerError { what: "changed".into(), detail: e })?;
+                let pred = argmax(logits, classes)
+                    .map_err(|e| steer::SteerError { what: "changed".into(), detail: e })?;
                 Ok(mask
                     .iter()
                     .enumerate()
                     .map(|(i, m)| {
                         let l = m.len();
                         let scored = m.iter().filter(|&&x| x).count().max(1);
-                        (0..l).filter(|&t| m[t] && pred[i * l + t] != base[i * l + t]).count() as f64 / scored as f64
+                        (0..l).filter(|&t| m[t] && pred[i * l + t] != base[i * l + t]).count() as f64
+                            / scored as f64
                     })
                     .collect())
             })
@@ -225,8 +267,21 @@ fn sweep_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
     let total = st.p.scales.len();
     let mut out: Option<sweep::SweepResult> = None;
     for (j, &scale) in st.p.scales.iter().enumerate() {
-        progress(SteerProgress { what: format!("sweep: scale {scale} with {} random directions", st.p.random), done: j, total });
-        let one = s(sweep::sweep(st.model, tokens, &dir, st.p.positions, &[scale], st.p.random, st.p.seed, metric.as_ref()))?;
+        progress(SteerProgress {
+            what: format!("sweep: scale {scale} with {} random directions", st.p.random),
+            done: j,
+            total,
+        });
+        let one = s(sweep::sweep(
+            st.model,
+            tokens,
+            &dir,
+            st.p.positions,
+            &[scale],
+            st.p.random,
+            st.p.seed,
+            metric.as_ref(),
+        ))?;
         match &mut out {
             None => out = Some(one),
             Some(acc) => {
@@ -245,7 +300,13 @@ fn sweep_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
         Metric::TowardA => "share of set B's scored positions answered as set A's task would (flip rate)",
         Metric::Changed => "share of set B's scored positions whose prediction changes",
     };
-    Ok(SweepReport { result, unit_norm, typical_norm: r.typical_norm, metric: metric.into(), n: st.b_eval.len() })
+    Ok(SweepReport {
+        result,
+        unit_norm,
+        typical_norm: r.typical_norm,
+        metric: metric.into(),
+        n: st.b_eval.len(),
+    })
 }
 
 /// Probe positions: all of the shorter set's, or `PROBE_POSITIONS` evenly spaced.
@@ -274,7 +335,10 @@ fn probe_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
     let mut accuracy = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         progress(SteerProgress { what: format!("probes at {site}"), done: i, total: sites.len() + 1 });
-        let (xa, xb) = (s(directions::capture(st.model, &st.a.tokens, site))?, s(directions::capture(st.model, &st.b.tokens, site))?);
+        let (xa, xb) = (
+            s(directions::capture(st.model, &st.a.tokens, site))?,
+            s(directions::capture(st.model, &st.b.tokens, site))?,
+        );
         let row = positions
             .iter()
             .map(|&p| {
@@ -284,11 +348,20 @@ fn probe_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
             .collect::<Result<Vec<f64>, String>>()?;
         accuracy.push(row);
     }
-    progress(SteerProgress { what: "pooled probe and read-out".into(), done: sites.len(), total: sites.len() + 1 });
+    progress(SteerProgress {
+        what: "pooled probe and read-out".into(),
+        done: sites.len(),
+        total: sites.len() + 1,
+    });
     // The pooled probe at the direction's site: every selected position of every sequence.
     let site = &r.direction.site;
-    let (xa, xb) = (s(directions::capture(st.model, &st.a.tokens, site))?, s(directions::capture(st.model, &st.b.tokens, site))?);
-    let pick = |acts: &Vec<Vec<Vec<f32>>>, sel: &Positions| -> Vec<Vec<f32>> { acts.iter().flat_map(|seq| sel.select(seq.len()).into_iter().map(move |t| seq[t].clone())).collect() };
+    let (xa, xb) = (
+        s(directions::capture(st.model, &st.a.tokens, site))?,
+        s(directions::capture(st.model, &st.b.tokens, site))?,
+    );
+    let pick = |acts: &Vec<Vec<Vec<f32>>>, sel: &Positions| -> Vec<Vec<f32>> {
+        acts.iter().flat_map(|seq| sel.select(seq.len()).into_iter().map(move |t| seq[t].clone())).collect()
+    };
     let (pa, pb) = (pick(&xa, &st.p.positions), pick(&xb, &st.p.positions));
     let py = labels(st, pa.len(), pb.len(), "steer.probe.pooled_labels");
     let pooled: Vec<Vec<f32>> = pa.into_iter().chain(pb).collect();
@@ -315,24 +388,46 @@ fn patch_op(st: &Setup, clock: &dyn Fn() -> f64, progress: &mut Progress) -> Res
     let k = st.p.n.min(PATCH_SEQUENCES);
     let (clean, corrupt) = (st.a_eval.head(k)?, st.b_eval.head(k)?);
     if clean.len() != corrupt.len() || clean.seq_len() != corrupt.seq_len() {
-        return Err(format!("patching needs sets A (clean) and B (corrupted) of one shape: {} vs {}", clean.desc, corrupt.desc));
+        return Err(format!(
+            "patching needs sets A (clean) and B (corrupted) of one shape: {} vs {}",
+            clean.desc, corrupt.desc
+        ));
     }
     // The clean answer: set A's targets where they are the model's classes, else the clean
     // run's own predictions at every position.
     let (targets, mask, what) = match &clean.targets {
-        Some((t, m)) if clean.classes == st.classes => (t.concat(), m.concat(), "mean logit of set A's answers at its scored positions"),
-        _ => (predict(st, &clean.tokens, &[])?, vec![true; k * clean.seq_len()], "mean logit of the clean run's predictions"),
+        Some((t, m)) if clean.classes == st.classes => {
+            (t.concat(), m.concat(), "mean logit of set A's answers at its scored positions")
+        }
+        _ => (
+            predict(st, &clean.tokens, &[])?,
+            vec![true; k * clean.seq_len()],
+            "mean logit of the clean run's predictions",
+        ),
     };
     let score = move |logits: &Tensor| -> steer::Result<f64> {
-        let rows: Vec<Vec<f32>> = logits.to_vec2().map_err(|e| steer::SteerError { what: "patch metric".into(), detail: e.to_string() })?;
-        let picked: Vec<f64> = rows.iter().zip(&targets).zip(&mask).filter(|(_, &m)| m).map(|((r, &y), _)| r[y as usize] as f64).collect();
+        let rows: Vec<Vec<f32>> = logits
+            .to_vec2()
+            .map_err(|e| steer::SteerError { what: "patch metric".into(), detail: e.to_string() })?;
+        let picked: Vec<f64> = rows
+            .iter()
+            .zip(&targets)
+            .zip(&mask)
+            .filter(|(_, &m)| m)
+            .map(|((r, &y), _)| r[y as usize] as f64)
+            .collect();
         Ok(picked.iter().sum::<f64>() / picked.len().max(1) as f64)
     };
-    let sites: Vec<String> = st.model.sites().into_iter().filter(|x| x.kind != "mixer.heads").map(|x| x.name).collect();
+    let sites: Vec<String> =
+        st.model.sites().into_iter().filter(|x| x.kind != "mixer.heads").map(|x| x.name).collect();
     let t0 = clock();
     let l = clean.seq_len();
     let result = s(patch::sweep(st.model, &clean.tokens, &corrupt.tokens, &sites, &score, &mut |i, n| {
-        progress(SteerProgress { what: format!("patching {} at each of {l} positions", sites[i]), done: i, total: n });
+        progress(SteerProgress {
+            what: format!("patching {} at each of {l} positions", sites[i]),
+            done: i,
+            total: n,
+        });
     }))?;
     let ms = clock() - t0;
     let layers = st.model.sites().iter().filter(|x| x.kind == "mixer.heads").count();
@@ -343,7 +438,14 @@ fn patch_op(st: &Setup, clock: &dyn Fn() -> f64, progress: &mut Progress) -> Res
         let dh = st.trainer.cfg.d_model / h;
         let span = result.clean - result.corrupt;
         for l in 0..layers {
-            ablation.push((0..h).map(|hh| s(patch::ablate_head(st.model, &clean.tokens, l, hh, dh, &score)).map(|m| (m - result.corrupt) / span)).collect::<Result<Vec<f64>, String>>()?);
+            ablation.push(
+                (0..h)
+                    .map(|hh| {
+                        s(patch::ablate_head(st.model, &clean.tokens, l, hh, dh, &score))
+                            .map(|m| (m - result.corrupt) / span)
+                    })
+                    .collect::<Result<Vec<f64>, String>>()?,
+            );
         }
     }
     Ok(PatchReport { result, metric: what.into(), heads, ablation, ms, sequences: k })

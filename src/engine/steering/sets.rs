@@ -87,10 +87,13 @@ impl InputSet {
             return parse_tokens(body, field, run_task);
         }
         let mut name = run_task.info().name.to_string();
-        let mut pairs: Vec<(String, String)> = run_task.params().to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut pairs: Vec<(String, String)> =
+            run_task.params().to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         for item in t.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
             let Some((k, v)) = item.split_once('=') else {
-                return Err(format!("{field}: '{item}' is not key=value (or start the set with 'tokens:' to write sequences)"));
+                return Err(format!(
+                    "{field}: '{item}' is not key=value (or start the set with 'tokens:' to write sequences)"
+                ));
             };
             if k == "task" {
                 tasks::find(v).map_err(|e| format!("{field}: {e}"))?;
@@ -110,7 +113,8 @@ impl InputSet {
             return Err(format!("{field}: '{k}' is not a parameter of {name} ({})", keys.join(", ")));
         }
         // Build once now, so a bad parameter is reported when the set is read.
-        tasks::build(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| named(field, e))?;
+        tasks::build(&name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| named(field, e))?;
         Ok(InputSet::Task { name, pairs })
     }
 
@@ -118,15 +122,26 @@ impl InputSet {
     /// model's `limits`.
     pub fn build(&self, field: &str, seed: u64, n: usize, limits: Limits) -> Result<Materialized, String> {
         let (rows, targets, classes, desc) = match self {
-            InputSet::Tokens(rows) => (rows.clone(), None, 0, format!("{} written sequences of {}", rows.len(), rows.first().map_or(0, Vec::len))),
+            InputSet::Tokens(rows) => (
+                rows.clone(),
+                None,
+                0,
+                format!("{} written sequences of {}", rows.len(), rows.first().map_or(0, Vec::len)),
+            ),
             InputSet::Task { name, pairs } => {
-                let task = tasks::build(name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| named(field, e))?;
+                let task = tasks::build(name, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .map_err(|e| named(field, e))?;
                 let shape = task.shape();
                 if shape.features > 0 {
-                    return Err(format!("{field}: {name} has continuous inputs; steering needs token inputs"));
+                    return Err(format!(
+                        "{field}: {name} has continuous inputs; steering needs token inputs"
+                    ));
                 }
                 if shape.vocab > limits.vocab {
-                    return Err(format!("{field}: {name} uses {} input tokens, the model reads {}", shape.vocab, limits.vocab));
+                    return Err(format!(
+                        "{field}: {name} uses {} input tokens, the model reads {}",
+                        shape.vocab, limits.vocab
+                    ));
                 }
                 if n == 0 {
                     return Err(format!("{field}: an empty input set (0 sequences)"));
@@ -142,7 +157,12 @@ impl InputSet {
                     _ => 0,
                 };
                 let changed: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                (rows, Some((t, m)), classes, format!("{name} {} ({n} sequences of {l}, seed {seed})", changed.join(" ")))
+                (
+                    rows,
+                    Some((t, m)),
+                    classes,
+                    format!("{name} {} ({n} sequences of {l}, seed {seed})", changed.join(" ")),
+                )
             }
         };
         let l = rows.first().map_or(0, Vec::len);
@@ -153,7 +173,8 @@ impl InputSet {
             return Err(format!("{field}: an empty input set"));
         }
         let flat: Vec<u32> = rows.iter().flatten().copied().collect();
-        let tokens = Tensor::from_vec(flat, (rows.len(), l), &Device::Cpu).map_err(|e| format!("{field}: {e}"))?; // [n, l]
+        let tokens =
+            Tensor::from_vec(flat, (rows.len(), l), &Device::Cpu).map_err(|e| format!("{field}: {e}"))?; // [n, l]
         Ok(Materialized { tokens, rows, targets, classes, desc })
     }
 }
@@ -167,12 +188,25 @@ fn parse_tokens(body: &str, field: &str, task: &dyn Task) -> Result<InputSet, St
             .filter(|s| !s.is_empty())
             .map(|tok| match tok.parse::<u32>() {
                 Ok(id) if (id as usize) < vocab => Ok(id),
-                Ok(id) => Err(format!("{field}: sequence {}: token {id} outside the vocabulary 0..{vocab}", i + 1)),
-                Err(_) => (0..vocab as u32).find(|&id| task.token_label(id) == tok).ok_or_else(|| format!("{field}: sequence {}: '{tok}' is neither a token number nor a label of {}", i + 1, task.info().name)),
+                Ok(id) => {
+                    Err(format!("{field}: sequence {}: token {id} outside the vocabulary 0..{vocab}", i + 1))
+                }
+                Err(_) => (0..vocab as u32).find(|&id| task.token_label(id) == tok).ok_or_else(|| {
+                    format!(
+                        "{field}: sequence {}: '{tok}' is neither a token number nor a label of {}",
+                        i + 1,
+                        task.info().name
+                    )
+                }),
             })
             .collect::<Result<Vec<u32>, String>>()?;
         if let Some(first) = rows.first().filter(|f| f.len() != row.len()) {
-            return Err(format!("{field}: sequence {} has {} tokens, sequence 1 has {}: write sequences of one length", i + 1, row.len(), first.len()));
+            return Err(format!(
+                "{field}: sequence {} has {} tokens, sequence 1 has {}: write sequences of one length",
+                i + 1,
+                row.len(),
+                first.len()
+            ));
         }
         rows.push(row);
     }
@@ -190,7 +224,11 @@ pub fn defaults(info: &tasks::TaskInfo) -> (String, String) {
         if let tasks::ParamKind::Choice(opts) = p.kind {
             let rest: Vec<&str> = opts.iter().copied().filter(|o| *o != "mixed").collect();
             if rest.len() >= 2 {
-                let (a, b) = if opts.contains(&"mixed") { (rest[rest.len() - 1], rest[0]) } else { (rest[1], rest[0]) };
+                let (a, b) = if opts.contains(&"mixed") {
+                    (rest[rest.len() - 1], rest[0])
+                } else {
+                    (rest[1], rest[0])
+                };
                 return (format!("{}={a}", p.key), format!("{}={b}", p.key));
             }
         }

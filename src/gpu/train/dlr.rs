@@ -9,8 +9,9 @@ use super::super::dlr_scan::{record_dlr_scan_backward, record_dlr_scan_forward, 
 use super::super::elementwise::{record_dlr_modes, record_dlr_modes_backward, Op};
 
 use super::e;
-use super::graph::{embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, Dims, Inputs, Recorder, R};
-
+use super::graph::{
+    embed_backward, embed_forward, head_and_loss, mlp_backward, mlp_forward, Dims, Inputs, Recorder, R,
+};
 
 /// Time steps per scan chunk: the default, or the whole sequence when it is shorter.
 pub fn chunk_for(l: usize) -> usize {
@@ -38,7 +39,15 @@ fn mode_params(r: &Recorder<'_>, i: usize) -> R<(std::ops::Range<u64>, usize)> {
     Ok(((slots[0].offset * 4) as u64..((slots[3].offset + slots[3].len) * 4) as u64, stride))
 }
 
-pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, state: usize, stats: &wgpu::Buffer, train: bool) -> R<Option<wgpu::Buffer>> {
+pub async fn record(
+    r: &mut Recorder<'_>,
+    io: &Inputs,
+    dm: Dims,
+    layers: usize,
+    state: usize,
+    stats: &wgpu::Buffer,
+    train: bool,
+) -> R<Option<wgpu::Buffer>> {
     let (n, d) = (dm.n(), dm.d);
     let s = ScanShape { b: dm.b, l: dm.l, d, n: state };
     let chunk = chunk_for(dm.l);
@@ -51,9 +60,23 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, 
         let (range, stride) = mode_params(r, i)?;
         let modes = r.buf(&format!("{p}.modes"), 4 * dn)?;
         let params = r.params.slice(range);
-        record_dlr_modes(&mut r.program, r.ctx, params, modes.slice(..), dn, stride, &format!("{p}.modes")).await.map_err(e)?;
-        let (carry, y) = (r.buf(&format!("{p}.carry_x"), s.carry_len(chunk))?, r.buf(&format!("{p}.y"), n * d)?);
-        record_dlr_scan_forward(&mut r.program, r.ctx, ln[0].slice(..), modes.slice(..), carry.slice(..), y.slice(..), s, chunk).await.map_err(e)?;
+        record_dlr_modes(&mut r.program, r.ctx, params, modes.slice(..), dn, stride, &format!("{p}.modes"))
+            .await
+            .map_err(e)?;
+        let (carry, y) =
+            (r.buf(&format!("{p}.carry_x"), s.carry_len(chunk))?, r.buf(&format!("{p}.y"), n * d)?);
+        record_dlr_scan_forward(
+            &mut r.program,
+            r.ctx,
+            ln[0].slice(..),
+            modes.slice(..),
+            carry.slice(..),
+            y.slice(..),
+            s,
+            chunk,
+        )
+        .await
+        .map_err(e)?;
         let (hidden, x_out) = mlp_forward(r, &p, &x, &y, n, d, 2 * d).await?;
         saved.push(Saved { x_in: x, ln, modes, carry, y, hidden });
         x = x_out;
@@ -70,10 +93,31 @@ pub async fn record(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, layers: usize, 
         let dy = mlp_backward(r, &p, &dres, &sv.y, &sv.hidden, n, d, 2 * d).await?;
         let ins = [sv.ln[0].slice(..), sv.modes.slice(..), dy.slice(..), sv.carry.slice(..)];
         let tmp = [carry_g.slice(..), scratch.slice(..), partials.slice(..)];
-        record_dlr_scan_backward(&mut r.program, r.ctx, ins, tmp, [du.slice(..), d_modes.slice(..)], s, chunk).await.map_err(e)?;
+        record_dlr_scan_backward(
+            &mut r.program,
+            r.ctx,
+            ins,
+            tmp,
+            [du.slice(..), d_modes.slice(..)],
+            s,
+            chunk,
+        )
+        .await
+        .map_err(e)?;
         let (range, stride) = mode_params(r, i)?;
         let (params, grads) = (r.params.slice(range.clone()), r.grads.slice(range));
-        record_dlr_modes_backward(&mut r.program, r.ctx, params, d_modes.slice(..), grads, dn, stride, &format!("{p}.modes'")).await.map_err(e)?;
+        record_dlr_modes_backward(
+            &mut r.program,
+            r.ctx,
+            params,
+            d_modes.slice(..),
+            grads,
+            dn,
+            stride,
+            &format!("{p}.modes'"),
+        )
+        .await
+        .map_err(e)?;
         r.layer_norm_backward(&sv.x_in, &format!("{p}.ln.weight"), &du, &sv.ln, &dtmp, n, d).await?;
         r.ew(Op::Add, Some(dtmp.slice(..)), dres.slice(..), n * d, "dres += ln'").await?;
     }

@@ -3,7 +3,9 @@
 //! that allocates activations once and binds parameter / gradient tensors by name out of the
 //! flat buffers. The families' blocks are in `transformer.rs` and `dlr.rs`.
 
-use super::super::cross_entropy::{record_cross_entropy, record_mse, CrossEntropyBuffers, MseBuffers, STATS_LEN};
+use super::super::cross_entropy::{
+    record_cross_entropy, record_mse, CrossEntropyBuffers, MseBuffers, STATS_LEN,
+};
 use super::super::elementwise::{record_elementwise, Op};
 use super::super::embedding::record_embedding;
 use super::super::embedding::record_embedding_backward;
@@ -17,7 +19,6 @@ use super::e;
 use super::layout::Layout;
 
 pub type R<T> = std::result::Result<T, String>;
-
 
 /// Sizes of one step: `n = b·l` rows of width `d`.
 #[derive(Clone, Copy, Debug)]
@@ -94,13 +95,27 @@ impl<'a> Recorder<'a> {
         Ok(self.grads.slice(self.layout.bytes(name)?))
     }
 
-    pub async fn gemm(&mut self, spec: Gemm, a: wgpu::BufferSlice<'_>, b: wgpu::BufferSlice<'_>, c: wgpu::BufferSlice<'_>) -> R<()> {
+    pub async fn gemm(
+        &mut self,
+        spec: Gemm,
+        a: wgpu::BufferSlice<'_>,
+        b: wgpu::BufferSlice<'_>,
+        c: wgpu::BufferSlice<'_>,
+    ) -> R<()> {
         record_gemm(&mut self.program, self.ctx, &spec, a, b, None, c).await.map_err(e)
     }
 
     /// The weight gradient `dW [m, n] = aᵀ·b` (`a [k, m]`, `b [k, n]`, k = tokens) into
     /// parameter `w`'s gradient slot, split along k where that fills the GPU better.
-    pub async fn weight_grad(&mut self, a: &wgpu::Buffer, b: &wgpu::Buffer, w: &str, m: usize, k: usize, n: usize) -> R<()> {
+    pub async fn weight_grad(
+        &mut self,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        w: &str,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> R<()> {
         let lens = scratch_lens(m, k, n);
         let scratch = if lens.0 == 0 {
             None
@@ -113,28 +128,78 @@ impl<'a> Recorder<'a> {
         };
         let dw = self.g(w)?;
         let s = [scratch.as_ref().map(|x| x.0.slice(..)), scratch.as_ref().map(|x| x.1.slice(..))];
-        record_weight_grad(&mut self.program, self.ctx, a.slice(..), b.slice(..), dw, s, m, k, n).await.map_err(e)
+        record_weight_grad(&mut self.program, self.ctx, a.slice(..), b.slice(..), dw, s, m, k, n)
+            .await
+            .map_err(e)
     }
 
-    pub async fn ew(&mut self, op: Op, src: Option<wgpu::BufferSlice<'_>>, dst: wgpu::BufferSlice<'_>, n: usize, label: &str) -> R<()> {
+    pub async fn ew(
+        &mut self,
+        op: Op,
+        src: Option<wgpu::BufferSlice<'_>>,
+        dst: wgpu::BufferSlice<'_>,
+        n: usize,
+        label: &str,
+    ) -> R<()> {
         record_elementwise(&mut self.program, self.ctx, op, src, dst, n, label).await.map_err(e)
     }
 
     /// `y = LN(x)·g` with its saved statistics; returns `(y, mean, rstd)`.
-    pub async fn layer_norm(&mut self, label: &str, x: &wgpu::Buffer, gain: &str, rows: usize, d: usize) -> R<[wgpu::Buffer; 3]> {
+    pub async fn layer_norm(
+        &mut self,
+        label: &str,
+        x: &wgpu::Buffer,
+        gain: &str,
+        rows: usize,
+        d: usize,
+    ) -> R<[wgpu::Buffer; 3]> {
         let (y, mean, rstd) = (self.buf(label, rows * d)?, self.buf(label, rows)?, self.buf(label, rows)?);
         let g = self.p(gain)?;
-        record_layer_norm(&mut self.program, self.ctx, x.slice(..), g, y.slice(..), mean.slice(..), rstd.slice(..), rows, d).await.map_err(e)?;
+        record_layer_norm(
+            &mut self.program,
+            self.ctx,
+            x.slice(..),
+            g,
+            y.slice(..),
+            mean.slice(..),
+            rstd.slice(..),
+            rows,
+            d,
+        )
+        .await
+        .map_err(e)?;
         Ok([y, mean, rstd])
     }
 
     /// LayerNorm backward: the gain's gradient into its slot; `dx` overwritten.
     #[allow(clippy::too_many_arguments)]
-    pub async fn layer_norm_backward(&mut self, x: &wgpu::Buffer, gain: &str, dy: &wgpu::Buffer, stats: &[wgpu::Buffer; 3], dx: &wgpu::Buffer, rows: usize, d: usize) -> R<()> {
+    pub async fn layer_norm_backward(
+        &mut self,
+        x: &wgpu::Buffer,
+        gain: &str,
+        dy: &wgpu::Buffer,
+        stats: &[wgpu::Buffer; 3],
+        dx: &wgpu::Buffer,
+        rows: usize,
+        d: usize,
+    ) -> R<()> {
         let partial = self.buf("ln.partial", partial_len(rows, d))?;
         let out = LayerNormGrads { dx: dx.slice(..), dg: self.g(gain)?, partial: partial.slice(..) };
         let g = self.p(gain)?;
-        record_layer_norm_backward(&mut self.program, self.ctx, x.slice(..), g, dy.slice(..), stats[1].slice(..), stats[2].slice(..), out, rows, d).await.map_err(e)
+        record_layer_norm_backward(
+            &mut self.program,
+            self.ctx,
+            x.slice(..),
+            g,
+            dy.slice(..),
+            stats[1].slice(..),
+            stats[2].slice(..),
+            out,
+            rows,
+            d,
+        )
+        .await
+        .map_err(e)
     }
 }
 
@@ -143,10 +208,13 @@ pub async fn embed_forward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, position
     let (n, d) = (dm.n(), dm.d);
     let x0 = r.buf("x0", n * d)?;
     let wte = r.p("wte.weight")?;
-    record_embedding(&mut r.program, r.ctx, io.tokens.slice(..), wte, x0.slice(..), n, dm.vocab, d).await.map_err(e)?;
+    record_embedding(&mut r.program, r.ctx, io.tokens.slice(..), wte, x0.slice(..), n, dm.vocab, d)
+        .await
+        .map_err(e)?;
     if let Some(f) = &io.features {
         let wfe = r.p("wfe.weight")?;
-        r.gemm(Gemm::new(n, dm.features, d).accumulate(true), f.slice(..), wfe, x0.slice(..)).await?; // [n, d] += [n, f]·[f, d]
+        r.gemm(Gemm::new(n, dm.features, d).accumulate(true), f.slice(..), wfe, x0.slice(..)).await?;
+        // [n, d] += [n, f]·[f, d]
     }
     if positions {
         let wpe = r.p("wpe.weight")?;
@@ -156,10 +224,28 @@ pub async fn embed_forward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, position
 }
 
 /// Gradients of the embedding parameters from `dx0 [n, d]`.
-pub async fn embed_backward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, dx0: &wgpu::Buffer, positions: bool) -> R<()> {
+pub async fn embed_backward(
+    r: &mut Recorder<'_>,
+    io: &Inputs,
+    dm: Dims,
+    dx0: &wgpu::Buffer,
+    positions: bool,
+) -> R<()> {
     let (n, d) = (dm.n(), dm.d);
     let dwte = r.g("wte.weight")?;
-    record_embedding_backward(&mut r.program, r.ctx, io.tokens.slice(..), dx0.slice(..), dwte, n, dm.vocab, d, false).await.map_err(e)?;
+    record_embedding_backward(
+        &mut r.program,
+        r.ctx,
+        io.tokens.slice(..),
+        dx0.slice(..),
+        dwte,
+        n,
+        dm.vocab,
+        d,
+        false,
+    )
+    .await
+    .map_err(e)?;
     if let Some(f) = &io.features {
         r.weight_grad(f, dx0, "wfe.weight", dm.features, n, d).await?; // [f, d] = Fᵀ·dx0
     }
@@ -167,7 +253,18 @@ pub async fn embed_backward(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, dx0: &w
         // d wpe[t, :] = Σ_b dx0[b, t, :]: column sums of dx0 seen as [b, l·d].
         let scratch = r.buf("wpe.scratch", col_sum_scratch_len(dm.b, dm.l * d))?;
         let dwpe = r.g("wpe.weight")?;
-        record_col_sum(&mut r.program, r.ctx, dx0.slice(..), scratch.slice(..), dwpe, dm.b, dm.l * d, ReduceOpts::default()).await.map_err(e)?;
+        record_col_sum(
+            &mut r.program,
+            r.ctx,
+            dx0.slice(..),
+            scratch.slice(..),
+            dwpe,
+            dm.b,
+            dm.l * d,
+            ReduceOpts::default(),
+        )
+        .await
+        .map_err(e)?;
     }
     Ok(())
 }
@@ -182,7 +279,14 @@ pub struct HeadOut {
 /// The final LayerNorm, the head and the loss, then (when `train`) their backward into
 /// `dx [n, d]`, the gradient reaching the residual stream's last value `x`. The loss
 /// statistics land in `stats` (`[mean loss, correct, Σ mask, max(Σ mask, 1)]`).
-pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu::Buffer, stats: &wgpu::Buffer, train: bool) -> R<HeadOut> {
+pub async fn head_and_loss(
+    r: &mut Recorder<'_>,
+    io: &Inputs,
+    dm: Dims,
+    x: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+    train: bool,
+) -> R<HeadOut> {
     let (n, d, out) = (dm.n(), dm.d, dm.out);
     let ln = r.layer_norm("ln_f", x, "ln_f.weight", n, d).await?;
     let logits = r.buf("logits", n * out)?;
@@ -209,7 +313,14 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
         }
         Loss::Mse => {
             r.ew(Op::Zero, None, stats.slice(..), STATS_LEN, "stats = 0").await?;
-            let b = MseBuffers { pred: logits.slice(..), values: io.targets.slice(..), mask: io.mask.slice(..), d_pred: dlogits.slice(..), elem_loss: row_loss.slice(..), stats: stats.slice(..) };
+            let b = MseBuffers {
+                pred: logits.slice(..),
+                values: io.targets.slice(..),
+                mask: io.mask.slice(..),
+                d_pred: dlogits.slice(..),
+                elem_loss: row_loss.slice(..),
+                stats: stats.slice(..),
+            };
             record_mse(&mut r.program, r.ctx, b, rows).await.map_err(e)?;
         }
     }
@@ -227,7 +338,16 @@ pub async fn head_and_loss(r: &mut Recorder<'_>, io: &Inputs, dm: Dims, x: &wgpu
 
 /// `x_out = x_in + h · w` (`h [n, k]`, `w [k, d]`): the residual add of a branch.
 #[allow(clippy::too_many_arguments)]
-pub async fn residual(r: &mut Recorder<'_>, label: &str, x_in: &wgpu::Buffer, h: &wgpu::Buffer, w: &str, n: usize, k: usize, d: usize) -> R<wgpu::Buffer> {
+pub async fn residual(
+    r: &mut Recorder<'_>,
+    label: &str,
+    x_in: &wgpu::Buffer,
+    h: &wgpu::Buffer,
+    w: &str,
+    n: usize,
+    k: usize,
+    d: usize,
+) -> R<wgpu::Buffer> {
     let x_out = r.buf(label, n * d)?;
     r.ew(Op::Copy, Some(x_in.slice(..)), x_out.slice(..), n * d, label).await?;
     let w = r.p(w)?;
@@ -238,7 +358,16 @@ pub async fn residual(r: &mut Recorder<'_>, label: &str, x_in: &wgpu::Buffer, h:
 /// The backward of `residual`'s matmul for upstream `dres [n, d]`: `dW = hᵀ·dres` into
 /// the weight's slot and `dh = dres · Wᵀ` (returned, `[n, k]`).
 #[allow(clippy::too_many_arguments)]
-pub async fn residual_backward(r: &mut Recorder<'_>, label: &str, dres: &wgpu::Buffer, h: &wgpu::Buffer, w: &str, n: usize, k: usize, d: usize) -> R<wgpu::Buffer> {
+pub async fn residual_backward(
+    r: &mut Recorder<'_>,
+    label: &str,
+    dres: &wgpu::Buffer,
+    h: &wgpu::Buffer,
+    w: &str,
+    n: usize,
+    k: usize,
+    d: usize,
+) -> R<wgpu::Buffer> {
     r.weight_grad(h, dres, w, k, n, d).await?; // [k, d] = hᵀ·dres
     let dh = r.buf(label, n * k)?;
     let wv = r.p(w)?;
@@ -248,18 +377,46 @@ pub async fn residual_backward(r: &mut Recorder<'_>, label: &str, dres: &wgpu::B
 
 /// The MLP `relu(x · c_fc) · c_proj` added to the stream, given its normalised input `xn`:
 /// returns `(hidden, x_out)`.
-pub async fn mlp_forward(r: &mut Recorder<'_>, p: &str, x_in: &wgpu::Buffer, xn: &wgpu::Buffer, n: usize, d: usize, hidden: usize) -> R<(wgpu::Buffer, wgpu::Buffer)> {
+pub async fn mlp_forward(
+    r: &mut Recorder<'_>,
+    p: &str,
+    x_in: &wgpu::Buffer,
+    xn: &wgpu::Buffer,
+    n: usize,
+    d: usize,
+    hidden: usize,
+) -> R<(wgpu::Buffer, wgpu::Buffer)> {
     let h = r.buf(&format!("{p}.hidden"), n * hidden)?;
     let w = r.p(&format!("{p}.mlp.c_fc.weight"))?;
     r.gemm(Gemm::new(n, d, hidden).relu(true), xn.slice(..), w, h.slice(..)).await?; // [n, hidden]
-    let x_out = residual(r, &format!("{p}.x_out"), x_in, &h, &format!("{p}.mlp.c_proj.weight"), n, hidden, d).await?;
+    let x_out =
+        residual(r, &format!("{p}.x_out"), x_in, &h, &format!("{p}.mlp.c_proj.weight"), n, hidden, d).await?;
     Ok((h, x_out))
 }
 
 /// The MLP's backward: weight gradients into their slots, returns `d xn [n, d]`.
 #[allow(clippy::too_many_arguments)]
-pub async fn mlp_backward(r: &mut Recorder<'_>, p: &str, dres: &wgpu::Buffer, xn: &wgpu::Buffer, h: &wgpu::Buffer, n: usize, d: usize, hidden: usize) -> R<wgpu::Buffer> {
-    let dh = residual_backward(r, &format!("{p}.dhidden"), dres, h, &format!("{p}.mlp.c_proj.weight"), n, hidden, d).await?;
+pub async fn mlp_backward(
+    r: &mut Recorder<'_>,
+    p: &str,
+    dres: &wgpu::Buffer,
+    xn: &wgpu::Buffer,
+    h: &wgpu::Buffer,
+    n: usize,
+    d: usize,
+    hidden: usize,
+) -> R<wgpu::Buffer> {
+    let dh = residual_backward(
+        r,
+        &format!("{p}.dhidden"),
+        dres,
+        h,
+        &format!("{p}.mlp.c_proj.weight"),
+        n,
+        hidden,
+        d,
+    )
+    .await?;
     r.ew(Op::ReluMask, Some(h.slice(..)), dh.slice(..), n * hidden, "relu'").await?;
     let fc = format!("{p}.mlp.c_fc.weight");
     r.weight_grad(xn, &dh, &fc, d, n, hidden).await?; // [d, hidden] = xnᵀ·dh

@@ -37,7 +37,13 @@ impl Layout {
         let mut offset = 0;
         for (name, shape) in tensors {
             let len = shape.iter().product();
-            slots.push(Slot { decay: shape.len() == 2, name: name.clone(), shape: shape.clone(), offset, len });
+            slots.push(Slot {
+                decay: shape.len() == 2,
+                name: name.clone(),
+                shape: shape.clone(),
+                offset,
+                len,
+            });
             offset += align(len);
         }
         Layout { slots, total: offset.max(ALIGN) }
@@ -45,7 +51,10 @@ impl Layout {
 
     /// The slot named `name`, or an error naming what the model has.
     pub fn get(&self, name: &str) -> Result<&Slot, String> {
-        self.slots.iter().find(|s| s.name == name).ok_or_else(|| format!("GPU engine: the model has no parameter '{name}'"))
+        self.slots
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("GPU engine: the model has no parameter '{name}'"))
     }
 
     /// Byte range of a slot, for `Buffer::slice`.
@@ -62,7 +71,13 @@ impl Layout {
         let mut flat = vec![0f32; self.total];
         for (t, slot) in tensors.iter().zip(&self.slots) {
             if t.len() != slot.len {
-                return Err(format!("GPU engine: {} has {} values, its shape {:?} needs {}", slot.name, t.len(), slot.shape, slot.len));
+                return Err(format!(
+                    "GPU engine: {} has {} values, its shape {:?} needs {}",
+                    slot.name,
+                    t.len(),
+                    slot.shape,
+                    slot.len
+                ));
             }
             flat[slot.offset..slot.offset + slot.len].copy_from_slice(t);
         }
@@ -90,13 +105,21 @@ mod tests {
 
     #[test]
     fn slots_are_aligned_ordered_and_round_trip() {
-        let tensors = vec![("wte.weight".to_string(), vec![11, 8]), ("ln_f.weight".to_string(), vec![8]), ("mix".to_string(), vec![2, 9, 9])];
+        let tensors = vec![
+            ("wte.weight".to_string(), vec![11, 8]),
+            ("ln_f.weight".to_string(), vec![8]),
+            ("mix".to_string(), vec![2, 9, 9]),
+        ];
         let l = Layout::new(&tensors);
         assert_eq!(l.slots.len(), 3);
         assert!(l.slots.iter().all(|s| s.offset % ALIGN == 0));
         assert!(l.slots.windows(2).all(|w| w[0].offset + w[0].len <= w[1].offset));
         assert_eq!(l.get("mix").unwrap().len, 162);
-        assert!(!l.get("ln_f.weight").unwrap().decay && l.get("wte.weight").unwrap().decay && !l.get("mix").unwrap().decay);
+        assert!(
+            !l.get("ln_f.weight").unwrap().decay
+                && l.get("wte.weight").unwrap().decay
+                && !l.get("mix").unwrap().decay
+        );
         let data: Vec<Vec<f32>> = l.slots.iter().map(|s| (0..s.len).map(|i| i as f32).collect()).collect();
         let flat = l.pack(&data).unwrap();
         assert_eq!(l.unpack(&flat), data);

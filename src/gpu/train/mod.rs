@@ -9,14 +9,16 @@
 //! device loss.
 
 mod dlr;
-mod readback;
 mod graph;
 pub mod layout;
+mod readback;
 mod transformer;
 
 use std::sync::{Arc, Mutex};
 
-use super::adamw::{partial_len, record_adamw, step_buffer, write_step, AdamWBuffers, AdamWConfig, AdamWStep, NORM_LEN};
+use super::adamw::{
+    partial_len, record_adamw, step_buffer, write_step, AdamWBuffers, AdamWConfig, AdamWStep, NORM_LEN,
+};
 use super::cross_entropy::STATS_LEN;
 use super::{GpuContext, Program};
 
@@ -164,15 +166,25 @@ impl Engine {
         let (dm, layout) = (spec.dims, spec.layout);
         check_fits(&ctx, &spec.arch, dm)?;
         if init.len() != layout.total {
-            return Err(format!("GPU engine: {} initial values for a layout of {}", init.len(), layout.total));
+            return Err(format!(
+                "GPU engine: {} initial values for a layout of {}",
+                init.len(),
+                layout.total
+            ));
         }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let params = ctx.upload_f32("GPU engine", "params", init).map_err(e)?;
-        let [grads, m, v] = ["grads", "adam.m", "adam.v"].map(|l| ctx.output_f32("GPU engine", l, layout.total));
+        let [grads, m, v] =
+            ["grads", "adam.m", "adam.v"].map(|l| ctx.output_f32("GPU engine", l, layout.total));
         let (grads, m, v) = (grads.map_err(e)?, m.map_err(e)?, v.map_err(e)?);
         let decay = ctx.upload_f32("GPU engine", "decay", &layout.decay_mask()).map_err(e)?;
         let alloc = |label: &str, len: usize| ctx.output_f32("GPU engine", label, len).map_err(e);
-        let (stats, norm, ring, partial) = (alloc("stats", STATS_LEN)?, alloc("norm", NORM_LEN)?, alloc("ring", RING * SLOT)?, alloc("adamw.partial", partial_len(layout.total))?);
+        let (stats, norm, ring, partial) = (
+            alloc("stats", STATS_LEN)?,
+            alloc("norm", NORM_LEN)?,
+            alloc("ring", RING * SLOT)?,
+            alloc("adamw.partial", partial_len(layout.total))?,
+        );
         let n = dm.n();
         let inputs = Inputs {
             tokens: alloc("tokens", n)?,
@@ -182,17 +194,43 @@ impl Engine {
         };
         let step_uniform = step_buffer(&ctx);
         // The evaluation program: forward and loss only, on the same inputs and weights.
-        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: Vec::new(), bytes: 0, split_scratch: Vec::new() };
+        let mut r = Recorder {
+            ctx: &ctx,
+            program: Program::new(),
+            layout: &layout,
+            params: &params,
+            grads: &grads,
+            keep: Vec::new(),
+            bytes: 0,
+            split_scratch: Vec::new(),
+        };
         let eval_stats = alloc("eval.stats", STATS_LEN)?;
         let eval_correct = match &spec.arch {
-            Arch::Transformer { mixers, heads } => transformer::record(&mut r, &inputs, dm, mixers, *heads, &eval_stats, false).await?,
-            Arch::Dlr { layers, state } => dlr::record(&mut r, &inputs, dm, *layers, *state, &eval_stats, false).await?,
+            Arch::Transformer { mixers, heads } => {
+                transformer::record(&mut r, &inputs, dm, mixers, *heads, &eval_stats, false).await?
+            }
+            Arch::Dlr { layers, state } => {
+                dlr::record(&mut r, &inputs, dm, *layers, *state, &eval_stats, false).await?
+            }
         };
         let (eval_program, eval_keep, eval_bytes) = (r.program, r.keep, r.bytes);
-        let mut r = Recorder { ctx: &ctx, program: Program::new(), layout: &layout, params: &params, grads: &grads, keep: eval_keep, bytes: eval_bytes, split_scratch: Vec::new() };
+        let mut r = Recorder {
+            ctx: &ctx,
+            program: Program::new(),
+            layout: &layout,
+            params: &params,
+            grads: &grads,
+            keep: eval_keep,
+            bytes: eval_bytes,
+            split_scratch: Vec::new(),
+        };
         match &spec.arch {
-            Arch::Transformer { mixers, heads } => transformer::record(&mut r, &inputs, dm, mixers, *heads, &stats, true).await?,
-            Arch::Dlr { layers, state } => dlr::record(&mut r, &inputs, dm, *layers, *state, &stats, true).await?,
+            Arch::Transformer { mixers, heads } => {
+                transformer::record(&mut r, &inputs, dm, mixers, *heads, &stats, true).await?
+            }
+            Arch::Dlr { layers, state } => {
+                dlr::record(&mut r, &inputs, dm, *layers, *state, &stats, true).await?
+            }
         };
         let ab = AdamWBuffers {
             param: params.slice(..),
@@ -207,7 +245,10 @@ impl Engine {
         record_adamw(&mut r.program, &ctx, ab, layout.total, spec.adamw).await.map_err(e)?;
         let (program, mut keep, act_bytes) = (r.program, r.keep, r.bytes);
         if let Some(err) = scope.pop().await {
-            return Err(format!("GPU engine: out of GPU memory while allocating {} MiB: {err}", act_bytes >> 20));
+            return Err(format!(
+                "GPU engine: out of GPU memory while allocating {} MiB: {err}",
+                act_bytes >> 20
+            ));
         }
         let bytes = act_bytes + 5 * (layout.total as u64) * 4;
         keep.extend([grads, decay, partial]);
@@ -224,7 +265,30 @@ impl Engine {
         }));
         let step = first_step;
         let eval = EvalProgram { program: eval_program, stats: eval_stats, correct: eval_correct };
-        Ok(Engine { ctx, layout, program, eval, pending_eval: None, keep, inputs, params, m, v, step_uniform, stats, norm, ring, dims: dm, step, read: step, readback: None, sync: None, lost, bytes, submits: 0 })
+        Ok(Engine {
+            ctx,
+            layout,
+            program,
+            eval,
+            pending_eval: None,
+            keep,
+            inputs,
+            params,
+            m,
+            v,
+            step_uniform,
+            stats,
+            norm,
+            ring,
+            dims: dm,
+            step,
+            read: step,
+            readback: None,
+            sync: None,
+            lost,
+            bytes,
+            submits: 0,
+        })
     }
 
     /// The sizes the programs were recorded for.
@@ -257,7 +321,10 @@ impl Engine {
 
     /// Destroy the device (to test the fallback); `lost()` reports it from now on.
     pub fn force_device_loss(&self) {
-        self.lost.lock().unwrap().get_or_insert("the GPU device was destroyed (forced by lose_gpu_at, a test hook)".into());
+        self.lost
+            .lock()
+            .unwrap()
+            .get_or_insert("the GPU device was destroyed (forced by lose_gpu_at, a test hook)".into());
         self.ctx.device.destroy();
     }
 
@@ -278,11 +345,20 @@ impl Engine {
         self.write_inputs(batch)?;
         let q = &self.ctx.queue;
         write_step(&self.ctx, &self.step_uniform, adamw);
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
         self.program.encode(&self.ctx, &mut enc).map_err(e)?;
         let slot = ((self.step % RING) * SLOT * 4) as u64;
         enc.copy_buffer_to_buffer(&self.stats, 0, &self.ring, slot, (STATS_LEN * 4) as u64);
-        enc.copy_buffer_to_buffer(&self.norm, 0, &self.ring, slot + (STATS_LEN * 4) as u64, (NORM_LEN * 4) as u64);
+        enc.copy_buffer_to_buffer(
+            &self.norm,
+            0,
+            &self.ring,
+            slot + (STATS_LEN * 4) as u64,
+            (NORM_LEN * 4) as u64,
+        );
         q.submit([enc.finish()]);
         self.submits += 1;
         self.step += 1;
@@ -295,7 +371,11 @@ impl Engine {
             Targets::Classes(t) => (t.len(), bytemuck::cast_slice::<u32, u8>(t)),
             Targets::Values(v) => (v.len(), bytemuck::cast_slice::<f32, u8>(v)),
         };
-        if b.tokens.len() != n || b.features.len() != n * self.dims.features || targets.0 != scored || b.mask.len() != scored {
+        if b.tokens.len() != n
+            || b.features.len() != n * self.dims.features
+            || targets.0 != scored
+            || b.mask.len() != scored
+        {
             return Err(format!(
                 "GPU engine: a batch of {} tokens, {} features, {} targets, {} mask entries does not fit [batch {} x seq {}], {} features, {} outputs per position",
                 b.tokens.len(), b.features.len(), targets.0, b.mask.len(), self.dims.b, self.dims.l, self.dims.features, self.dims.channels
@@ -322,7 +402,14 @@ impl Engine {
 fn check_fits(ctx: &GpuContext, arch: &Arch, dm: Dims) -> R<()> {
     let limit = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
     let width = if matches!(arch, Arch::Transformer { .. }) { 4 * dm.d } else { 2 * dm.d };
-    let (what, per_row) = [("the MLP hidden activation", width), ("the head's logits", dm.out), ("the packed q, k, v", 3 * dm.d)].into_iter().max_by_key(|x| x.1).expect("three candidates");
+    let (what, per_row) = [
+        ("the MLP hidden activation", width),
+        ("the head's logits", dm.out),
+        ("the packed q, k, v", 3 * dm.d),
+    ]
+    .into_iter()
+    .max_by_key(|x| x.1)
+    .expect("three candidates");
     let bytes = (dm.n() * per_row * 4) as u64;
     if bytes > limit {
         let fit = limit / (dm.l * per_row * 4) as u64;

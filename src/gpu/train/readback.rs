@@ -4,20 +4,33 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{e, BatchData, Engine, EvalPending, Flag, Pending, RawEval, RawStep, RawSync, RING, SLOT, R};
+use super::{e, BatchData, Engine, EvalPending, Flag, Pending, RawEval, RawStep, RawSync, R, RING, SLOT};
 use crate::gpu::cross_entropy::STATS_LEN;
 
 impl Engine {
-    fn map(&self, label: &str, bytes: u64, copies: &[(&wgpu::Buffer, u64, u64)]) -> (wgpu::Buffer, Flag<Result<(), String>>) {
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    fn map(
+        &self,
+        label: &str,
+        bytes: u64,
+        copies: &[(&wgpu::Buffer, u64, u64)],
+    ) -> (wgpu::Buffer, Flag<Result<(), String>>) {
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         for &(src, at, len) in copies {
             enc.copy_buffer_to_buffer(src, 0, &staging, at, len);
         }
         self.ctx.queue.submit([enc.finish()]);
         let done: Flag<Result<(), String>> = Arc::new(Mutex::new(None));
         let flag = done.clone();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| *flag.lock().unwrap() = Some(r.map_err(|e| e.to_string())));
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            *flag.lock().unwrap() = Some(r.map_err(|e| e.to_string()))
+        });
         (staging, done)
     }
 
@@ -58,7 +71,11 @@ impl Engine {
         let p = self.readback.take().expect("checked above");
         res.map_err(|err| format!("GPU engine: reading the step statistics: {err}"))?;
         let ring: Vec<f32> = {
-            let view = p.staging.slice(..).get_mapped_range().map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
+            let view = p
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
             bytemuck::cast_slice(&view).to_vec()
         };
         p.staging.unmap();
@@ -95,7 +112,12 @@ impl Engine {
         }
         let len = (self.layout.total * 4) as u64;
         let ring = (RING * SLOT * 4) as u64;
-        let copies = [(&self.params, 0, len), (&self.m, len, len), (&self.v, 2 * len, len), (&self.ring, 3 * len, ring)];
+        let copies = [
+            (&self.params, 0, len),
+            (&self.m, len, len),
+            (&self.v, 2 * len, len),
+            (&self.ring, 3 * len, ring),
+        ];
         let (staging, done) = self.map("weights sync", 3 * len + ring, &copies);
         self.submits += 1;
         self.sync = Some(Pending { staging, done, first: self.step, count: 0 });
@@ -113,13 +135,23 @@ impl Engine {
         let p = self.sync.take().expect("checked above");
         res.map_err(|err| format!("GPU engine: reading the weights back: {err}"))?;
         let all: Vec<f32> = {
-            let view = p.staging.slice(..).get_mapped_range().map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
+            let view = p
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
             bytemuck::cast_slice(&view).to_vec()
         };
         p.staging.unmap();
         let t = self.layout.total;
         let stats = self.deliver(&all[3 * t..], p.first);
-        Ok(Some(RawSync { step: p.first, params: all[..t].to_vec(), m: all[t..2 * t].to_vec(), v: all[2 * t..3 * t].to_vec(), stats }))
+        Ok(Some(RawSync {
+            step: p.first,
+            params: all[..t].to_vec(),
+            m: all[t..2 * t].to_vec(),
+            v: all[2 * t..3 * t].to_vec(),
+            stats,
+        }))
     }
 
     /// Weights and moments after the last submitted step, waiting (native tools and tests).
@@ -141,10 +173,14 @@ impl Engine {
         }
         let flags = if self.eval.correct.is_some() { self.dims.scored() } else { 0 };
         let stride = STATS_LEN + flags;
-        let results = self.ctx.output_f32("GPU engine", "eval.results", chunks.len().max(1) * stride).map_err(e)?;
+        let results =
+            self.ctx.output_f32("GPU engine", "eval.results", chunks.len().max(1) * stride).map_err(e)?;
         for (k, chunk) in chunks.iter().enumerate() {
             self.write_inputs(chunk)?;
-            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval chunk") });
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval chunk") });
             self.eval.program.encode(&self.ctx, &mut enc).map_err(e)?;
             let at = (k * stride * 4) as u64;
             enc.copy_buffer_to_buffer(&self.eval.stats, 0, &results, at, (STATS_LEN * 4) as u64);
@@ -157,7 +193,11 @@ impl Engine {
         let bytes = (chunks.len().max(1) * stride * 4) as u64;
         let (staging, done) = self.map("eval readback", bytes, &[(&results, 0, bytes)]);
         self.submits += 1;
-        self.pending_eval = Some(EvalPending { map: Pending { staging, done, first: self.step, count: 0 }, chunks: chunks.len(), stride });
+        self.pending_eval = Some(EvalPending {
+            map: Pending { staging, done, first: self.step, count: 0 },
+            chunks: chunks.len(),
+            stride,
+        });
         Ok(())
     }
 
@@ -173,11 +213,18 @@ impl Engine {
         let p = self.pending_eval.take().expect("checked above");
         res.map_err(|err| format!("GPU engine: reading the evaluation back: {err}"))?;
         let all: Vec<f32> = {
-            let view = p.map.staging.slice(..).get_mapped_range().map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
+            let view = p
+                .map
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|err| format!("GPU engine: mapping a readback: {err}"))?;
             bytemuck::cast_slice(&view).to_vec()
         };
         p.map.staging.unmap();
-        Ok(Some(RawEval { step: p.map.first, chunks: all.chunks(p.stride).take(p.chunks).map(<[f32]>::to_vec).collect() }))
+        Ok(Some(RawEval {
+            step: p.map.first,
+            chunks: all.chunks(p.stride).take(p.chunks).map(<[f32]>::to_vec).collect(),
+        }))
     }
-
 }

@@ -27,9 +27,30 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("seq_len", "Sequence length", "shift token + data tokens; at least max_shift + 2", 32, 3, MAX_SEQ_LEN as u64),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab, drawn uniformly; also the number of classes", 16, 2, 8192),
-    ParamSpec::int("max_shift", "Max shift", "shift s is uniform in 0..=max_shift, one token each; at most seq_len - 2", 8, 1, 8192),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "shift token + data tokens; at least max_shift + 2",
+        32,
+        3,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab, drawn uniformly; also the number of classes",
+        16,
+        2,
+        8192,
+    ),
+    ParamSpec::int(
+        "max_shift",
+        "Max shift",
+        "shift s is uniform in 0..=max_shift, one token each; at most seq_len - 2",
+        8,
+        1,
+        8192,
+    ),
 ];
 
 pub struct ContextShift {
@@ -40,7 +61,8 @@ pub struct ContextShift {
 }
 
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
-    let (seq_len, vocab, max_shift) = (params.usize("seq_len"), params.usize("vocab"), params.usize("max_shift"));
+    let (seq_len, vocab, max_shift) =
+        (params.usize("seq_len"), params.usize("vocab"), params.usize("max_shift"));
     let mut c = Checks::default();
     c.check(max_shift + 2 > seq_len, "max_shift", || {
         format!(

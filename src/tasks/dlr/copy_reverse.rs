@@ -27,9 +27,29 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("length", "Length", "data tokens; seq_len = 2 x length + 1 (task token first)", 8, 1, (MAX_SEQ_LEN as u64 - 1) / 2),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab; COPY = vocab, REVERSE = vocab+1, pad = vocab+2", 16, 2, 8192),
-    ParamSpec::choice("mode", "Mode", "mixed: each sequence copies or reverses with probability 1/2; or one task only", 0, MODES),
+    ParamSpec::int(
+        "length",
+        "Length",
+        "data tokens; seq_len = 2 x length + 1 (task token first)",
+        8,
+        1,
+        (MAX_SEQ_LEN as u64 - 1) / 2,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab; COPY = vocab, REVERSE = vocab+1, pad = vocab+2",
+        16,
+        2,
+        8192,
+    ),
+    ParamSpec::choice(
+        "mode",
+        "Mode",
+        "mixed: each sequence copies or reverses with probability 1/2; or one task only",
+        0,
+        MODES,
+    ),
 ];
 
 const MODES: &[&str] = &["mixed", "copy", "reverse"];
@@ -56,7 +76,12 @@ impl Task for CopyReverse {
     }
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: 2 * self.length + 1, vocab: self.vocab + 3, features: 0, output: Output::Classes { channels: 1, classes: self.vocab } }
+        Shape {
+            seq_len: 2 * self.length + 1,
+            vocab: self.vocab + 3,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

@@ -21,14 +21,29 @@ pub static INFO: TaskInfo = TaskInfo {
     title: "CumMax",
     family: "DLR suite",
     description: "output the largest token seen so far at every position",
-    source: "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (CumMax)",
+    source:
+        "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (CumMax)",
     params: PARAMS,
     build,
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence; every position is scored", 32, 1, MAX_SEQ_LEN as u64),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab, drawn uniformly; also the number of classes", 16, 2, 8192),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence; every position is scored",
+        32,
+        1,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab, drawn uniformly; also the number of classes",
+        16,
+        2,
+        8192,
+    ),
 ];
 
 pub struct CumMax {
@@ -47,7 +62,12 @@ impl Task for CumMax {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: self.vocab, features: 0, output: Output::Classes { channels: 1, classes: self.vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: self.vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
@@ -89,7 +109,8 @@ mod tests {
 
     #[test]
     fn largest_setting_generates() {
-        let t = build(Params::from_pairs(PARAMS, [("seq_len", "65536"), ("vocab", "8192")]).unwrap()).unwrap();
+        let t =
+            build(Params::from_pairs(PARAMS, [("seq_len", "65536"), ("vocab", "8192")]).unwrap()).unwrap();
         let b = t.generate(1, 1);
         assert_eq!(b.scored(), MAX_SEQ_LEN);
         assert_eq!(b.targets[MAX_SEQ_LEN - 1], *b.inputs.iter().max().unwrap());

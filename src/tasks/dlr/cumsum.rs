@@ -17,13 +17,20 @@ pub static INFO: TaskInfo = TaskInfo {
     title: "CumSum",
     family: "DLR suite",
     description: "regress the running sum of a Gaussian input, scaled by 1/sqrt(t+1)",
-    source: "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (CumSum)",
+    source:
+        "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (CumSum)",
     params: PARAMS,
     build,
 };
 
-const PARAMS: &[ParamSpec] =
-    &[ParamSpec::int("seq_len", "Sequence length", "positions per sequence; every one is scored", 64, 1, MAX_SEQ_LEN as u64)];
+const PARAMS: &[ParamSpec] = &[ParamSpec::int(
+    "seq_len",
+    "Sequence length",
+    "positions per sequence; every one is scored",
+    64,
+    1,
+    MAX_SEQ_LEN as u64,
+)];
 
 pub struct CumSum {
     params: Params,

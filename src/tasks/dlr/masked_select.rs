@@ -36,11 +36,44 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("length", "Data length", "data region before the answer; seq_len = length + select", 24, 1, MAX_SEQ_LEN as u64 / 2),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab; marked copies vocab..2*vocab, go token 2*vocab", 16, 2, 8192),
-    ParamSpec::int("select", "Selected", "marked positions to copy out; at most length", 4, 1, MAX_SEQ_LEN as u64 / 2),
-    ParamSpec::choice("positions", "Positions", "fixed: the same in every sequence; variable: drawn per sequence", 0, POSITIONS),
-    ParamSpec::choice("layout", "Layout", "scattered: spread over the data; consecutive: one contiguous block", 0, LAYOUTS),
+    ParamSpec::int(
+        "length",
+        "Data length",
+        "data region before the answer; seq_len = length + select",
+        24,
+        1,
+        MAX_SEQ_LEN as u64 / 2,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab; marked copies vocab..2*vocab, go token 2*vocab",
+        16,
+        2,
+        8192,
+    ),
+    ParamSpec::int(
+        "select",
+        "Selected",
+        "marked positions to copy out; at most length",
+        4,
+        1,
+        MAX_SEQ_LEN as u64 / 2,
+    ),
+    ParamSpec::choice(
+        "positions",
+        "Positions",
+        "fixed: the same in every sequence; variable: drawn per sequence",
+        0,
+        POSITIONS,
+    ),
+    ParamSpec::choice(
+        "layout",
+        "Layout",
+        "scattered: spread over the data; consecutive: one contiguous block",
+        0,
+        LAYOUTS,
+    ),
 ];
 
 const POSITIONS: &[&str] = &["variable", "fixed"];
@@ -59,7 +92,9 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
     let (length, vocab, select) = (params.usize("length"), params.usize("vocab"), params.usize("select"));
     let (fixed, consecutive) = (params.usize("positions") == 1, params.usize("layout") == 1);
     let mut c = Checks::default();
-    c.check(select > length, "select", || format!("{select} marked positions do not fit in a data region of length {length}"));
+    c.check(select > length, "select", || {
+        format!("{select} marked positions do not fit in a data region of length {length}")
+    });
     c.finish()?;
     Ok(Box::new(MaskedSelect { params, length, vocab, select, fixed, consecutive }))
 }
@@ -167,9 +202,13 @@ mod tests {
         for r in 0..5 {
             assert_eq!(marked(&b, r, 10, 16), vec![1, 3, 6, 8]);
         }
-        let t = with(&[("length", "10"), ("select", "4"), ("positions", "fixed"), ("layout", "consecutive")]).unwrap();
+        let t = with(&[("length", "10"), ("select", "4"), ("positions", "fixed"), ("layout", "consecutive")])
+            .unwrap();
         assert_eq!(marked(&t.generate(2, 1), 0, 10, 16), vec![3, 4, 5, 6]);
-        assert_eq!((t.token_label(21), t.token_label(32), t.token_label(3)), ("*5".into(), "?".into(), "3".into()));
+        assert_eq!(
+            (t.token_label(21), t.token_label(32), t.token_label(3)),
+            ("*5".into(), "?".into(), "3".into())
+        );
     }
 
     #[test]

@@ -37,9 +37,23 @@ pub const MAX_WORK: usize = 1 << 19;
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::int("keys", "Keys", "key vectors with a value each; keys x queries x dim <= 2^19", 8, 1, 8192),
-    ParamSpec::int("queries", "Queries", "query vectors after the keys, each scored; seq_len = keys + queries", 4, 1, 4096),
+    ParamSpec::int(
+        "queries",
+        "Queries",
+        "query vectors after the keys, each scored; seq_len = keys + queries",
+        4,
+        1,
+        4096,
+    ),
     ParamSpec::int("dim", "Dimension", "entries per key/query vector (input feature channels)", 4, 1, 32),
-    ParamSpec::int("values", "Values", "value tokens 0..values carried by the keys; also the number of classes", 8, 2, 4096),
+    ParamSpec::int(
+        "values",
+        "Values",
+        "value tokens 0..values carried by the keys; also the number of classes",
+        8,
+        2,
+        4096,
+    ),
 ];
 
 pub struct Mips {
@@ -51,7 +65,8 @@ pub struct Mips {
 }
 
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
-    let (keys, queries, dim, values) = (params.usize("keys"), params.usize("queries"), params.usize("dim"), params.usize("values"));
+    let (keys, queries, dim, values) =
+        (params.usize("keys"), params.usize("queries"), params.usize("dim"), params.usize("values"));
     let mut c = Checks::default();
     let work = keys * queries * dim;
     c.check(work > MAX_WORK, "queries", || {
@@ -155,7 +170,8 @@ mod tests {
             // features: [4, 2]; keys at rows 0..3, the query at row 3.
             let row = b.row(r);
             let q = &row.features[6..8];
-            let dots: Vec<f64> = (0..3).map(|k| (0..2).map(|j| row.features[2 * k + j] as f64 * q[j] as f64).sum()).collect();
+            let dots: Vec<f64> =
+                (0..3).map(|k| (0..2).map(|j| row.features[2 * k + j] as f64 * q[j] as f64).sum()).collect();
             let best = (0..3).fold(0, |bi, k| if dots[k] > dots[bi] { k } else { bi });
             assert_eq!(row.targets[3], row.inputs[best]);
             assert_eq!((row.inputs[3], row.mask), (8, &[0.0, 0.0, 0.0, 1.0][..]));

@@ -22,7 +22,8 @@ pub static REVERSE: TaskInfo = TaskInfo {
     title: "Reverse",
     family: "DLR suite",
     description: "read a sequence, then write it backwards over the padding that follows",
-    source: "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (Reverse)",
+    source:
+        "Gupta, Mehta & Berant 2022, Simplifying and Understanding SSMs with Diagonal Linear RNNs (Reverse)",
     params: PARAMS,
     build: |p| build(p, Order::Reversed),
 };
@@ -38,8 +39,22 @@ pub static SORT: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("length", "Length", "data tokens; seq_len = 2 x length, answer on the pad half", 16, 1, MAX_SEQ_LEN as u64 / 2),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab, drawn uniformly with repeats; pad is token vocab", 16, 2, 8192),
+    ParamSpec::int(
+        "length",
+        "Length",
+        "data tokens; seq_len = 2 x length, answer on the pad half",
+        16,
+        1,
+        MAX_SEQ_LEN as u64 / 2,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab, drawn uniformly with repeats; pad is token vocab",
+        16,
+        2,
+        8192,
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

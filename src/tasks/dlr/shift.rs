@@ -28,10 +28,38 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence; must exceed max_shift", 32, 2, MAX_SEQ_LEN as u64),
-    ParamSpec::int("vocab", "Vocabulary", "data tokens 0..vocab, drawn uniformly; also the number of classes", 16, 2, 8192),
-    ParamSpec::int("channels", "Channels", "output channels, each with its own shift; at most max_shift", 4, 1, 16),
-    ParamSpec::int("max_shift", "Max shift", "channel j shifts ceil((j+1)*max_shift/channels); < seq_len", 8, 1, MAX_SEQ_LEN as u64 - 1),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence; must exceed max_shift",
+        32,
+        2,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "data tokens 0..vocab, drawn uniformly; also the number of classes",
+        16,
+        2,
+        8192,
+    ),
+    ParamSpec::int(
+        "channels",
+        "Channels",
+        "output channels, each with its own shift; at most max_shift",
+        4,
+        1,
+        16,
+    ),
+    ParamSpec::int(
+        "max_shift",
+        "Max shift",
+        "channel j shifts ceil((j+1)*max_shift/channels); < seq_len",
+        8,
+        1,
+        MAX_SEQ_LEN as u64 - 1,
+    ),
 ];
 
 pub struct Shift {
@@ -68,7 +96,12 @@ impl Task for Shift {
 
     fn shape(&self) -> Shape {
         let channels = self.shifts.len();
-        Shape { seq_len: self.seq_len, vocab: self.vocab, features: 0, output: Output::Classes { channels, classes: self.vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: self.vocab,
+            features: 0,
+            output: Output::Classes { channels, classes: self.vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
@@ -123,7 +156,12 @@ mod tests {
 
     #[test]
     fn largest_setting_generates() {
-        let t = with(&[("seq_len", MAX_SEQ_LEN as f64), ("max_shift", MAX_SEQ_LEN as f64 - 1.0), ("channels", 16.0)]).unwrap();
+        let t = with(&[
+            ("seq_len", MAX_SEQ_LEN as f64),
+            ("max_shift", MAX_SEQ_LEN as f64 - 1.0),
+            ("channels", 16.0),
+        ])
+        .unwrap();
         let b = t.generate(1, 1);
         // Channel 15 (shift 65535) scores only the last position.
         assert_eq!(b.mask[(MAX_SEQ_LEN - 1) * 16 + 15], 1.0);

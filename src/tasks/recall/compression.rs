@@ -30,7 +30,14 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("length", "Data length", "data tokens; seq_len = 2 x length + 1 and one index token per position", 16, 1, 4096),
+    ParamSpec::int(
+        "length",
+        "Data length",
+        "data tokens; seq_len = 2 x length + 1 and one index token per position",
+        16,
+        1,
+        4096,
+    ),
     ParamSpec::int("vocab", "Vocabulary", "distinct data tokens", 16, 1, 8192),
 ];
 
@@ -51,7 +58,12 @@ impl Task for Compression {
 
     fn shape(&self) -> Shape {
         let vocab = self.vocab + 1 + self.length;
-        Shape { seq_len: 2 * self.length + 1, vocab, features: 0, output: Output::Classes { channels: 1, classes: vocab } }
+        Shape {
+            seq_len: 2 * self.length + 1,
+            vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

@@ -33,7 +33,8 @@ pub static INFO: TaskInfo = TaskInfo {
     name: "fuzzy_recall",
     title: "Fuzzy in-context recall",
     family: "Recall",
-    description: "recall with multi-token keys and values: reproduce a key's value sequence when the key comes back",
+    description:
+        "recall with multi-token keys and values: reproduce a key's value sequence when the key comes back",
     source: "Poli et al. 2024, MAD (athms/mad-lab, fuzzy in-context recall)",
     params: PARAMS,
     build,
@@ -43,9 +44,30 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec::int("key_vocab", "Key tokens", "distinct tokens keys are spelled with", 8, 1, 64),
     ParamSpec::int("value_vocab", "Value tokens", "distinct tokens values are spelled with", 8, 1, 64),
     ParamSpec::int("max_key_len", "Max key length", "key length is uniform in 1..=max_key_len", 2, 1, 4),
-    ParamSpec::int("max_value_len", "Max value length", "value length is uniform in 1..=max_value_len", 2, 1, 4),
-    ParamSpec::int("pairs", "Keys per row", "distinct keys per row; at most key_vocab^max_key_len", 8, 1, 128),
-    ParamSpec::int("seq_len", "Sequence length", "tokens per row; room for 2 items of maximal length", 64, 2, MAX_SEQ_LEN as u64),
+    ParamSpec::int(
+        "max_value_len",
+        "Max value length",
+        "value length is uniform in 1..=max_value_len",
+        2,
+        1,
+        4,
+    ),
+    ParamSpec::int(
+        "pairs",
+        "Keys per row",
+        "distinct keys per row; at most key_vocab^max_key_len",
+        8,
+        1,
+        128,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per row; room for 2 items of maximal length",
+        64,
+        2,
+        MAX_SEQ_LEN as u64,
+    ),
 ];
 
 /// Longest key or value (the `max_*_len` ranges).
@@ -62,13 +84,19 @@ pub struct FuzzyRecall {
 }
 
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
-    let (kv, vv, mk, mv) =
-        (params.usize("key_vocab"), params.usize("value_vocab"), params.usize("max_key_len"), params.usize("max_value_len"));
+    let (kv, vv, mk, mv) = (
+        params.usize("key_vocab"),
+        params.usize("value_vocab"),
+        params.usize("max_key_len"),
+        params.usize("max_value_len"),
+    );
     let (pairs, seq_len) = (params.usize("pairs"), params.usize("seq_len"));
     let mut c = Checks::default();
     let spellings = (kv as u64).pow(mk as u32);
     c.check(pairs as u64 > spellings, "pairs", || {
-        format!("{pairs} distinct keys do not fit: key_vocab^max_key_len = {kv}^{mk} = {spellings} keys at most")
+        format!(
+            "{pairs} distinct keys do not fit: key_vocab^max_key_len = {kv}^{mk} = {spellings} keys at most"
+        )
     });
     c.check(seq_len < 2 * (mk + mv), "seq_len", || {
         format!("{seq_len} is too short: 2 items of up to {} tokens need at least {}", mk + mv, 2 * (mk + mv))
@@ -146,7 +174,12 @@ impl Task for FuzzyRecall {
 
     fn shape(&self) -> Shape {
         let vocab = self.kv + self.vv + 1;
-        Shape { seq_len: self.seq_len, vocab, features: 0, output: Output::Classes { channels: 1, classes: vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
@@ -222,7 +255,8 @@ mod tests {
     #[test]
     fn keys_are_distinct_and_prefix_free_even_when_the_space_is_full() {
         for (pairs, kv, mk) in [(9, 3, 2), (64, 4, 3), (16, 2, 4), (128, 64, 4), (8, 8, 2)] {
-            let t = FuzzyRecall { params: Params::defaults(PARAMS), kv, vv: 2, mk, mv: 1, pairs, seq_len: 64 };
+            let t =
+                FuzzyRecall { params: Params::defaults(PARAMS), kv, vv: 2, mk, mv: 1, pairs, seq_len: 64 };
             let mut rng = Rng::new(pairs as u64);
             for _ in 0..20 {
                 let (mut keys, mut klen) = (Vec::new(), Vec::new());

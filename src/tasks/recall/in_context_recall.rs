@@ -28,9 +28,23 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("keys", "Keys", "distinct key tokens; fewer keys than pairs means more repeats", 8, 1, 4096),
+    ParamSpec::int(
+        "keys",
+        "Keys",
+        "distinct key tokens; fewer keys than pairs means more repeats",
+        8,
+        1,
+        4096,
+    ),
     ParamSpec::int("values", "Values", "distinct value tokens each key can map to", 8, 1, 4096),
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence; even (key-value pairs), at least 4", 64, 4, MAX_SEQ_LEN as u64),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence; even (key-value pairs), at least 4",
+        64,
+        4,
+        MAX_SEQ_LEN as u64,
+    ),
 ];
 
 /// Marks a key with no value yet in the row's mapping.
@@ -46,7 +60,9 @@ pub struct InContextRecall {
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
     let (keys, values, seq_len) = (params.usize("keys"), params.usize("values"), params.usize("seq_len"));
     let mut c = Checks::default();
-    c.check(seq_len % 2 == 1, "seq_len", || format!("{seq_len} is odd: the sequence is key-value pairs, so it must be even"));
+    c.check(seq_len % 2 == 1, "seq_len", || {
+        format!("{seq_len} is odd: the sequence is key-value pairs, so it must be even")
+    });
     c.finish()?;
     Ok(Box::new(InContextRecall { params, keys, values, seq_len }))
 }
@@ -56,7 +72,12 @@ impl Task for InContextRecall {
 
     fn shape(&self) -> Shape {
         let vocab = self.keys + self.values;
-        Shape { seq_len: self.seq_len, vocab, features: 0, output: Output::Classes { channels: 1, classes: vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

@@ -27,9 +27,30 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence: prefix + 2 x segment", 64, 4, MAX_SEQ_LEN as u64),
-    ParamSpec::int("vocab", "Vocabulary", "distinct tokens; more than segment when there is a prefix", 32, 2, 8192),
-    ParamSpec::int("segment", "Segment length", "distinct tokens in the repeated segment; 2 x segment <= seq_len", 16, 2, 4096),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence: prefix + 2 x segment",
+        64,
+        4,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "distinct tokens; more than segment when there is a prefix",
+        32,
+        2,
+        8192,
+    ),
+    ParamSpec::int(
+        "segment",
+        "Segment length",
+        "distinct tokens in the repeated segment; 2 x segment <= seq_len",
+        16,
+        2,
+        4096,
+    ),
 ];
 
 pub struct Induction {
@@ -62,7 +83,12 @@ impl Task for Induction {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: self.vocab, features: 0, output: Output::Classes { channels: 1, classes: self.vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: self.vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

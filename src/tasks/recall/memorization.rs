@@ -27,9 +27,30 @@ pub static INFO: TaskInfo = TaskInfo {
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::int("keys", "Keys", "entries in the fixed table (input key tokens)", 64, 1, 4096),
-    ParamSpec::int("values", "Values", "distinct values (output classes) the table maps keys to", 16, 1, 4096),
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence; even (key, blank pairs)", 32, 2, MAX_SEQ_LEN as u64),
-    ParamSpec::int("table_seed", "Table seed", "seed of the fixed key-value table (same for every sequence)", 0, 0, 1 << 32),
+    ParamSpec::int(
+        "values",
+        "Values",
+        "distinct values (output classes) the table maps keys to",
+        16,
+        1,
+        4096,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence; even (key, blank pairs)",
+        32,
+        2,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "table_seed",
+        "Table seed",
+        "seed of the fixed key-value table (same for every sequence)",
+        0,
+        0,
+        1 << 32,
+    ),
 ];
 
 pub struct Memorization {
@@ -44,7 +65,9 @@ pub struct Memorization {
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
     let (keys, values, seq_len) = (params.usize("keys"), params.usize("values"), params.usize("seq_len"));
     let mut c = Checks::default();
-    c.check(seq_len % 2 == 1, "seq_len", || format!("{seq_len} is odd: the sequence is (key, blank) pairs, so it must be even"));
+    c.check(seq_len % 2 == 1, "seq_len", || {
+        format!("{seq_len} is odd: the sequence is (key, blank) pairs, so it must be even")
+    });
     c.finish()?;
     let mut rng = Rng::fork(params.get("table_seed") as u64, "memorization table");
     let table = (0..keys).map(|_| rng.below(values as u64) as u32).collect();
@@ -55,7 +78,12 @@ impl Task for Memorization {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: self.keys + 1, features: 0, output: Output::Classes { channels: 1, classes: self.values } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: self.keys + 1,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.values },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

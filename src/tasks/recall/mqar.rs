@@ -19,17 +19,39 @@ pub static INFO: TaskInfo = TaskInfo {
     name: "mqar",
     title: "MQAR",
     family: "Recall",
-    description: "multi-query associative recall: recall each queried key's value from earlier in the sequence",
+    description:
+        "multi-query associative recall: recall each queried key's value from earlier in the sequence",
     source: "Arora et al. 2023, Zoology (HazyResearch/zoology, multiquery_ar)",
     params: PARAMS,
     build,
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("vocab", "Vocabulary", "filler + keys + values; keys = (vocab-1)/2 >= kv pairs", 32, 4, 8192),
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence; at least 3 x kv pairs", 24, 4, MAX_SEQ_LEN as u64),
+    ParamSpec::int(
+        "vocab",
+        "Vocabulary",
+        "filler + keys + values; keys = (vocab-1)/2 >= kv pairs",
+        32,
+        4,
+        8192,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence; at least 3 x kv pairs",
+        24,
+        4,
+        MAX_SEQ_LEN as u64,
+    ),
     ParamSpec::int("kv_pairs", "KV pairs", "key-value pairs per sequence, each queried once", 4, 1, 4096),
-    ParamSpec::float("power_a", "Gap power law a", "query offset weight (g+1)^(a-1): 1 = uniform, 0.01 = Zoology", 1.0, 0.001, 1.0),
+    ParamSpec::float(
+        "power_a",
+        "Gap power law a",
+        "query offset weight (g+1)^(a-1): 1 = uniform, 0.01 = Zoology",
+        1.0,
+        0.001,
+        1.0,
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,11 +72,15 @@ fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
 impl Mqar {
     /// Uniform query placement, other parameters as given (validated).
     pub fn new(vocab: usize, seq_len: usize, kv_pairs: usize) -> Result<Self, ConfigError> {
-        Mqar::from_params(Params::with(PARAMS, &[("vocab", vocab as f64), ("seq_len", seq_len as f64), ("kv_pairs", kv_pairs as f64)]))
+        Mqar::from_params(Params::with(
+            PARAMS,
+            &[("vocab", vocab as f64), ("seq_len", seq_len as f64), ("kv_pairs", kv_pairs as f64)],
+        ))
     }
 
     pub fn from_params(params: Params) -> Result<Self, ConfigError> {
-        let (vocab, seq_len, kv_pairs) = (params.usize("vocab"), params.usize("seq_len"), params.usize("kv_pairs"));
+        let (vocab, seq_len, kv_pairs) =
+            (params.usize("vocab"), params.usize("seq_len"), params.usize("kv_pairs"));
         let mut c = Checks::default();
         c.check(seq_len < 3 * kv_pairs, "seq_len", || {
             format!(
@@ -64,7 +90,9 @@ impl Mqar {
             )
         });
         let keys = vocab.saturating_sub(1) / 2;
-        c.check(keys < kv_pairs, "vocab", || format!("{vocab} gives {keys} distinct keys, fewer than {kv_pairs} kv pairs"));
+        c.check(keys < kv_pairs, "vocab", || {
+            format!("{vocab} gives {keys} distinct keys, fewer than {kv_pairs} kv pairs")
+        });
         c.finish()?;
         let power_a = params.get("power_a");
         let cdf = if power_a < 1.0 {
@@ -128,7 +156,12 @@ impl Task for Mqar {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: self.vocab, features: 0, output: Output::Classes { channels: 1, classes: self.vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: self.vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: self.vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
@@ -169,9 +202,14 @@ mod tests {
     #[test]
     fn power_law_puts_queries_closer_to_the_pairs() {
         let mean_offset = |a: f64| {
-            let t = Mqar::from_params(Params::with(PARAMS, &[("seq_len", 512.0), ("kv_pairs", 8.0), ("vocab", 64.0), ("power_a", a)])).unwrap();
+            let t = Mqar::from_params(Params::with(
+                PARAMS,
+                &[("seq_len", 512.0), ("kv_pairs", 8.0), ("vocab", 64.0), ("power_a", a)],
+            ))
+            .unwrap();
             let b = t.generate(1, 64);
-            let pos: Vec<usize> = (0..b.mask.len()).filter(|&i| b.mask[i] > 0.0).map(|i| i % 512 - 16).collect();
+            let pos: Vec<usize> =
+                (0..b.mask.len()).filter(|&i| b.mask[i] > 0.0).map(|i| i % 512 - 16).collect();
             pos.iter().sum::<usize>() as f64 / pos.len() as f64
         };
         let (uniform, skewed) = (mean_offset(1.0), mean_offset(0.01));
@@ -182,7 +220,12 @@ mod tests {
 
     #[test]
     fn dense_power_law_queries_fill_every_slot() {
-        let b = Mqar::from_params(Params::with(PARAMS, &[("seq_len", 30.0), ("kv_pairs", 10.0), ("power_a", 0.001)])).unwrap().generate(5, 4);
+        let b = Mqar::from_params(Params::with(
+            PARAMS,
+            &[("seq_len", 30.0), ("kv_pairs", 10.0), ("power_a", 0.001)],
+        ))
+        .unwrap()
+        .generate(5, 4);
         assert_eq!(b.scored(), 40);
     }
 

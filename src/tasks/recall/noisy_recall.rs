@@ -31,11 +31,32 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("keys", "Keys", "distinct key tokens; fewer keys than pairs means more repeats", 8, 1, 4096),
+    ParamSpec::int(
+        "keys",
+        "Keys",
+        "distinct key tokens; fewer keys than pairs means more repeats",
+        8,
+        1,
+        4096,
+    ),
     ParamSpec::int("values", "Values", "distinct value tokens each key can map to", 8, 1, 4096),
     ParamSpec::int("noise_vocab", "Noise tokens", "distinct noise tokens, never scored", 4, 1, 4096),
-    ParamSpec::float("noise", "Noise fraction", "fraction of positions that are noise; the rest must hold at least 2 pairs", 0.25, 0.0, 0.9),
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence (pairs plus noise)", 64, 4, MAX_SEQ_LEN as u64),
+    ParamSpec::float(
+        "noise",
+        "Noise fraction",
+        "fraction of positions that are noise; the rest must hold at least 2 pairs",
+        0.25,
+        0.0,
+        0.9,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence (pairs plus noise)",
+        64,
+        4,
+        MAX_SEQ_LEN as u64,
+    ),
 ];
 
 const UNSET: u32 = u32::MAX;
@@ -81,7 +102,12 @@ impl Task for NoisyRecall {
 
     fn shape(&self) -> Shape {
         let vocab = self.keys + self.values + self.noise_vocab;
-        Shape { seq_len: self.seq_len, vocab, features: 0, output: Output::Classes { channels: 1, classes: vocab } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

@@ -26,8 +26,22 @@ pub static INFO: TaskInfo = TaskInfo {
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("data_len", "Data region", "positions holding the data tokens and blanks; at least copy", 32, 1, MAX_SEQ_LEN as u64 - 1),
-    ParamSpec::int("copy", "Tokens to copy", "data tokens to find and copy; seq_len = data_len + copy", 8, 1, 4096),
+    ParamSpec::int(
+        "data_len",
+        "Data region",
+        "positions holding the data tokens and blanks; at least copy",
+        32,
+        1,
+        MAX_SEQ_LEN as u64 - 1,
+    ),
+    ParamSpec::int(
+        "copy",
+        "Tokens to copy",
+        "data tokens to find and copy; seq_len = data_len + copy",
+        8,
+        1,
+        4096,
+    ),
     ParamSpec::int("vocab", "Vocabulary", "distinct data tokens (plus blank and copy tokens)", 16, 1, 8192),
 ];
 
@@ -41,7 +55,9 @@ pub struct SelectiveCopy {
 fn build(params: Params) -> Result<Box<dyn Task>, ConfigError> {
     let (data_len, copy, vocab) = (params.usize("data_len"), params.usize("copy"), params.usize("vocab"));
     let mut c = Checks::default();
-    c.check(copy > data_len, "copy", || format!("{copy} data tokens do not fit in a data region of {data_len} positions"));
+    c.check(copy > data_len, "copy", || {
+        format!("{copy} data tokens do not fit in a data region of {data_len} positions")
+    });
     c.check(data_len + copy > MAX_SEQ_LEN, "data_len", || {
         format!("data_len + copy = {} is over the longest sequence, {MAX_SEQ_LEN}", data_len + copy)
     });
@@ -54,7 +70,12 @@ impl Task for SelectiveCopy {
 
     fn shape(&self) -> Shape {
         let vocab = self.vocab + 2;
-        Shape { seq_len: self.data_len + self.copy, vocab, features: 0, output: Output::Classes { channels: 1, classes: vocab } }
+        Shape {
+            seq_len: self.data_len + self.copy,
+            vocab,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: vocab },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {
@@ -90,7 +111,10 @@ mod tests {
         p.set("data_len", 4.0);
         p.set("copy", 5.0);
         let e = build(p).err().unwrap();
-        assert!(e.for_field("copy").unwrap().contains("5 data tokens do not fit in a data region of 4"), "{e}");
+        assert!(
+            e.for_field("copy").unwrap().contains("5 data tokens do not fit in a data region of 4"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub static INFO: TaskInfo = TaskInfo {
     title: "Lag map",
     family: "Continuous",
     description: "regress a fixed linear map of the last k inputs: k lag operators need k heads",
-    source: "\"How many heads make an SSM?\" (lag-operator span needs H = k heads); fixed random coefficients",
+    source:
+        "\"How many heads make an SSM?\" (lag-operator span needs H = k heads); fixed random coefficients",
     params: PARAMS,
     build,
 };
@@ -34,10 +35,38 @@ pub static INFO: TaskInfo = TaskInfo {
 const MAX_OUTPUTS: usize = 16;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("outputs", "Output channels", "real targets per position, each a mix of the lags", 4, 1, MAX_OUTPUTS as u64),
-    ParamSpec::int("lags", "Lags k", "inputs u_t .. u_{t-k+1} each target depends on; at most seq_len", 4, 1, 64),
-    ParamSpec::int("seq_len", "Sequence length", "positions per sequence; t >= lags-1 are scored", 64, 1, MAX_SEQ_LEN as u64),
-    ParamSpec::int("map_seed", "Map seed", "fixes the coefficient matrix A (same for every sequence)", 0, 0, 1_000_000),
+    ParamSpec::int(
+        "outputs",
+        "Output channels",
+        "real targets per position, each a mix of the lags",
+        4,
+        1,
+        MAX_OUTPUTS as u64,
+    ),
+    ParamSpec::int(
+        "lags",
+        "Lags k",
+        "inputs u_t .. u_{t-k+1} each target depends on; at most seq_len",
+        4,
+        1,
+        64,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "positions per sequence; t >= lags-1 are scored",
+        64,
+        1,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::int(
+        "map_seed",
+        "Map seed",
+        "fixes the coefficient matrix A (same for every sequence)",
+        0,
+        0,
+        1_000_000,
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +94,8 @@ impl LagMap {
     }
 
     pub fn from_params(params: Params) -> Result<Self, ConfigError> {
-        let (outputs, lags, seq_len) = (params.usize("outputs"), params.usize("lags"), params.usize("seq_len"));
+        let (outputs, lags, seq_len) =
+            (params.usize("outputs"), params.usize("lags"), params.usize("seq_len"));
         let mut c = Checks::default();
         c.check(lags > seq_len, "lags", || {
             format!("{lags} lags do not fit in seq_len {seq_len}: a full window of {lags} inputs needs seq_len >= {lags}")
@@ -88,7 +118,12 @@ impl Task for LagMap {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: 1, features: 1, output: Output::Regression { channels: self.outputs } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: 1,
+            features: 1,
+            output: Output::Regression { channels: self.outputs },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

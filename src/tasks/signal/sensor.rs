@@ -39,11 +39,39 @@ const MAX_CHANNELS: usize = 16;
 const MAX_DRIFT_EXCURSION: f64 = 8.0;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("channels", "Sensor channels", "inputs per position; channel c has gain 1 + c/2", 3, 1, MAX_CHANNELS as u64),
-    ParamSpec::int("seq_len", "Sequence length", "positions, all scored; drift x sqrt(seq_len) <= 8", 128, 2, MAX_SEQ_LEN as u64),
-    ParamSpec::float("smoothness", "Smoothness rho", "velocity AR(1) coefficient: 0 = white, near 1 = slow", 0.95, 0.0, 0.999),
+    ParamSpec::int(
+        "channels",
+        "Sensor channels",
+        "inputs per position; channel c has gain 1 + c/2",
+        3,
+        1,
+        MAX_CHANNELS as u64,
+    ),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "positions, all scored; drift x sqrt(seq_len) <= 8",
+        128,
+        2,
+        MAX_SEQ_LEN as u64,
+    ),
+    ParamSpec::float(
+        "smoothness",
+        "Smoothness rho",
+        "velocity AR(1) coefficient: 0 = white, near 1 = slow",
+        0.95,
+        0.0,
+        0.999,
+    ),
     ParamSpec::float("noise", "Sensor noise", "std of white noise added to every reading", 0.05, 0.0, 1.0),
-    ParamSpec::float("drift", "Bias drift", "std of the bias random walk's steps; drift x sqrt(seq_len) <= 8", 0.01, 0.0, 0.5),
+    ParamSpec::float(
+        "drift",
+        "Bias drift",
+        "std of the bias random walk's steps; drift x sqrt(seq_len) <= 8",
+        0.01,
+        0.0,
+        0.5,
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +115,12 @@ impl Task for Sensor {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: 1, features: self.channels, output: Output::Regression { channels: 1 } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: 1,
+            features: self.channels,
+            output: Output::Regression { channels: 1 },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, row: RowMut<'_>) {

@@ -23,16 +23,39 @@ pub static INFO: TaskInfo = TaskInfo {
     name: "listops",
     title: "ListOps sub-trees",
     family: "DLR suite (long)",
-    description: "evaluate nested MAX/MIN/MED/SUM-mod-10 lists: output every sub-tree's value at its closing bracket",
-    source: "Gupta et al. 2022, DLR paper (ListOpsSubTrees); ListOps from Nangia & Bowman 2018 / Long Range Arena",
+    description:
+        "evaluate nested MAX/MIN/MED/SUM-mod-10 lists: output every sub-tree's value at its closing bracket",
+    source:
+        "Gupta et al. 2022, DLR paper (ListOpsSubTrees); ListOps from Nangia & Bowman 2018 / Long Range Arena",
     params: PARAMS,
     build,
 };
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("seq_len", "Sequence length", "tokens per sequence (tree + pad); at least 4 for `[OP d d ]`", 64, 1, 8192),
-    ParamSpec::int("max_args", "Max arguments", "arguments per operator are drawn from 2..=max_args", 5, 2, 10),
-    ParamSpec::int("max_depth", "Max depth", "deepest operator nesting (root = 1); small values cap the tree size", 6, 1, 20),
+    ParamSpec::int(
+        "seq_len",
+        "Sequence length",
+        "tokens per sequence (tree + pad); at least 4 for `[OP d d ]`",
+        64,
+        1,
+        8192,
+    ),
+    ParamSpec::int(
+        "max_args",
+        "Max arguments",
+        "arguments per operator are drawn from 2..=max_args",
+        5,
+        2,
+        10,
+    ),
+    ParamSpec::int(
+        "max_depth",
+        "Max depth",
+        "deepest operator nesting (root = 1); small values cap the tree size",
+        6,
+        1,
+        20,
+    ),
 ];
 
 /// Token ids.
@@ -73,7 +96,8 @@ pub fn apply(op: u32, args: &mut [u8]) -> u8 {
 
 impl ListOps {
     pub fn from_params(params: Params) -> Result<Self, ConfigError> {
-        let (seq_len, max_args, max_depth) = (params.usize("seq_len"), params.usize("max_args"), params.usize("max_depth"));
+        let (seq_len, max_args, max_depth) =
+            (params.usize("seq_len"), params.usize("max_args"), params.usize("max_depth"));
         let mut c = Checks::default();
         c.check(seq_len < MIN_TREE, "seq_len", || {
             format!("{seq_len} is too short: the smallest tree `[OP d d ]` needs at least {MIN_TREE} tokens")
@@ -88,7 +112,14 @@ impl ListOps {
 
     /// Write one operator node of depth budget `depth` (>= 1) at `pos` using at most `budget`
     /// (>= 4) tokens; returns (tokens used, value).
-    fn node(&self, rng: &mut Rng, row: &mut RowMut<'_>, pos: usize, budget: usize, depth: usize) -> (usize, u8) {
+    fn node(
+        &self,
+        rng: &mut Rng,
+        row: &mut RowMut<'_>,
+        pos: usize,
+        budget: usize,
+        depth: usize,
+    ) -> (usize, u8) {
         let inner = budget - 2; // tokens left for the arguments, >= 2
         let k_max = self.max_args.min(inner);
         // Enough arguments that they can absorb the budget when sub-trees are size-capped.
@@ -102,8 +133,8 @@ impl ListOps {
         let mut vals = [0u8; 10];
         for (i, v) in vals.iter_mut().enumerate().take(k) {
             let left = k - i; // this argument and those after it
-            // Share around the mean rem / left, at most one sub-tree's capacity, leaving at least
-            // one token per later argument and no more than the later ones can hold.
+                              // Share around the mean rem / left, at most one sub-tree's capacity, leaving at least
+                              // one token per later argument and no more than the later ones can hold.
             let later_cap = (left - 1).saturating_mul(child_cap);
             let lo = rem.saturating_sub(later_cap).max(1);
             let hi = (rem - (left - 1)).min(child_cap).min(2 * (rem / left)).max(lo);
@@ -134,7 +165,12 @@ impl Task for ListOps {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.seq_len, vocab: 16, features: 0, output: Output::Classes { channels: 1, classes: 10 } }
+        Shape {
+            seq_len: self.seq_len,
+            vocab: 16,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: 10 },
+        }
     }
 
     fn fill_row(&self, rng: &mut Rng, mut row: RowMut<'_>) {

@@ -36,7 +36,14 @@ pub static INFO: TaskInfo = TaskInfo {
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::int("size", "Image size N", "N x N pixels = N² tokens; at least 4 x radius + 4", 32, 8, 256),
     ParamSpec::int("radius", "Circle radius", "radius of the two end discs (pixels)", 2, 1, 8),
-    ParamSpec::int("distractors", "Distractor paths", "paths without circles that never touch the connecting path", 4, 0, 32),
+    ParamSpec::int(
+        "distractors",
+        "Distractor paths",
+        "paths without circles that never touch the connecting path",
+        4,
+        0,
+        32,
+    ),
 ];
 
 pub const BACKGROUND: u32 = 0;
@@ -85,7 +92,8 @@ fn turn_toward(dir: usize, want: usize) -> usize {
 
 impl Pathfinder {
     pub fn from_params(params: Params) -> Result<Self, ConfigError> {
-        let (size, radius, distractors) = (params.usize("size"), params.usize("radius"), params.usize("distractors"));
+        let (size, radius, distractors) =
+            (params.usize("size"), params.usize("radius"), params.usize("distractors"));
         let mut c = Checks::default();
         c.check(size < 4 * radius + 4, "size", || {
             format!(
@@ -143,7 +151,12 @@ impl Task for Pathfinder {
     task_meta!();
 
     fn shape(&self) -> Shape {
-        Shape { seq_len: self.size * self.size, vocab: 3, features: 0, output: Output::Classes { channels: 1, classes: 2 } }
+        Shape {
+            seq_len: self.size * self.size,
+            vocab: 3,
+            features: 0,
+            output: Output::Classes { channels: 1, classes: 2 },
+        }
     }
 
     fn image(&self) -> Option<(usize, usize)> {
@@ -165,7 +178,8 @@ impl Task for Pathfinder {
             std::mem::swap(&mut u0, &mut u1);
         }
         let (v0, v1) = (rng.range(lo, hi + 1), rng.range(lo, hi + 1));
-        let ((ax, ay), (bx, by)) = if rng.below(2) == 0 { ((u0, v0), (u1, v1)) } else { ((v0, u0), (v1, u1)) };
+        let ((ax, ay), (bx, by)) =
+            if rng.below(2) == 0 { ((u0, v0), (u1, v1)) } else { ((v0, u0), (v1, u1)) };
         let (ax, ay, bx, by) = (ax as i32, ay as i32, bx as i32, by as i32);
         for (cx, cy) in [(ax, ay), (bx, by)] {
             for y in cy - r as i32..=cy + r as i32 {
@@ -223,7 +237,10 @@ impl Task for Pathfinder {
                 if !self.inside(x + DX[dir], y + DY[dir]) {
                     dir = want;
                 }
-                let Some(d) = [dir, (dir + 1) % 8, (dir + 7) % 8].into_iter().find(|&d| self.free(targets, x + DX[d], y + DY[d])) else {
+                let Some(d) = [dir, (dir + 1) % 8, (dir + 7) % 8]
+                    .into_iter()
+                    .find(|&d| self.free(targets, x + DX[d], y + DY[d]))
+                else {
                     break;
                 };
                 dir = d;
@@ -242,7 +259,11 @@ impl Task for Pathfinder {
     }
 
     fn class_label(&self, class: u32) -> String {
-        if class == 1 { "1".into() } else { "·".into() }
+        if class == 1 {
+            "1".into()
+        } else {
+            "·".into()
+        }
     }
 }
 
@@ -276,8 +297,10 @@ mod tests {
         assert!(per_row < 0.05, "{per_row} s per 256 x 256 row");
         for r in 0..4 {
             let row = b.row(r);
-            let main_path = (0..row.inputs.len()).filter(|&i| row.inputs[i] == PATH && row.targets[i] == 1).count();
-            let distractor = (0..row.inputs.len()).filter(|&i| row.inputs[i] == PATH && row.targets[i] == 0).count();
+            let main_path =
+                (0..row.inputs.len()).filter(|&i| row.inputs[i] == PATH && row.targets[i] == 1).count();
+            let distractor =
+                (0..row.inputs.len()).filter(|&i| row.inputs[i] == PATH && row.targets[i] == 0).count();
             assert!(main_path >= 256 / 3 - 6, "row {r}: path of {main_path} pixels");
             assert!(distractor >= 32 * 64, "row {r}: only {distractor} distractor pixels");
         }

@@ -14,7 +14,9 @@ impl Lab {
     /// Replace the current run with one loaded from a checkpoint file (weights + config), after
     /// checking its header here; a bad file leaves the current run untouched.
     pub fn load_checkpoint(&self, name: &str, bytes: Vec<u8>) {
-        let cfg = match Trainer::checkpoint_config(&bytes).and_then(|(cfg, step)| crate::engine::plan(&cfg).map(|p| (cfg, step, p)).map_err(|e| e.to_string())) {
+        let cfg = match Trainer::checkpoint_config(&bytes).and_then(|(cfg, step)| {
+            crate::engine::plan(&cfg).map(|p| (cfg, step, p)).map_err(|e| e.to_string())
+        }) {
             Ok(x) => x,
             Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
         };
@@ -24,7 +26,11 @@ impl Lab {
             Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
         };
         let regression = plan.task.shape().output.is_regression();
-        let curve = match bundle.as_ref().map(|b| crate::engine::bundle::parse_metrics(&b.metrics_csv, regression)).transpose() {
+        let curve = match bundle
+            .as_ref()
+            .map(|b| crate::engine::bundle::parse_metrics(&b.metrics_csv, regression))
+            .transpose()
+        {
             Ok(h) => h,
             Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
         };
@@ -32,7 +38,8 @@ impl Lab {
         self.form.show(&cfg);
         write_run_url(&cfg, &plan);
         self.config.set_value(Some(cfg.clone()));
-        self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
+        self.history
+            .set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
         self.status.update(|s| {
             s.state = RunState::Paused;
             s.step = step;
@@ -49,7 +56,11 @@ impl Lab {
             _ => String::new(),
         };
         let what = match &bundle {
-            Some(b) if b.version != crate::VERSION => format!("run bundle {name} (step {step}, with its curve; made with interlab {}, this is {})", b.version, crate::VERSION),
+            Some(b) if b.version != crate::VERSION => format!(
+                "run bundle {name} (step {step}, with its curve; made with interlab {}, this is {})",
+                b.version,
+                crate::VERSION
+            ),
             Some(_) => format!("run bundle {name} (step {step}, with its curve)"),
             None => format!("{name} (step {step})"),
         };
@@ -63,7 +74,8 @@ impl Lab {
             Ok((session, eval)) => {
                 let done = session.is_done();
                 self.local.set_value(Some(session));
-                let mut m = FromWorker::state(run, if done { RunState::Done } else { RunState::Paused }, None);
+                let mut m =
+                    FromWorker::state(run, if done { RunState::Done } else { RunState::Paused }, None);
                 m.eval = Some(eval);
                 self.apply(m);
             }
@@ -91,12 +103,17 @@ impl Lab {
     /// the metrics as CSV and the page's link.
     pub fn export_bundle(&self) {
         let run = self.run_id.get_value();
-        let request = crate::engine::messages::BundleRequest { metrics_csv: crate::engine::bundle::metrics_csv(&self.history.get_untracked()), link: browser::url::href() };
+        let request = crate::engine::messages::BundleRequest {
+            metrics_csv: crate::engine::bundle::metrics_csv(&self.history.get_untracked()),
+            link: browser::url::href(),
+        };
         self.exporting_bundle.set_value(true);
         if self.post(ToWorker::Export { run, bundle: Some(request.clone()) }) {
             return;
         }
-        let bytes = self.local.with_value(|s| s.as_ref().map(|s| crate::engine::bundle::write(&s.trainer, &request.metrics_csv, &request.link)));
+        let bytes = self.local.with_value(|s| {
+            s.as_ref().map(|s| crate::engine::bundle::write(&s.trainer, &request.metrics_csv, &request.link))
+        });
         match bytes {
             Some(Ok(b)) => self.save_checkpoint(&b),
             Some(Err(e)) => self.message.set(Some(format!("Could not save the run: {e}"))),
@@ -106,7 +123,11 @@ impl Lab {
 
     pub(super) fn save_checkpoint(&self, bytes: &[u8]) {
         let kind = if self.exporting_bundle.get_value() { "interlab-run" } else { "interlab" };
-        let name = self.config.with_value(|c| c.as_ref().map(|c| format!("{kind}-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)));
+        let name = self.config.with_value(|c| {
+            c.as_ref().map(|c| {
+                format!("{kind}-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)
+            })
+        });
         let name = name.unwrap_or_else(|| "interlab.safetensors".into());
         if let Err(e) = browser::download(&name, bytes, "application/octet-stream") {
             self.message.set(Some(e));

@@ -14,9 +14,9 @@ use super::TRAINING_BACKEND;
 use crate::browser;
 use crate::browser::worker::WorkerHandle;
 use crate::core::TrainConfig;
+use crate::engine::backend::{self, BackendInfo, BackendPref};
 use crate::engine::history::{History, SpeedMeter};
 use crate::engine::inspect::ModelView;
-use crate::engine::backend::{self, BackendInfo, BackendPref};
 use crate::engine::messages::{FromWorker, ToWorker};
 use crate::engine::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use crate::engine::{Backend, RunState, RunStatus, Runner, Session, Trainer};
@@ -80,7 +80,11 @@ impl Lab {
     fn spawn_worker(&self) {
         let lab = *self;
         self.outbox.set_value(Some(Vec::new()));
-        match WorkerHandle::spawn(WORKER_URL, move |text| lab.on_worker_text(&text), move |e| lab.worker_failed(e)) {
+        match WorkerHandle::spawn(
+            WORKER_URL,
+            move |text| lab.on_worker_text(&text),
+            move |e| lab.worker_failed(e),
+        ) {
             Ok(w) => self.worker.set_value(Some(w)),
             Err(e) => self.worker_failed(e),
         }
@@ -186,7 +190,8 @@ impl Lab {
             self.spawn_worker();
         }
         self.config.set_value(Some(cfg.clone()));
-        self.history.set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
+        self.history
+            .set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });
         self.view.set(None);
         self.backend.set(None);
         self.status.set(RunStatus {
@@ -209,14 +214,20 @@ impl Lab {
         if self.post(ToWorker::Start { run, config: config.clone(), budget_mib, backend, lose_gpu_at }) {
             return;
         }
-        let reason = "CPU: the training worker is unavailable, and the page's own thread trains on the CPU only".to_string();
+        let reason =
+            "CPU: the training worker is unavailable, and the page's own thread trains on the CPU only"
+                .to_string();
         self.backend.set(Some(BackendInfo { gpu: false, adapter: None, reason }));
         match Trainer::new(config) {
             Ok(t) => {
                 self.local.set_value(Some(Session::new(t)));
                 self.spawn_local_loop();
             }
-            Err(e) => self.apply(FromWorker::state(run, RunState::Error, Some(format!("could not build the run: {e}")))),
+            Err(e) => self.apply(FromWorker::state(
+                run,
+                RunState::Error,
+                Some(format!("could not build the run: {e}")),
+            )),
         }
     }
 
@@ -268,7 +279,8 @@ impl Lab {
         if self.post(ToWorker::Inspect { run, seed }) {
             return;
         }
-        match self.local.with_value(|s| s.as_ref().map(|s| crate::engine::inspect::inspect(&s.trainer, seed))) {
+        match self.local.with_value(|s| s.as_ref().map(|s| crate::engine::inspect::inspect(&s.trainer, seed)))
+        {
             Some(Ok(v)) => self.view.set(Some(v)),
             Some(Err(e)) => self.message.set(Some(format!("Could not inspect the model: {e}"))),
             None => {}
@@ -285,7 +297,10 @@ impl Lab {
         if self.post(ToWorker::Steer { run, request: request.clone() }) {
             return true;
         }
-        let out = self.local.with_value(|s| s.as_ref().map(|s| crate::engine::steering::handle(&s.trainer, &request, &browser::now_ms, &mut |_| {})));
+        let out = self.local.with_value(|s| {
+            s.as_ref()
+                .map(|s| crate::engine::steering::handle(&s.trainer, &request, &browser::now_ms, &mut |_| {}))
+        });
         self.steer.set(out);
         true
     }
@@ -310,7 +325,9 @@ impl Lab {
         self.lazy_worker.set_value(false);
         self.worker.set_value(None);
         self.outbox.set_value(None);
-        self.message.set(Some(format!("Training worker unavailable ({detail}); training runs on the page's main thread.")));
+        self.message.set(Some(format!(
+            "Training worker unavailable ({detail}); training runs on the page's main thread."
+        )));
         self.status.update(|s| s.runner = Runner::Main);
         if self.status.get_untracked().state == RunState::Running {
             // Restart the interrupted run here, from step 0 (same seed, same curve).
@@ -335,7 +352,11 @@ impl Lab {
             self.history.update(|h| h.truncate(*step));
             self.speed.update_value(|s| s.reset());
             self.message.set(Some(format!("GPU lost: {why}.")));
-            self.backend.set(Some(BackendInfo { gpu: false, adapter: None, reason: format!("CPU after a GPU loss at step {step}: {why}") }));
+            self.backend.set(Some(BackendInfo {
+                gpu: false,
+                adapter: None,
+                reason: format!("CPU after a GPU loss at step {step}: {why}"),
+            }));
             self.status.update(|st| st.backend = Backend::Cpu);
         }
         if let Some(info) = &m.backend {
@@ -343,7 +364,10 @@ impl Lab {
             self.backend.set(Some(info.clone()));
         }
         let now = browser::now_ms();
-        let sps = m.steps.last().and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
+        let sps = m
+            .steps
+            .last()
+            .and_then(|s| self.speed.try_update_value(|meter| meter.record(now, s.step)).flatten());
         self.history.update(|h| h.record(&m.steps, m.eval, m.spectrum.as_ref()));
         if let Some(v) = m.view {
             self.view.set(Some(v));
@@ -373,7 +397,11 @@ impl Lab {
             st.runner = self.runner();
         });
         if let Some(e) = m.error {
-            self.message.set(Some(if m.state == RunState::Error { format!("Training stopped: {e}") } else { e }));
+            self.message.set(Some(if m.state == RunState::Error {
+                format!("Training stopped: {e}")
+            } else {
+                e
+            }));
         }
         if m.eval.is_some() && self.views_open.get_untracked() {
             self.inspect();
@@ -401,7 +429,10 @@ impl Lab {
                 return;
             }
             let deadline = browser::now_ms() + CHUNK_MS;
-            let report = self.local.try_update_value(|s| s.as_mut().map(|s| s.run_until(deadline, &browser::now_ms))).flatten();
+            let report = self
+                .local
+                .try_update_value(|s| s.as_mut().map(|s| s.run_until(deadline, &browser::now_ms)))
+                .flatten();
             let Some(report) = report else { return };
             let update = FromWorker::from_report(self.run_id.get_value(), &report);
             let state = update.state;
@@ -425,7 +456,11 @@ pub(super) fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
         pairs.push(("backend".into(), backend::preference().name().into()));
     }
     // The steering panel's and the views' state stay in the link across runs.
-    pairs.extend(browser::url::query_pairs().into_iter().filter(|(k, _)| k == "steer" || k.starts_with("st_") || k == "views" || k == "vseed"));
+    pairs.extend(
+        browser::url::query_pairs()
+            .into_iter()
+            .filter(|(k, _)| k == "steer" || k.starts_with("st_") || k == "views" || k == "vseed"),
+    );
     let _ = browser::url::replace_query(&pairs);
 }
 
@@ -434,7 +469,8 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
     let status = lab.status;
     let message = lab.message;
     let state = move || status.with(|s| s.state);
-    let fmt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "–".into());
+    let fmt =
+        |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "–".into());
     view! {
         <div class="runbar">
             <div class="buttons">

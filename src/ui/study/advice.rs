@@ -13,8 +13,13 @@ use crate::study::puzzle::{make_puzzle, Advice, PuzzleInstance};
 
 /// The answer buttons' labels of a puzzle task with `classes` answers.
 pub fn answer_labels(spec: &crate::study::protocol::TaskSpec, classes: u32) -> std::sync::Arc<Vec<String>> {
-    let task = crate::tasks::build(&spec.name, spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).ok();
-    std::sync::Arc::new((0..classes).map(|c| task.as_ref().map(|t| t.class_label(c)).unwrap_or_else(|| c.to_string())).collect())
+    let task =
+        crate::tasks::build(&spec.name, spec.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).ok();
+    std::sync::Arc::new(
+        (0..classes)
+            .map(|c| task.as_ref().map(|t| t.class_label(c)).unwrap_or_else(|| c.to_string()))
+            .collect(),
+    )
 }
 
 pub fn mode(s: &Session, z: &Puzzle) -> AdviceMode {
@@ -32,7 +37,8 @@ pub fn instance(pt: &PlannedTrial, z: &Puzzle) -> Result<PuzzleInstance, String>
 
 /// The model's advice on trial `pt`.
 pub async fn advise(s: &Session, pt: &PlannedTrial, z: &Puzzle) -> Result<Advice, String> {
-    let name = z.model.as_deref().ok_or_else(|| format!("trial '{}' has advice but no model", pt.trial_id))?;
+    let name =
+        z.model.as_deref().ok_or_else(|| format!("trial '{}' has advice but no model", pt.trial_id))?;
     let adv = s.advisor(name).await?;
     adv.check_task(&z.task.name, &z.task.params)?;
     let inst = instance(pt, z)?;

@@ -23,7 +23,12 @@ use crate::study::record::{self, EditShown};
 
 /// The model's prediction on trial `pt` with the context positions `hidden` masked out:
 /// its advice and its attention over the positions.
-pub async fn predict(s: &Session, pt: &PlannedTrial, ae: &AttentionEdit, hidden: &[usize]) -> Result<(Advice, Vec<f64>), String> {
+pub async fn predict(
+    s: &Session,
+    pt: &PlannedTrial,
+    ae: &AttentionEdit,
+    hidden: &[usize],
+) -> Result<(Advice, Vec<f64>), String> {
     let adv = s.advisor(&ae.model).await?;
     adv.check_task(&ae.task.name, &ae.task.params)?;
     let inst = make_puzzle(&ae.task, pt.seed).map_err(|e| e.to_string())?;
@@ -37,16 +42,25 @@ pub async fn predict(s: &Session, pt: &PlannedTrial, ae: &AttentionEdit, hidden:
 /// prediction event (after a reload, the edited view comes back).
 fn restored(s: &Session, index: usize) -> (Vec<usize>, u64) {
     let rows = s.rows();
-    let shown: Vec<_> = rows.iter().filter(|r| r.kind == EventKind::AdviceShown && r.trial_index == Some(index)).collect();
-    let edits = shown.iter().filter(|r| r.data.get("edited").and_then(|v| v.as_bool()) == Some(true)).count() as u64;
-    let hidden = shown.last().and_then(|r| r.data.get("hidden")).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_u64()).map(|x| x as usize).collect()).unwrap_or_default();
+    let shown: Vec<_> =
+        rows.iter().filter(|r| r.kind == EventKind::AdviceShown && r.trial_index == Some(index)).collect();
+    let edits =
+        shown.iter().filter(|r| r.data.get("edited").and_then(|v| v.as_bool()) == Some(true)).count() as u64;
+    let hidden = shown
+        .last()
+        .and_then(|r| r.data.get("hidden"))
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_u64()).map(|x| x as usize).collect())
+        .unwrap_or_default();
     (hidden, edits)
 }
 
 pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, next: Screen) -> AnyView {
     let inst = match make_puzzle(&ae.task, pt.seed) {
         Ok(i) => i,
-        Err(e) => return view! { <p class="error" data-testid="study-unsupported">{e.to_string()}</p> }.into_any(),
+        Err(e) => {
+            return view! { <p class="error" data-testid="study-unsupported">{e.to_string()}</p> }.into_any()
+        }
     };
     let interactive = ae.interactive.resolve(&s.plan.assignment.levels()).unwrap_or(false);
     let labels = advice::answer_labels(&ae.task, inst.classes);

@@ -69,7 +69,9 @@ impl StudyUi {
             }
             if next == Screen::Done {
                 if let Err(e) = s.complete().await {
-                    ui.error.set(Some(format!("The completion could not be saved ({e}); download your data below.")));
+                    ui.error.set(Some(format!(
+                        "The completion could not be saved ({e}); download your data below."
+                    )));
                 }
             }
             s.send();

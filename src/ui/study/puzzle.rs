@@ -30,16 +30,32 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
     };
     let mode = advice::mode(&s, &z);
     // Advice shown with the trial was recorded by `begin`; read it back from the log.
-    let logged_advice = move |s: &Session| s.rows().iter().rev().take_while(|r| r.trial_index == Some(pt.index) || r.trial_index.is_none()).find(|r| r.kind == crate::study::events::EventKind::AdviceShown && r.trial_index == Some(pt.index)).map(|r| Advice {
-        answer: r.data.get("answer").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
-        confidence: r.data.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0),
-        misleading: r.data.get("misleading").and_then(|v| v.as_bool()).unwrap_or(false),
-    });
+    let logged_advice = move |s: &Session| {
+        s.rows()
+            .iter()
+            .rev()
+            .take_while(|r| r.trial_index == Some(pt.index) || r.trial_index.is_none())
+            .find(|r| {
+                r.kind == crate::study::events::EventKind::AdviceShown && r.trial_index == Some(pt.index)
+            })
+            .map(|r| Advice {
+                answer: r.data.get("answer").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+                confidence: r.data.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0),
+                misleading: r.data.get("misleading").and_then(|v| v.as_bool()).unwrap_or(false),
+            })
+    };
     let shown_advice = RwSignal::new(logged_advice(&s));
     // The advice could not be made (e.g. the model's file failed its sha256 check).
-    let advice_error = s.rows().iter().rev().find(|r| r.kind == crate::study::events::EventKind::Error && r.trial_index == Some(pt.index)).and_then(|r| r.data.get("message").and_then(|m| m.as_str()).map(String::from));
+    let advice_error = s
+        .rows()
+        .iter()
+        .rev()
+        .find(|r| r.kind == crate::study::events::EventKind::Error && r.trial_index == Some(pt.index))
+        .and_then(|r| r.data.get("message").and_then(|m| m.as_str()).map(String::from));
     // Asked for before a reload: still asked for.
-    let requested = RwSignal::new(s.rows().iter().any(|r| r.kind == crate::study::events::EventKind::AdviceRequested && r.trial_index == Some(pt.index)));
+    let requested = RwSignal::new(s.rows().iter().any(|r| {
+        r.kind == crate::study::events::EventKind::AdviceRequested && r.trial_index == Some(pt.index)
+    }));
     let give_up = RwSignal::new(false);
     if let Some(ms) = z.give_up_after_ms {
         crate::browser::spawn(async move {
@@ -49,7 +65,13 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
     }
     let state = {
         let z = z.clone();
-        move || PuzzleShown { mode, requested: requested.get_untracked(), advice: shown_advice.get_untracked(), steering_scale: z.steering_scale, give_up_offered: z.give_up_after_ms.is_some() }
+        move || PuzzleShown {
+            mode,
+            requested: requested.get_untracked(),
+            advice: shown_advice.get_untracked(),
+            steering_scale: z.steering_scale,
+            give_up_offered: z.give_up_after_ms.is_some(),
+        }
     };
     let ask = {
         let (s, pt, z) = (s.clone(), pt.clone(), z.clone());
@@ -66,7 +88,12 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
                     }
                     Err(e) => {
                         ui.error.set(Some(format!("The AI could not answer: {e}")));
-                        ui.log(vec![crate::study::events::Event::new(crate::study::events::EventKind::Error, record::tag(&pt), at).with("message", e)]);
+                        ui.log(vec![crate::study::events::Event::new(
+                            crate::study::events::EventKind::Error,
+                            record::tag(&pt),
+                            at,
+                        )
+                        .with("message", e)]);
                     }
                 }
                 ui.saving.set(false);
@@ -82,7 +109,12 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
         .collect_view();
     let quit = {
         let (s, pt, inst, next) = (s.clone(), pt.clone(), inst.clone(), next.clone());
-        move |_| ui.finish(record::puzzle(&pt, &inst, &state(), PuzzleEnd::GaveUp, s.rt_ms(), s.t_ms()), next.clone())
+        move |_| {
+            ui.finish(
+                record::puzzle(&pt, &inst, &state(), PuzzleEnd::GaveUp, s.rt_ms(), s.t_ms()),
+                next.clone(),
+            )
+        }
     };
     let tokens = inst.tokens.iter().enumerate().map(|(t, tok)| view! { <span class="tok" class:scored=t == inst.query_position><span class="in">{tok.clone()}</span></span> }).collect_view();
     view! {

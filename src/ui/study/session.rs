@@ -64,11 +64,22 @@ impl Session {
         };
         let protocol = match crate::study::parse_protocol(&text) {
             Ok(p) => p,
-            Err(e) => return Start::Broken(e.issues().iter().map(|i| i.to_string()).collect::<Vec<_>>().into_iter().chain(e.issues().is_empty().then(|| e.to_string())).collect()),
+            Err(e) => {
+                return Start::Broken(
+                    e.issues()
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .chain(e.issues().is_empty().then(|| e.to_string()))
+                        .collect(),
+                )
+            }
         };
         let id = protocol.metadata.id.clone();
         let mut params = BTreeMap::new();
-        for k in STANDARD_URL_PARAMS.iter().map(|s| s.to_string()).chain(protocol.url_params.iter().cloned()) {
+        for k in STANDARD_URL_PARAMS.iter().map(|s| s.to_string()).chain(protocol.url_params.iter().cloned())
+        {
             if let Some(v) = get(&k) {
                 params.insert(k, v.chars().take(200).collect::<String>());
             }
@@ -85,7 +96,9 @@ impl Session {
         // One tab per participant: a fresh lock held by another tab blocks this one.
         let tab = storage::session_value("interlab.tab", || storage::random_hex(8)).unwrap_or_default();
         let lock_key = format!("interlab.study.{id}.{participant}.lock");
-        if let Some((owner, at)) = storage::local_get(&lock_key).and_then(|v| v.split_once('@').map(|(a, b)| (a.to_string(), b.parse::<f64>().unwrap_or(0.0)))) {
+        if let Some((owner, at)) = storage::local_get(&lock_key)
+            .and_then(|v| v.split_once('@').map(|(a, b)| (a.to_string(), b.parse::<f64>().unwrap_or(0.0))))
+        {
             if owner != tab && browser::wall_ms() - at < LOCK_FRESH_MS {
                 return Start::Blocked;
             }
@@ -102,11 +115,22 @@ impl Session {
         let prefix = format!("{id}|{participant}|");
         let rows: Vec<EventRow> = match &db {
             Some(db) => match db.rows(&prefix).await {
-                Ok(texts) => match texts.iter().map(|t| serde_json::from_str(t)).collect::<Result<Vec<EventRow>, _>>() {
-                    Ok(r) => r,
-                    Err(e) => return Start::Broken(vec![format!("the saved data of this study could not be read ({e}); it was left untouched")]),
-                },
-                Err(e) => return Start::Broken(vec![format!("the saved data of this study could not be read ({e})")]),
+                Ok(texts) => {
+                    match texts.iter().map(|t| serde_json::from_str(t)).collect::<Result<Vec<EventRow>, _>>()
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            return Start::Broken(vec![format!(
+                                "the saved data of this study could not be read ({e}); it was left untouched"
+                            )])
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Start::Broken(vec![format!(
+                        "the saved data of this study could not be read ({e})"
+                    )])
+                }
             },
             None => Vec::new(),
         };
@@ -119,18 +143,38 @@ impl Session {
         rows.truncate(kept);
         let log = match Log::from_rows(rows) {
             Ok(l) => l,
-            Err(e) => return Start::Broken(vec![format!("the saved data of this study is inconsistent ({e}); it was left untouched")]),
+            Err(e) => {
+                return Start::Broken(vec![format!(
+                    "the saved data of this study is inconsistent ({e}); it was left untouched"
+                )])
+            }
         };
         let plan = assign::plan(&protocol, &participant);
         let resume = log.resume();
         if let Some(c) = resume.condition.as_ref().filter(|c| **c != plan.assignment.label()) {
-            return Start::Broken(vec![format!("the saved data has condition '{c}' but this link assigns '{}'", plan.assignment.label())]);
+            return Start::Broken(vec![format!(
+                "the saved data has condition '{c}' but this link assigns '{}'",
+                plan.assignment.label()
+            )]);
         }
         let session = params.get("SESSION_ID").cloned().unwrap_or_else(|| format!("tab-{tab}"));
         let backend = if protocol.models.is_empty() { "none" } else { "cpu" };
-        let ctx = Context { study_id: id, participant, session, condition: plan.assignment.label(), backend: backend.into(), model_hash: protocol.models.first().map(|m| m.sha256.clone()).unwrap_or_default() };
+        let ctx = Context {
+            study_id: id,
+            participant,
+            session,
+            condition: plan.assignment.label(),
+            backend: backend.into(),
+            model_hash: protocol.models.first().map(|m| m.sha256.clone()).unwrap_or_default(),
+        };
         let resumed = !log.rows().is_empty();
-        let upload = protocol.endpoint.clone().map(|ep| Rc::new(super::upload::Uploader::new(ep, format!("interlab.upload.{prefix}"), log.rows().len() as u64)));
+        let upload = protocol.endpoint.clone().map(|ep| {
+            Rc::new(super::upload::Uploader::new(
+                ep,
+                format!("interlab.upload.{prefix}"),
+                log.rows().len() as u64,
+            ))
+        });
         let s = Session {
             stamper: RefCell::new(Stamper::resumed(ctx, &resume)),
             log: RefCell::new(log),
@@ -146,7 +190,9 @@ impl Session {
             params,
         };
         if resumed {
-            let ev = Event::new(EventKind::Reload, None, s.t_ms()).with("resumed_at_trial", resume.next_trial as u64).with("rows_after_a_gap_dropped", dropped as u64);
+            let ev = Event::new(EventKind::Reload, None, s.t_ms())
+                .with("resumed_at_trial", resume.next_trial as u64)
+                .with("rows_after_a_gap_dropped", dropped as u64);
             if let Err(e) = s.record(vec![ev]).await {
                 warning = Some(format!("Saving failed ({e}); your answers are kept in this tab."));
             }
@@ -216,7 +262,10 @@ impl Session {
                     Ok(bytes) => ModelAdvisor::load(&m.name, &bytes, &m.sha256).map(Rc::new),
                     Err(e) => Err(format!("model '{}': {e}", m.name)),
                 },
-                None => Err(format!("model '{}': only models shipped with the lab are loaded (no request leaves the page)", m.name)),
+                None => Err(format!(
+                    "model '{}': only models shipped with the lab are loaded (no request leaves the page)",
+                    m.name
+                )),
             };
             self.advisors.borrow_mut().insert(m.name.clone(), r);
         }
@@ -240,7 +289,8 @@ impl Session {
         let mut shown = Vec::new();
         match &pt.trial(&self.protocol).kind {
             TrialKind::TwoChoice(tc) => {
-                let kind = tc.advisor.resolve(&levels).unwrap_or(crate::study::protocol::AdvisorKind::Neutral);
+                let kind =
+                    tc.advisor.resolve(&levels).unwrap_or(crate::study::protocol::AdvisorKind::Neutral);
                 shown.push(record::advice_shown(pt, tc, kind, record::recommendation(tc, kind, pt.seed), 0));
             }
             TrialKind::Puzzle(z) => match super::advice::upfront(self, pt, z).await {
@@ -249,7 +299,14 @@ impl Session {
                 Err(e) => shown.push(Event::new(EventKind::Error, record::tag(pt), 0).with("message", e)),
             },
             // The unedited prediction, once (a reload keeps the edits made so far).
-            TrialKind::AttentionEdit(ae) if !self.log.borrow().rows().iter().any(|r| r.kind == EventKind::AdviceShown && r.trial_index == Some(i)) => {
+            TrialKind::AttentionEdit(ae)
+                if !self
+                    .log
+                    .borrow()
+                    .rows()
+                    .iter()
+                    .any(|r| r.kind == EventKind::AdviceShown && r.trial_index == Some(i)) =>
+            {
                 match super::attention_edit::predict(self, pt, ae, &[]).await {
                     Ok((a, _)) => shown.push(record::advice(pt, &a, 0)),
                     Err(e) => shown.push(Event::new(EventKind::Error, record::tag(pt), 0).with("message", e)),
@@ -277,7 +334,9 @@ impl Session {
         if self.log.borrow().resume().completed {
             return Ok(());
         }
-        self.record(vec![Event::new(EventKind::Completion, None, self.t_ms()).with("code", self.protocol.completion.code.clone())]).await
+        self.record(vec![Event::new(EventKind::Completion, None, self.t_ms())
+            .with("code", self.protocol.completion.code.clone())])
+            .await
     }
 
     /// A focus / blur / visibility change, tagged with the trial on screen.

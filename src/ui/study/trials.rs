@@ -42,7 +42,11 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
             .into_any()
         }
         TrialKind::Instructions { pages } => {
-            let html: String = pages.iter().filter_map(|id| s.protocol.instructions.iter().find(|p| p.id == *id)).map(|p| markdown::render(&p.text)).collect();
+            let html: String = pages
+                .iter()
+                .filter_map(|id| s.protocol.instructions.iter().find(|p| p.id == *id))
+                .map(|p| markdown::render(&p.text))
+                .collect();
             view! {
                 <section class="trial instructions">
                     <div class="markdown" data-testid="study-instructions" inner_html=html></div>
@@ -81,8 +85,12 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
                 .collect_view();
             view! { <section class="trial likert"><p data-testid="study-prompt">{prompt}</p><div class="options">{buttons}</div></section> }.into_any()
         }
-        TrialKind::MultipleChoice { prompt, options } => choices(ui, s, pt, next, "multiple_choice", prompt, options, None).into_any(),
-        TrialKind::AttentionCheck { prompt, options, correct } => choices(ui, s, pt, next, "attention_check", prompt, options, Some(correct)).into_any(),
+        TrialKind::MultipleChoice { prompt, options } => {
+            choices(ui, s, pt, next, "multiple_choice", prompt, options, None).into_any()
+        }
+        TrialKind::AttentionCheck { prompt, options, correct } => {
+            choices(ui, s, pt, next, "attention_check", prompt, options, Some(correct)).into_any()
+        }
         TrialKind::FreeText { prompt, max_len } => {
             let text = RwSignal::new(String::new());
             view! {
@@ -101,7 +109,8 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
         TrialKind::TraceView => {
             let rows = s.rows();
             let trials = crate::study::export::trial_rows(&rows);
-            let col = |name: &str| crate::study::export::TRIAL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+            let col =
+                |name: &str| crate::study::export::TRIAL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
             let (ty, resp, rt) = (col("trial_type"), col("response"), col("rt_ms"));
             let shown = trials.len() as u64;
             let list = trials.into_iter().map(|r| view! { <li data-testid="study-trace">{format!("{}: {} ({} ms)", r[ty], if r[resp].is_empty() { "—" } else { &r[resp] }, r[rt])}</li> }).collect_view();
@@ -120,7 +129,16 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn choices(ui: StudyUi, s: Rc<Session>, pt: crate::study::assign::PlannedTrial, next: Screen, type_name: &'static str, prompt: String, options: Vec<String>, correct: Option<usize>) -> impl IntoView {
+fn choices(
+    ui: StudyUi,
+    s: Rc<Session>,
+    pt: crate::study::assign::PlannedTrial,
+    next: Screen,
+    type_name: &'static str,
+    prompt: String,
+    options: Vec<String>,
+    correct: Option<usize>,
+) -> impl IntoView {
     let buttons = options
         .into_iter()
         .enumerate()

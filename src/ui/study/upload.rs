@@ -49,7 +49,14 @@ pub struct Uploader {
 impl Uploader {
     pub fn new(endpoint: Endpoint, key: String, rows: u64) -> Self {
         let acked = storage::local_get(&key).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0).min(rows);
-        Uploader { endpoint, key, acked: Cell::new(acked), busy: Cell::new(false), again: Cell::new(false), state: RwSignal::new(UploadState::Sending) }
+        Uploader {
+            endpoint,
+            key,
+            acked: Cell::new(acked),
+            busy: Cell::new(false),
+            again: Cell::new(false),
+            state: RwSignal::new(UploadState::Sending),
+        }
     }
 
     /// Send what the endpoint has not confirmed; a call while sending runs once more after.
