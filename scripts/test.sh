@@ -8,6 +8,12 @@ t0=$(date +%s)
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 scripts/setup.sh
 
+# House rules first: formatting and lints, native and wasm32 (fails fast, before the long parts).
+echo "== house rules: cargo fmt --check, clippy -D warnings (native, wasm32) =="
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --bin interlab-web --bin interlab-worker --locked -- -D warnings
+
 echo "== native: cargo test =="
 INTERLAB_REQUIRE_GPU=1 cargo test --all-targets 2>&1 | tee /tmp/interlab-cargo-test.log
 

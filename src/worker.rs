@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::browser;
 use crate::engine::backend::{self, BackendInfo, BackendPref};
-use crate::engine::gpu_train::{self, GpuTrainer};
+use crate::engine::gpu_train::GpuTrainer;
 use crate::engine::messages::{FromWorker, ToWorker};
 use crate::engine::{RunState, Session, Trainer};
 use crate::gpu::GpuContext;
@@ -66,23 +66,16 @@ fn handle(text: String) {
     let start_loop = STATE.with(|s| {
         let mut s = s.borrow_mut();
         match msg {
-            ToWorker::Start { run, config, budget_mib, backend, lose_gpu_at } => {
+            ToWorker::Start { run, config, env } => {
                 s.run = run;
-                if budget_mib > 0 {
-                    crate::core::config::set_memory_budget(budget_mib << 20);
-                }
-                // The page's preference also decides whether the CPU budget applies (plan).
-                backend::set_preference(backend);
-                match Trainer::new(config) {
+                match Trainer::with_env(config, env) {
                     Ok(t) => {
-                        let mut session = Session::new(t);
-                        session.lose_device_at = lose_gpu_at;
-                        s.session = Some(session);
+                        s.session = Some(Session::new(t));
                         s.running = true;
                         s.choosing = true;
                         post(FromWorker::state(run, RunState::Running, None));
                         // The backend is decided (and a GPU engine built) before training starts.
-                        browser::spawn(choose_backend(run, backend));
+                        browser::spawn(choose_backend(run, env.backend));
                     }
                     Err(e) => {
                         s.session = None;
@@ -238,10 +231,10 @@ async fn choose_backend(run: u64, pref: BackendPref) {
     // The session leaves the state while the engine is built (that takes awaits).
     let Some(mut session) = STATE.with(|s| s.borrow_mut().session.take()) else { return };
     let cfg = session.trainer.cfg.clone();
-    let info = if pref == BackendPref::Cpu || gpu_train::unsupported(&cfg).is_some() {
+    let info = if pref == BackendPref::Cpu || backend::unsupported(&cfg).is_some() {
         let dims = crate::engine::plan::dims_of(&session.trainer.task.shape());
         let c = backend::choose(pref, &cfg, dims, None);
-        let reason = gpu_train::unsupported(&cfg).map(|w| format!("CPU: {w}")).unwrap_or(c.reason);
+        let reason = backend::unsupported(&cfg).map(|w| format!("CPU: {w}")).unwrap_or(c.reason);
         BackendInfo { gpu: false, adapter: None, reason }
     } else {
         match gpu_context().await {

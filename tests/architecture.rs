@@ -184,3 +184,171 @@ fn pure_modules_use_only_their_allowed_outside_crates() {
     }
     assert!(problems.is_empty(), "outside crates in pure modules:\n{}", problems.join("\n"));
 }
+
+/// The engine's files (one node per file, `steering/` as one) and the engine files each one
+/// names outside its tests: `super::x`, `crate::engine::x`, grouped `super::{a, b}` items,
+/// and names re-exported by `engine/mod.rs` (`pub use session::ChunkReport` makes a
+/// `super::ChunkReport` an edge to `session`).
+fn engine_file_graph(engine: &Path) -> Vec<(String, Vec<String>)> {
+    let mut nodes: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(engine).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_stem().unwrap().to_str().unwrap().to_string();
+        if name != "mod" && (p.is_dir() || p.extension().is_some_and(|x| x == "rs")) {
+            nodes.push(name);
+        }
+    }
+    nodes.sort();
+    // `pub use module::{A, B};` in mod.rs: re-exported name -> module.
+    let mod_rs = std::fs::read_to_string(engine.join("mod.rs")).unwrap();
+    let mut reexports: Vec<(String, String)> = Vec::new();
+    for line in code_lines(&mod_rs) {
+        if let Some(rest) = line.strip_prefix("pub use ") {
+            if let Some((module, items)) = rest.split_once("::") {
+                for item in items.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if !item.is_empty() {
+                        reexports.push((item.to_string(), module.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let target = |word: &str| -> Option<String> {
+        if nodes.iter().any(|n| n == word) {
+            return Some(word.to_string());
+        }
+        reexports.iter().find(|(item, _)| item == word).map(|(_, m)| m.clone())
+    };
+    let mut graph = Vec::new();
+    for node in &nodes {
+        let mut files = Vec::new();
+        let dir = engine.join(node);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else {
+            files.push(engine.join(format!("{node}.rs")));
+        }
+        let mut edges: Vec<String> = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            // Inside steering/, `super::` is steering itself; the engine is `super::super::`.
+            let prefixes: &[&str] = if dir.is_dir() {
+                &["super::super::", "crate::engine::"]
+            } else {
+                &["super::", "crate::engine::"]
+            };
+            for line in code_lines(code) {
+                for prefix in prefixes {
+                    for (i, _) in line.match_indices(prefix) {
+                        if *prefix == "super::" && line[..i].ends_with("super::") {
+                            continue;
+                        }
+                        let rest = &line[i + prefix.len()..];
+                        let words: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                            let inner = group.split('}').next().unwrap_or("");
+                            inner.split(',').map(|w| w.trim().split("::").next().unwrap_or("")).collect()
+                        } else {
+                            vec![rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap()]
+                        };
+                        for w in words {
+                            if let Some(t) = target(w.trim()) {
+                                if t != *node && !edges.contains(&t) {
+                                    edges.push(t);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        edges.sort();
+        graph.push((node.clone(), edges));
+    }
+    graph
+}
+
+/// A cycle in `graph` as a path `a -> b -> ... -> a`, if there is one.
+fn find_cycle(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &[(String, Vec<String>)],
+        state: &mut Vec<(String, u8)>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        let s = state.iter().find(|(m, _)| m == n).map(|(_, s)| *s).unwrap_or(0);
+        if s == 1 {
+            let start = stack.iter().position(|m| m == n).unwrap();
+            let mut cycle = stack[start..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if s == 2 {
+            return None;
+        }
+        state.push((n.to_string(), 1));
+        stack.push(n.to_string());
+        for next in graph.iter().find(|(m, _)| m == n).map(|(_, e)| e.as_slice()).unwrap_or(&[]) {
+            if let Some(c) = visit(next, graph, state, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state.retain(|(m, _)| m != n);
+        state.push((n.to_string(), 2));
+        None
+    }
+    let mut state = Vec::new();
+    for (n, _) in graph {
+        if let Some(c) = visit(n, graph, &mut state, &mut Vec::new()) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_engine_files_import_each_other_without_a_cycle() {
+    let engine = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+    let graph = engine_file_graph(&engine);
+    // The scan sees real edges (a scan that found none would pass vacuously).
+    let edges = |n: &str| graph.iter().find(|(m, _)| m == n).map(|(_, e)| e.clone()).unwrap_or_default();
+    assert!(edges("session").contains(&"trainer".to_string()), "{graph:?}");
+    assert!(edges("plan").contains(&"env".to_string()), "{graph:?}");
+    assert!(edges("messages").contains(&"session".to_string()), "via `super::ChunkReport`: {graph:?}");
+    if let Some(c) = find_cycle(&graph) {
+        panic!("the engine's files import each other in a circle: {}", c.join(" -> "));
+    }
+}
+
+#[test]
+fn the_cycle_finder_finds_a_planted_cycle() {
+    let g = |e: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+        e.iter().map(|(n, es)| (n.to_string(), es.iter().map(|s| s.to_string()).collect())).collect()
+    };
+    assert_eq!(find_cycle(&g(&[("a", &["b"]), ("b", &["c"]), ("c", &[])])), None);
+    let c = find_cycle(&g(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])])).unwrap();
+    assert_eq!(c.first(), c.last());
+    assert_eq!(c.len(), 4);
+}
+
+#[test]
+fn no_process_globals_hold_run_settings() {
+    // Settings reach the engine as values (`engine::RunEnv`): no `static` atomics or cells.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for module in ["core", "tasks", "model", "steer", "engine", "gpu", "study"] {
+        rust_files(&src.join(module), &mut files);
+    }
+    let mut problems = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in code_lines(&text) {
+            let is_static = line.starts_with("static ") || line.starts_with("pub static ");
+            if is_static && (line.contains("Atomic") || line.contains("Mutex") || line.contains("Cell")) {
+                problems.push(format!("{}: {line}", file.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "process-wide mutable settings:\n{}", problems.join("\n"));
+}

@@ -2,24 +2,23 @@
 //! path stores a `[d, l, l]` Toeplitz stack, the GPU's scan only `O(b·l·d)`. A run sent to
 //! the GPU (`backend=gpu`) must therefore not be refused by the CPU's memory budget, must
 //! train and evaluate entirely on the GPU, and, if the device is lost, must stop with a clear
-//! message instead of continuing on a CPU that cannot hold it. Own test binary: the budget
-//! and the backend preference are process-wide settings.
+//! message instead of continuing on a CPU that cannot hold it. The budget and the backend
+//! preference are the run's environment (`RunEnv`), passed as a value.
 
 mod common;
 
 use std::sync::Arc;
 
-use interlab::core::config::set_memory_budget;
 use interlab::core::TrainConfig;
-use interlab::engine::backend::{set_preference, BackendPref};
 use interlab::engine::gpu_train::GpuTrainer;
-use interlab::engine::{plan, Session, Trainer};
+use interlab::engine::{plan, BackendPref, RunEnv, Session, Trainer};
 
 #[test]
 fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
     let Some(ctx) = common::gpu_context() else { return };
     let ctx = Arc::new(ctx);
-    set_memory_budget(64 << 20);
+    let cpu = RunEnv::default().with_budget_mib(64).with_backend(BackendPref::Cpu);
+    let gpu = cpu.with_backend(BackendPref::Gpu);
     let cfg = TrainConfig {
         model: "dlr".into(),
         layers: 1,
@@ -31,15 +30,15 @@ fn a_gpu_run_over_the_cpu_budget_trains_and_evaluates_on_the_gpu_only() {
         ..TrainConfig::default()
     }
     .with_task("shift", &[("seq_len", "1024"), ("vocab", "8"), ("max_shift", "4"), ("channels", "1")]);
-    set_preference(BackendPref::Cpu);
-    let e = plan(&cfg).err().expect("over the CPU budget").to_string();
+    let e = plan(&cfg, &cpu).err().expect("over the CPU budget").to_string();
     assert!(e.contains("budget"), "{e}");
-    set_preference(BackendPref::Gpu);
-    plan(&cfg).expect("a GPU run is not held to the CPU budget");
+    plan(&cfg, &gpu).expect("a GPU run is not held to the CPU budget");
+    // The same run in the default environment (512 MiB) fits the CPU: the budget is the env's.
+    plan(&cfg, &RunEnv::default()).expect("fits the default budget");
     let build = |lose: Option<usize>| {
-        let mut s = Session::new(Trainer::new(cfg.clone()).unwrap());
+        let env = RunEnv { lose_gpu_at: lose, ..gpu };
+        let mut s = Session::new(Trainer::with_env(cfg.clone(), env).unwrap());
         s.eval_every = 2;
-        s.lose_device_at = lose;
         let ctx = if lose.is_some() {
             Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).unwrap())
         } else {

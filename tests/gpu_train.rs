@@ -12,7 +12,8 @@ mod common;
 use std::sync::Arc;
 
 use interlab::core::TrainConfig;
-use interlab::engine::gpu_train::{unsupported, GpuTrainer};
+use interlab::engine::backend::unsupported;
+use interlab::engine::gpu_train::GpuTrainer;
 use interlab::engine::Trainer;
 
 /// f32 on both sides with different summation orders (tiled gemm, tree reductions vs
@@ -185,10 +186,10 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
     let Some(ctx) = common::gpu_context() else { return };
     let cfg = TrainConfig { steps: 60, ..config("transformer", "attn") };
     let session = |gpu: bool, lose_at: Option<usize>| {
-        let mut s = interlab::engine::Session::new(Trainer::new(cfg.clone()).unwrap());
+        let env = interlab::engine::RunEnv { lose_gpu_at: lose_at, ..Default::default() };
+        let mut s = interlab::engine::Session::new(Trainer::with_env(cfg.clone(), env).unwrap());
         s.eval_every = 20;
         s.sync_every = 10;
-        s.lose_device_at = lose_at;
         if gpu {
             // A device of its own: the loss test destroys it.
             let ctx = Arc::new(pollster::block_on(interlab::gpu::GpuContext::request()).unwrap());

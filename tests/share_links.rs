@@ -12,7 +12,7 @@ use interlab::core::share::{
 };
 const _: () = assert!(MAX_EXPANDED_BYTES == 32768);
 use interlab::core::TrainConfig;
-use interlab::engine::plan;
+use interlab::engine::{plan, RunEnv};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -63,7 +63,7 @@ fn every_state_field_survives_a_link_plain_and_compressed() {
     let compressed = std::cell::Cell::new(0);
     runner
         .run(&(any_config(), app, steer, any::<bool>()), |(cfg, app, steer, long)| {
-            let p = plan(&cfg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let p = plan(&cfg, &RunEnv::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let mut pairs = p.share_pairs(&cfg);
             // Every app key (but the link's own `z` / `lf`), with a valid value.
             for (a, pick) in APP.iter().zip(&app).filter(|(a, _)| !matches!(a.key, "z" | "lf" | "v")) {
@@ -97,7 +97,7 @@ fn every_state_field_survives_a_link_plain_and_compressed() {
                     ..cfg.clone()
                 }
             );
-            let p2 = plan(&cfg2).unwrap();
+            let p2 = plan(&cfg2, &RunEnv::default()).unwrap();
             prop_assert_eq!(p2.task.params(), p.task.params());
             Ok(())
         })
@@ -112,7 +112,7 @@ fn every_state_field_survives_a_link_plain_and_compressed() {
 #[test]
 fn typical_link_sizes() {
     let cfg = TrainConfig::default();
-    let p = plan(&cfg).unwrap();
+    let p = plan(&cfg, &RunEnv::default()).unwrap();
     let mut pairs = p.share_pairs(&cfg);
     pairs.push(("v".into(), V.into()));
     let plain = to_query(&encode(&pairs)).len();
@@ -187,9 +187,10 @@ fn hostile_links_are_refused_by_name() {
             TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).expect_err(q);
         assert!(e.for_field(field).is_some(), "{q}: {e}");
     }
-    let e = plan(&TrainConfig::from_pairs([("task", "mqar"), ("kv_pairs", "zero")]).unwrap())
-        .err()
-        .expect("bad task value");
+    let e =
+        plan(&TrainConfig::from_pairs([("task", "mqar"), ("kv_pairs", "zero")]).unwrap(), &RunEnv::default())
+            .err()
+            .expect("bad task value");
     assert!(e.for_field("kv_pairs").is_some(), "{e}");
     // Another version opens, with a note; a link without one is this version's.
     let link = decode(&pairs("v=0.0.1&seed=3"), V).unwrap();
@@ -245,7 +246,7 @@ fn mutate(link: &str, edits: &[(usize, u8, u8)]) -> String {
 #[test]
 fn fuzz_the_link_decoder_with_mutated_links() {
     let cfg = TrainConfig::default();
-    let p = plan(&cfg).unwrap();
+    let p = plan(&cfg, &RunEnv::default()).unwrap();
     let mut base = p.share_pairs(&cfg);
     base.push(("autorun".into(), "1".into()));
     let plain = to_query(&base);
@@ -272,7 +273,7 @@ fn fuzz_the_link_decoder_with_mutated_links() {
                     if let Ok(cfg) =
                         TrainConfig::from_pairs(link.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                     {
-                        let _ = plan(&cfg);
+                        let _ = plan(&cfg, &RunEnv::default());
                     }
                 }
                 Err(e) => {

@@ -420,10 +420,9 @@ fn panel_requests_answer_and_name_bad_input() {
     };
     let pairs = spec.to_pairs(&base);
     assert!(
-        pairs
-            .iter()
-            .all(|(k, _)| k.starts_with(interlab::core::config::APP_PREFIX)
-                && KEYS.iter().any(|(x, _)| x == k)),
+        pairs.iter().all(
+            |(k, _)| k.starts_with(interlab::core::share::APP_PREFIX) && KEYS.iter().any(|(x, _)| x == k)
+        ),
         "{pairs:?}"
     );
     assert_eq!(SteerSpec::from_pairs("copy_reverse", &pairs), spec);

@@ -58,7 +58,7 @@ fn evaluation_uses_held_out_sequences() {
 
 #[test]
 fn every_task_trains_a_few_steps_at_its_defaults() {
-    use interlab::engine::plan;
+    use interlab::engine::{plan, RunEnv};
     for info in interlab::tasks::all() {
         let mut cfg = TrainConfig {
             layers: 1,
@@ -71,7 +71,7 @@ fn every_task_trains_a_few_steps_at_its_defaults() {
         }
         .with_task(info.name, &[]);
         // Long tasks (pathfinder: 1024 tokens) get the largest batch within the memory budget.
-        while plan(&cfg).is_err() && cfg.batch > 1 {
+        while plan(&cfg, &RunEnv::default()).is_err() && cfg.batch > 1 {
             cfg.batch /= 2;
         }
         let mut t = Trainer::new(cfg).unwrap_or_else(|e| panic!("{}: {e}", info.name));

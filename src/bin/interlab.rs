@@ -25,9 +25,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use interlab::core::TrainConfig;
-use interlab::engine::backend::{set_preference, BackendPref};
 use interlab::engine::steering::SteerReply;
 use interlab::engine::{gpu_check, Trainer};
+use interlab::engine::{BackendPref, RunEnv};
 use interlab::tasks::{self, bench as tbench, Example, ParamKind};
 
 struct Args {
@@ -92,14 +92,15 @@ fn train(args: &Args) -> Result<(), String> {
     }
     if let Some((_, file)) = args.flags.iter().find(|(k, _)| k == "experiment") {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-        let exp =
-            interlab::engine::experiment::Experiment::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
+        let exp = interlab::engine::experiment::Experiment::from_json(&text, &RunEnv::default())
+            .map_err(|e| format!("{file}: {e}"))?;
         println!("experiment: {}", exp.title);
         return run_arms(args, &exp);
     }
     let pref = BackendPref::parse(&args.flag("backend", "cpu".to_string())?)
         .map_err(|e| format!("--backend: {e}"))?;
-    set_preference(pref); // before planning: a GPU run is not held to the CPU budget
+    // The backend is part of the run's environment: a GPU run is not held to the CPU budget.
+    let env = RunEnv::default().with_backend(pref);
     let log = Logging {
         eval_every: args.flag("eval-every", 100)?,
         print_every: args.flag("print-every", 0)?,
@@ -113,7 +114,7 @@ fn train(args: &Args) -> Result<(), String> {
             println!("continuing {file} from step {} of {}", t.step_count(), t.cfg.steps);
             t
         }
-        None => Trainer::new(args.config()?)?,
+        None => Trainer::with_env(args.config()?, env)?,
     };
     println!("config: {}", serde_json::to_string(&t.cfg).unwrap_or_default());
     println!(
@@ -194,7 +195,7 @@ fn run_arms(args: &Args, exp: &interlab::engine::experiment::Experiment) -> Resu
         };
         let mixers = if cfg.model == "transformer" { cfg.mixers.as_str() } else { "-" };
         summary.push(format!("{label:<22} {:<12} {mixers:<14} {metric}  ({secs:.1}s)", cfg.model));
-        let dims = interlab::engine::plan(cfg).map_err(|e| e.to_string())?.dims;
+        let dims = interlab::engine::plan(cfg, &RunEnv::default()).map_err(|e| e.to_string())?.dims;
         rows.push(ArmResult {
             label: label.clone(),
             model: cfg.model.clone(),
@@ -520,7 +521,7 @@ fn survey(rest: &[String]) -> Result<(), String> {
         }
         let mut cfg = TrainConfig { steps, warmup: base.warmup.min(steps / 10), ..base.clone() }
             .with_task(info.name, &[]);
-        while let Err(e) = interlab::engine::plan(&cfg) {
+        while let Err(e) = interlab::engine::plan(&cfg, &RunEnv::default()) {
             if cfg.batch > 1 && e.errors.iter().all(|f| f.field == "batch") {
                 cfg.batch /= 2;
             } else {
@@ -570,17 +571,18 @@ fn survey(rest: &[String]) -> Result<(), String> {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
+    let mut env = RunEnv::default();
     let budget: u64 = args.flag("budget-mib", 0)?;
     if budget > 0 {
-        interlab::core::config::set_memory_budget(budget * 1024 * 1024);
+        env = env.with_budget_mib(budget);
     }
     let backend: String = args.flag("backend", "cpu".to_string())?;
     if backend == "gpu" {
-        set_preference(BackendPref::Gpu); // not held to the CPU budget
+        env = env.with_backend(BackendPref::Gpu); // not held to the CPU budget
     }
     let cfg = args.config()?;
     let steps: usize = args.flag("steps", 50)?;
-    let mut t = Trainer::new(cfg)?;
+    let mut t = Trainer::with_env(cfg, env)?;
     match backend.as_str() {
         "cpu" => {}
         "gpu" => return bench_gpu(&t, steps),

@@ -7,17 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, FieldError};
 
-/// Training memory the lab allows itself (parameters, optimiser state and activations,
-/// estimated by `TrainConfig::estimated_bytes`). Chosen to stay well inside a browser tab.
+/// Training memory the lab allows itself by default (parameters, optimiser state and
+/// activations, estimated by `TrainConfig::estimated_bytes`). Chosen to stay well inside a
+/// browser tab; a run's own budget is `engine::env::RunEnv::budget_bytes`.
 pub const MEMORY_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
-
-static BUDGET_OVERRIDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Raise (or lower) the memory budget for this process: the native CLI's `--budget-mib`,
-/// for benchmarks at sizes a tab would refuse. The tab never calls this.
-pub fn set_memory_budget(bytes: u64) {
-    BUDGET_OVERRIDE.store(bytes, std::sync::atomic::Ordering::Relaxed);
-}
 
 /// Memory every run needs whatever its size (the held-out set, the evaluation's forward
 /// passes, allocator slack), in bytes; part of `TrainConfig::estimated_bytes`.
@@ -32,14 +25,6 @@ pub fn parse_budget_mib(text: &str) -> Result<u64, FieldError> {
     match text.trim().parse::<u64>() {
         Ok(v) if (MIN_BUDGET_MIB..=MAX_BUDGET_MIB).contains(&v) => Ok(v),
         _ => Err(FieldError::new("budget", format!("'{text}' is not a whole number of MiB from {MIN_BUDGET_MIB} to {MAX_BUDGET_MIB}; the default {} MiB applies", MEMORY_BUDGET_BYTES >> 20))),
-    }
-}
-
-/// The budget in force: `MEMORY_BUDGET_BYTES` unless overridden.
-pub fn memory_budget() -> u64 {
-    match BUDGET_OVERRIDE.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => MEMORY_BUDGET_BYTES,
-        b => b,
     }
 }
 
@@ -118,16 +103,6 @@ pub const MODEL_NAMES: &[&str] = &["transformer", "dlr", "s4d", "mhssm", "lstm",
 /// Transformer token mixers (`mixers=`); `model::mixers::Mixer` implements them.
 pub const MIXER_NAMES: &[&str] =
     &["attn", "none", "static", "linear", "relu", "sigmoid", "l2", "qk_embed", "qk_pos"];
-
-/// URL keys that belong to the app, not to the run (never read as task parameters): the
-/// keys of `share::APP`, and all keys starting with `APP_PREFIX` (the steering panel's
-/// `st_*`, `engine::steering::KEYS`).
-pub const APP_PREFIX: &str = "st_";
-
-/// Whether a URL key belongs to the app (see `APP_PREFIX`).
-pub fn is_app_key(k: &str) -> bool {
-    super::share::APP.iter().any(|a| a.key == k) || k.starts_with(APP_PREFIX)
-}
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -287,7 +262,7 @@ impl TrainConfig {
                 cfg.model = v.trim().to_string();
             } else if k == "mixers" {
                 cfg.mixers = v.trim().to_string();
-            } else if !is_app_key(k) {
+            } else if !super::share::is_app_key(k) {
                 match cfg.task_params.iter_mut().find(|(key, _)| key == k) {
                     Some(slot) => slot.1 = v.to_string(),
                     None => cfg.task_params.push((k.to_string(), v.to_string())),
@@ -457,15 +432,15 @@ impl TrainConfig {
     }
 
     /// The memory-budget check, reported on `batch` (the knob every task shares).
-    pub fn check_budget(&self, dims: ModelDims) -> Result<(), FieldError> {
+    pub fn check_budget(&self, dims: ModelDims, budget_bytes: u64) -> Result<(), FieldError> {
         let bytes = self.estimated_bytes(dims);
-        if bytes > memory_budget() {
+        if bytes > budget_bytes {
             return Err(FieldError::new(
                 "batch",
                 format!(
                     "this run needs about {} MiB, over the {} MiB budget (sequence length {}); reduce batch, heads, d_model or the task's length",
                     bytes / (1024 * 1024),
-                    memory_budget() / (1024 * 1024),
+                    budget_bytes / (1024 * 1024),
                     dims.seq_len
                 ),
             ));
@@ -546,9 +521,9 @@ mod tests {
     fn memory_budget_rejects_long_sequences() {
         let cfg = TrainConfig { batch: 64, ..TrainConfig::default() };
         let dims = ModelDims { seq_len: 4096, vocab: 32, features: 0, out: 32 };
-        let msg = cfg.check_budget(dims).unwrap_err().message;
+        let msg = cfg.check_budget(dims, MEMORY_BUDGET_BYTES).unwrap_err().message;
         assert!(msg.contains("MiB") && msg.contains("4096"), "{msg}");
-        assert!(cfg.check_budget(ModelDims { seq_len: 24, ..dims }).is_ok());
+        assert!(cfg.check_budget(ModelDims { seq_len: 24, ..dims }, MEMORY_BUDGET_BYTES).is_ok());
     }
 
     #[test]

@@ -100,6 +100,16 @@ pub const APP: &[AppKey] = &[
     },
 ];
 
+/// URL keys that belong to the app, not to the run (never read as task parameters): the
+/// keys of `share::APP`, and all keys starting with `APP_PREFIX` (the steering panel's
+/// `st_*`, `engine::steering::KEYS`).
+pub const APP_PREFIX: &str = "st_";
+
+/// Whether a URL key belongs to the app (see `APP_PREFIX`).
+pub fn is_app_key(k: &str) -> bool {
+    APP.iter().any(|a| a.key == k) || k.starts_with(APP_PREFIX)
+}
+
 /// Why a link was refused (the page opens the default lab and shows this).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkError {

@@ -16,65 +16,12 @@
 //! adapter (hundreds of GFLOP/s measured on an H200, ~30 µs per dispatch assumed) wins once a
 //! step is more than a few ms of CPU work.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-
 use serde::{Deserialize, Serialize};
 
-use super::gpu_train;
+pub use super::env::BackendPref;
 use crate::core::{ModelDims, TrainConfig};
+use crate::gpu::train::transformer_unsupported;
 use crate::gpu::AdapterSummary;
-
-/// The user's preference.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendPref {
-    /// The rule below.
-    #[default]
-    Auto,
-    Cpu,
-    /// WebGPU in the tab, wgpu natively, whenever the model has GPU kernels.
-    Gpu,
-}
-
-impl BackendPref {
-    pub const NAMES: [&'static str; 3] = ["auto", "cpu", "gpu"];
-
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(BackendPref::Auto),
-            "cpu" => Ok(BackendPref::Cpu),
-            "gpu" | "webgpu" => Ok(BackendPref::Gpu),
-            other => Err(format!("'{other}' is not a backend (auto, cpu or gpu)")),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
-
-static PREFERENCE: AtomicU8 = AtomicU8::new(0);
-static LOSE_GPU_AT: AtomicUsize = AtomicUsize::new(0);
-
-/// The page's preference for new runs (from `backend=` or the run bar), like the memory budget.
-pub fn set_preference(p: BackendPref) {
-    PREFERENCE.store(p as u8, Ordering::Relaxed);
-}
-
-pub fn preference() -> BackendPref {
-    [BackendPref::Auto, BackendPref::Cpu, BackendPref::Gpu]
-        [PREFERENCE.load(Ordering::Relaxed).min(2) as usize]
-}
-
-/// A diagnostic (`lose_gpu_at=N` in the URL): destroy the GPU device when step N is
-/// submitted, to see the CPU fallback. 0: never.
-pub fn set_lose_gpu_at(step: usize) {
-    LOSE_GPU_AT.store(step, Ordering::Relaxed);
-}
-
-pub fn lose_gpu_at() -> Option<usize> {
-    Some(LOSE_GPU_AT.load(Ordering::Relaxed)).filter(|&s| s > 0)
-}
 
 /// Where a run trains, as the worker reports it and records carry it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,6 +30,19 @@ pub struct BackendInfo {
     /// The adapter's name (GPU runs).
     pub adapter: Option<String>,
     pub reason: String,
+}
+
+/// Why `cfg` cannot train on the GPU engine, if it cannot.
+pub fn unsupported(cfg: &TrainConfig) -> Option<String> {
+    match cfg.model.as_str() {
+        "transformer" => {
+            let names: Vec<&str> = cfg.mixers.split(',').map(str::trim).collect();
+            let names = if names.len() == 1 { vec![names[0]; cfg.layers] } else { names };
+            transformer_unsupported(&names, cfg.d_model, cfg.heads)
+        }
+        "dlr" => None,
+        other => Some(format!("the '{other}' model has no GPU kernels yet (GPU models: transformer, dlr)")),
+    }
 }
 
 /// Dense training FLOP/s of the CPU path in a tab (the d128 Transformer, 2.6e10 FLOPs per
@@ -152,7 +112,7 @@ pub fn choose(
     if pref == BackendPref::Cpu {
         return cpu("CPU chosen (backend=cpu)".into());
     }
-    if let Some(why) = gpu_train::unsupported(cfg) {
+    if let Some(why) = unsupported(cfg) {
         return cpu(format!("CPU: {why}"));
     }
     let Some(a) = adapter else {

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::env::RunEnv;
 use super::presets::Preset;
 use crate::core::TrainConfig;
 
@@ -99,8 +100,8 @@ impl Experiment {
     }
 
     /// Read and check an experiment file: every problem names its place (`arms[2].config:
-    /// ...`); labels must be unique and every arm's config must plan.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    /// ...`); labels must be unique and every arm's config must plan in `env`.
+    pub fn from_json(text: &str, env: &RunEnv) -> Result<Self, String> {
         let e: Experiment = serde_json::from_str(text).map_err(|e| format!("experiment file: {e}"))?;
         if e.format != FORMAT {
             return Err(format!(
@@ -115,7 +116,7 @@ impl Experiment {
             if e.arms[..i].iter().any(|b| b.label == a.label) {
                 return Err(format!("experiment file: arms[{i}].label: '{}' is used twice", a.label));
             }
-            super::plan(&a.config)
+            super::plan(&a.config, env)
                 .map_err(|err| format!("experiment file: arms[{i}].config ({}): {err}", a.label))?;
         }
         Ok(e)
@@ -201,26 +202,35 @@ mod tests {
     fn experiment_files_round_trip_and_bad_files_name_the_place() {
         let e = Experiment::from_preset(&super::super::presets::find("mixing-mqar").unwrap());
         // Task parameters come back in key order; the same runs either way.
-        let back = Experiment::from_json(&e.to_json()).unwrap();
+        let back = Experiment::from_json(&e.to_json(), &RunEnv::default()).unwrap();
         let sorted = |x: &Experiment| {
             let mut x = x.clone();
             x.arms.iter_mut().for_each(|a| a.config.task_params.sort());
             x
         };
         assert_eq!(sorted(&back), sorted(&e));
-        assert_eq!(Experiment::from_json(&back.to_json()).unwrap(), back);
+        assert_eq!(Experiment::from_json(&back.to_json(), &RunEnv::default()).unwrap(), back);
         let mut dup = e.clone();
         dup.arms[1].label = dup.arms[0].label.clone();
-        assert!(Experiment::from_json(&dup.to_json()).err().unwrap().contains("arms[1].label"));
-        let mut bad = e.clone();
-        bad.arms[2].config.heads = 3;
-        let msg = Experiment::from_json(&bad.to_json()).err().unwrap();
-        assert!(msg.contains("arms[2].config") && msg.contains("heads"), "{msg}");
-        assert!(Experiment::from_json("{\"format\":1}").err().unwrap().starts_with("experiment file:"));
-        assert!(Experiment::from_json(&e.to_json().replace("\"format\": 1", "\"format\": 9"))
+        assert!(Experiment::from_json(&dup.to_json(), &RunEnv::default())
             .err()
             .unwrap()
-            .contains("format 9"));
+            .contains("arms[1].label"));
+        let mut bad = e.clone();
+        bad.arms[2].config.heads = 3;
+        let msg = Experiment::from_json(&bad.to_json(), &RunEnv::default()).err().unwrap();
+        assert!(msg.contains("arms[2].config") && msg.contains("heads"), "{msg}");
+        assert!(Experiment::from_json("{\"format\":1}", &RunEnv::default())
+            .err()
+            .unwrap()
+            .starts_with("experiment file:"));
+        assert!(Experiment::from_json(
+            &e.to_json().replace("\"format\": 1", "\"format\": 9"),
+            &RunEnv::default()
+        )
+        .err()
+        .unwrap()
+        .contains("format 9"));
     }
 
     #[test]

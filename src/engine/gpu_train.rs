@@ -5,31 +5,16 @@
 
 use std::sync::Arc;
 
+use super::backend::unsupported;
 use super::plan::dims_of;
 use super::trainer::{EvalStats, StepStats, Trainer};
-use crate::core::TrainConfig;
 use crate::gpu::adamw::{AdamWConfig, AdamWStep};
-use crate::gpu::train::{
-    transformer_unsupported, Arch, BatchData, Dims, Engine, Layout, Loss, Mixer, RawStep, Spec, Targets,
-};
+use crate::gpu::train::{Arch, BatchData, Dims, Engine, Layout, Loss, Mixer, RawStep, Spec, Targets};
 use crate::gpu::{AdapterSummary, GpuContext};
 use crate::model::Schedule;
 use crate::tasks::{Batch, Output};
 
 type R<T> = Result<T, String>;
-
-/// Why `cfg` cannot train on the GPU engine, if it cannot.
-pub fn unsupported(cfg: &TrainConfig) -> Option<String> {
-    match cfg.model.as_str() {
-        "transformer" => {
-            let names: Vec<&str> = cfg.mixers.split(',').map(str::trim).collect();
-            let names = if names.len() == 1 { vec![names[0]; cfg.layers] } else { names };
-            transformer_unsupported(&names, cfg.d_model, cfg.heads)
-        }
-        "dlr" => None,
-        other => Some(format!("the '{other}' model has no GPU kernels yet (GPU models: transformer, dlr)")),
-    }
-}
 
 /// Weights and optimiser state read back at a completed step, per parameter in
 /// `named_params()` order.

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// Whether the run's task is a regression (its metric is MSE, not accuracy).
@@ -42,7 +44,7 @@ impl History {
     /// Fold in one chunk's steps and evaluation.
     pub fn record(
         &mut self,
-        steps: &[super::messages::StepPoint],
+        steps: &[StepPoint],
         eval: Option<(usize, super::EvalStats)>,
         spectrum: Option<&Vec<[f32; 5]>>,
     ) {
@@ -109,6 +111,16 @@ impl SpeedMeter {
         let dt = t_ms - t0;
         (dt > 0.0 && step > s0).then(|| (step - s0) as f64 * 1000.0 / dt)
     }
+}
+
+/// One training step's numbers, as the charts need them.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepPoint {
+    pub step: usize,
+    #[serde(with = "super::metrics::finite_or_null")]
+    pub loss: f64,
+    /// Token accuracy of the batch (classification tasks).
+    pub accuracy: Option<f64>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::TrainConfig;
 
-use super::backend::{BackendInfo, BackendPref};
+use super::backend::BackendInfo;
+use super::env::RunEnv;
 use super::inspect::ModelView;
 use super::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use super::{ChunkReport, EvalStats, RunState};
@@ -18,15 +19,10 @@ pub enum ToWorker {
     Start {
         run: u64,
         config: TrainConfig,
-        /// The page's memory budget in MiB (0: the default), so both sides check the same.
+        /// The page's run environment (budget, backend preference, diagnostics), so both
+        /// sides plan the run the same way.
         #[serde(default)]
-        budget_mib: u64,
-        /// Where to train (the rule in `engine::backend` decides `auto`).
-        #[serde(default)]
-        backend: BackendPref,
-        /// Diagnostic: destroy the GPU device when this step is submitted.
-        #[serde(default)]
-        lose_gpu_at: Option<usize>,
+        env: RunEnv,
     },
     Resume {
         run: u64,
@@ -67,34 +63,8 @@ pub struct BundleRequest {
     pub link: String,
 }
 
-/// JSON has no NaN or infinity (serde_json writes them as `null`): numbers that may be
-/// non-finite travel as `null` and come back as NaN, so one bad value never makes a whole
-/// worker message unreadable.
-pub mod finite_or_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            s.serialize_f64(*v)
-        } else {
-            s.serialize_none()
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
-}
-
-/// One training step's numbers, as the charts need them.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepPoint {
-    pub step: usize,
-    #[serde(with = "finite_or_null")]
-    pub loss: f64,
-    /// Token accuracy of the batch (classification tasks).
-    pub accuracy: Option<f64>,
-}
+pub use super::history::StepPoint;
+pub use super::metrics::finite_or_null;
 
 /// Worker → page, after every chunk and on every state change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,15 +170,14 @@ impl FromWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::env::BackendPref;
 
     #[test]
     fn messages_round_trip_and_bad_text_is_an_error() {
         let m = ToWorker::Start {
             run: 3,
             config: TrainConfig::default(),
-            budget_mib: 2048,
-            backend: BackendPref::Gpu,
-            lose_gpu_at: Some(7),
+            env: RunEnv { budget_bytes: 2048 << 20, backend: BackendPref::Gpu, lose_gpu_at: Some(7) },
         };
         assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
         let f = FromWorker {

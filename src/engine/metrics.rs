@@ -74,6 +74,25 @@ impl Score {
     }
 }
 
+/// JSON has no NaN or infinity (serde_json writes them as `null`): numbers that may be
+/// non-finite travel as `null` and come back as NaN, so one bad value never makes a whole
+/// worker message unreadable.
+pub mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

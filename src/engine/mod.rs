@@ -4,6 +4,7 @@
 pub mod advisor;
 pub mod backend;
 pub mod bundle;
+pub mod env;
 pub mod experiment;
 pub mod flagship;
 pub mod gpu_check;
@@ -19,6 +20,7 @@ pub mod status;
 pub mod steering;
 pub mod trainer;
 
+pub use env::{BackendPref, RunEnv};
 pub use plan::{plan, Plan};
 pub use session::{ChunkReport, Session};
 pub use status::{Backend, RunState, RunStatus, Runner};

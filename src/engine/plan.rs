@@ -2,6 +2,8 @@
 //! parameters, the model's dimensions, and the memory budget. Every problem in the model
 //! fields, the task's parameters and the budget is reported at once, each naming its field.
 
+use super::backend::unsupported;
+use super::env::{BackendPref, RunEnv};
 use crate::core::{ConfigError, FieldError, ModelDims, TrainConfig};
 use crate::tasks::{self, Output, Params, Shape, Task};
 
@@ -19,9 +21,9 @@ pub fn dims_of(shape: &Shape) -> ModelDims {
     ModelDims { seq_len: shape.seq_len, vocab: shape.vocab, features: shape.features, out }
 }
 
-/// Check everything about `cfg` and build its task.
-/// (The memory budget is the CPU path's; see `backend::preference`.)
-pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
+/// Check everything about `cfg` and build its task. The memory budget is `env`'s, and only the
+/// CPU path's: a run sent to the GPU (`env.backend` = `gpu`) is not held to it.
+pub fn plan(cfg: &TrainConfig, env: &RunEnv) -> Result<Plan, ConfigError> {
     let mut errors: Vec<FieldError> = cfg.validate().err().map(|e| e.errors).unwrap_or_default();
     let info = match tasks::find(&cfg.task) {
         Ok(i) => i,
@@ -52,10 +54,9 @@ pub fn plan(cfg: &TrainConfig) -> Result<Plan, ConfigError> {
     let dims = dims_of(&task.shape());
     // A run the user sends to the GPU (`backend=gpu`) is not held to the CPU path's memory
     // budget: the GPU engine checks the device's own limits when it allocates.
-    let gpu_run = super::backend::preference() == super::backend::BackendPref::Gpu
-        && super::gpu_train::unsupported(cfg).is_none();
+    let gpu_run = env.backend == BackendPref::Gpu && unsupported(cfg).is_none();
     if !gpu_run {
-        if let Err(e) = cfg.check_budget(dims) {
+        if let Err(e) = cfg.check_budget(dims, env.budget_bytes) {
             errors.push(e);
         }
     }
@@ -87,7 +88,7 @@ mod tests {
         assert!(cfg.for_field("heads").is_some(), "{cfg}");
         // Model field errors stop `from_pairs`; task errors show up in `plan`.
         let cfg = TrainConfig::from_pairs([("kv_pairs", "100"), ("bogus", "1")]).unwrap();
-        let e = plan(&cfg).err().unwrap();
+        let e = plan(&cfg, &RunEnv::default()).err().unwrap();
         assert!(e.for_field("bogus").unwrap().contains("not a parameter of task 'mqar'"), "{e}");
         assert!(e.for_field("seq_len").is_some() || e.for_field("vocab").is_some(), "{e}");
     }
@@ -95,18 +96,23 @@ mod tests {
     #[test]
     fn unknown_task_and_budget_are_named() {
         let cfg = TrainConfig { task: "nope".into(), ..TrainConfig::default() };
-        assert!(plan(&cfg).err().unwrap().for_field("task").unwrap().contains("unknown task"));
+        assert!(plan(&cfg, &RunEnv::default())
+            .err()
+            .unwrap()
+            .for_field("task")
+            .unwrap()
+            .contains("unknown task"));
         let cfg = TrainConfig::from_pairs([("seq_len", "8192"), ("batch", "64")]).unwrap();
-        assert!(plan(&cfg).err().unwrap().for_field("batch").unwrap().contains("budget"));
+        assert!(plan(&cfg, &RunEnv::default()).err().unwrap().for_field("batch").unwrap().contains("budget"));
     }
 
     #[test]
     fn share_pairs_round_trip_to_the_same_task() {
         let cfg = TrainConfig::from_pairs([("seq_len", "30")]).unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, &RunEnv::default()).unwrap();
         let pairs = p.share_pairs(&cfg);
         assert!(pairs.iter().any(|(k, v)| k == "power_a" && v == "1"));
         let back = TrainConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
-        assert_eq!(plan(&back).unwrap().task.params(), p.task.params());
+        assert_eq!(plan(&back, &RunEnv::default()).unwrap().task.params(), p.task.params());
     }
 }

@@ -101,7 +101,8 @@ mod tests {
             labels.dedup();
             assert_eq!(labels.len(), p.runs.len(), "{}", p.name);
             for (label, cfg) in &p.runs {
-                crate::engine::plan(cfg).unwrap_or_else(|e| panic!("{}/{label}: {e}", p.name));
+                crate::engine::plan(cfg, &crate::engine::RunEnv::default())
+                    .unwrap_or_else(|e| panic!("{}/{label}: {e}", p.name));
             }
         }
         assert!(find("nope").err().unwrap().contains("dlr-shift"));

@@ -38,21 +38,24 @@ pub struct Session {
     pub eval_every: usize,
     /// GPU runs: sync weights back every this many steps (see `SYNC_EVERY`).
     pub sync_every: usize,
-    /// Test hook: destroy the GPU device once this many steps are submitted.
-    pub lose_device_at: Option<usize>,
+    /// Test hook: destroy the GPU device once this many steps are submitted (from the
+    /// trainer's `RunEnv::lose_gpu_at`; cleared once done).
+    lose_device_at: Option<usize>,
     /// A GPU evaluation waiting for the sync of its step.
     held_eval: Option<(usize, EvalStats)>,
 }
 
 impl Session {
+    /// A session for `trainer`, in the trainer's environment (`Trainer::env`).
     pub fn new(trainer: Trainer) -> Self {
+        let lose_device_at = trainer.env.lose_gpu_at;
         Session {
             trainer,
             pending_eval: None,
             gpu: None,
             eval_every: EVAL_EVERY,
             sync_every: SYNC_EVERY,
-            lose_device_at: None,
+            lose_device_at,
             held_eval: None,
         }
     }
@@ -285,7 +288,7 @@ impl Session {
         let from = self.trainer.step_count();
         r.steps.retain(|s| s.step <= from);
         let dims = super::plan::dims_of(&self.trainer.task.shape());
-        if let Err(e) = self.trainer.cfg.check_budget(dims) {
+        if let Err(e) = self.trainer.cfg.check_budget(dims, self.trainer.env.budget_bytes) {
             self.held_eval = None;
             r.error = Some(format!(
                 "{why}; this run cannot continue on the CPU ({}: {}); the weights of step {from} are kept (Download weights)",

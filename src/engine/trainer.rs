@@ -6,6 +6,7 @@
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::env::RunEnv;
 use super::metrics::Score;
 use super::plan::plan;
 use crate::core::{ModelDims, Rng, TrainConfig};
@@ -37,7 +38,7 @@ pub struct StepStats {
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalStats {
-    #[serde(with = "super::messages::finite_or_null")]
+    #[serde(with = "super::metrics::finite_or_null")]
     pub loss: f64,
     /// Token accuracy on scored targets (classification).
     pub accuracy: Option<f64>,
@@ -59,6 +60,8 @@ pub struct Trainer {
     /// Where the weights were trained, if not (only) on this CPU (stamped in checkpoints):
     /// e.g. "webgpu: NVIDIA H200".
     pub trained_on: Option<String>,
+    /// Where and within what the run may train (budget, backend preference, diagnostics).
+    pub env: RunEnv,
 }
 
 /// The model family `cfg.model` names, sized for a task of `dims`.
@@ -149,9 +152,14 @@ impl BatchTensors {
 
 impl Trainer {
     /// Check `cfg` (model fields, task parameters, memory budget) and build the task, the
-    /// model and the optimiser.
+    /// model and the optimiser, in the default environment (the tab's budget, `auto`).
     pub fn new(cfg: TrainConfig) -> std::result::Result<Self, String> {
-        let p = plan(&cfg).map_err(|e| e.to_string())?;
+        Self::with_env(cfg, RunEnv::default())
+    }
+
+    /// `new` in the environment `env` (its budget and backend preference decide the plan).
+    pub fn with_env(cfg: TrainConfig, env: RunEnv) -> std::result::Result<Self, String> {
+        let p = plan(&cfg, &env).map_err(|e| e.to_string())?;
         let task = p.task;
         let eval_n = (EVAL_POSITIONS / p.dims.seq_len).clamp(EVAL_MIN, EVAL_SEQUENCES);
         for n in [cfg.batch, eval_n] {
@@ -177,6 +185,7 @@ impl Trainer {
             step: 0,
             eval_set,
             trained_on: None,
+            env,
         })
     }
 

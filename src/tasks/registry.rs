@@ -52,7 +52,8 @@ mod tests {
 
     #[test]
     fn parameter_keys_never_clash_with_model_or_app_keys() {
-        use crate::core::config::{is_app_key, FIELDS};
+        use crate::core::config::FIELDS;
+        use crate::core::share::is_app_key;
         for info in all() {
             let mut keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
             for k in &keys {

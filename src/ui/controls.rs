@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use super::run::Lab;
 use crate::core::config::{format_field, DEFAULT_TASK, FIELDS, MIXER_NAMES, MODEL_NAMES};
 use crate::core::{ConfigError, FieldError, TrainConfig};
-use crate::engine::{plan, Plan};
+use crate::engine::{plan, Plan, RunEnv};
 use crate::tasks::{self, ParamKind, ParamSpec};
 
 /// The text in each input (kept as typed, so a bad value stays visible beside its error)
@@ -24,6 +24,8 @@ pub struct FormState {
     /// Texts of the model fields, in `FIELDS` order.
     pub texts: RwSignal<Vec<String>>,
     pub errors: RwSignal<Vec<FieldError>>,
+    /// The run environment from the link and the run bar (budget, backend preference).
+    pub env: RwSignal<RunEnv>,
 }
 
 /// Default texts for a task's parameters, overridden by `given` where it has the key.
@@ -46,7 +48,7 @@ pub fn task_texts(task: &str, given: &[(String, String)]) -> Vec<(String, String
 impl FormState {
     /// Start from the defaults overridden by the URL; bad URL values are kept in their
     /// inputs and reported.
-    pub fn from_query(query: &[(String, String)]) -> Self {
+    pub fn from_query(query: &[(String, String)], env: RunEnv) -> Self {
         let defaults = TrainConfig::default();
         let task = query
             .iter()
@@ -80,6 +82,7 @@ impl FormState {
             task: RwSignal::new(task),
             texts: RwSignal::new(texts),
             errors: RwSignal::new(Vec::new()),
+            env: RwSignal::new(env),
         };
         if let Err(e) = state.parse() {
             state.errors.set(e.errors);
@@ -110,7 +113,7 @@ impl FormState {
                 return Err(e);
             }
         };
-        let p = plan(&cfg)?;
+        let p = plan(&cfg, &self.env.get_untracked())?;
         Ok((cfg, p))
     }
 
@@ -303,7 +306,7 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
             "{} parameters · ~{} MiB of {} MiB budget",
             cfg.param_count(p.dims),
             cfg.estimated_bytes(p.dims).div_ceil(1024 * 1024),
-            crate::core::config::memory_budget() / (1024 * 1024)
+            form.env.with(RunEnv::budget_mib)
         ),
         Err(e) => format!("{} field(s) need attention", e.errors.len()),
     };

@@ -14,6 +14,7 @@ use super::views::PALETTE;
 use crate::browser;
 use crate::engine::experiment::{results_csv, ArmResult, Experiment, ARM_KINDS, DEFAULT_ARMS};
 use crate::engine::history::downsample;
+use crate::engine::RunEnv;
 use crate::engine::{presets, RunState};
 
 /// Chart points per arm.
@@ -42,6 +43,8 @@ pub struct ExperimentState {
     current: RwSignal<Option<Experiment>, LocalStorage>,
     slots: RwSignal<Vec<Slot>, LocalStorage>,
     pub message: RwSignal<Option<String>>,
+    /// The page's run environment (budget, backend), for every arm.
+    env: RunEnv,
 }
 
 /// Arms trained at once: one per spare core (the page keeps one), at least 1, at most 4.
@@ -50,7 +53,7 @@ fn parallel() -> usize {
 }
 
 impl ExperimentState {
-    pub fn from_query(query: &[(String, String)]) -> Self {
+    pub fn from_query(query: &[(String, String)], env: RunEnv) -> Self {
         let get = |key: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let source = get("preset").filter(|p| presets::find(p).is_ok()).unwrap_or_else(|| CUSTOM.into());
         let chosen = get("arms")
@@ -63,6 +66,7 @@ impl ExperimentState {
             current: RwSignal::new_local(None),
             slots: RwSignal::new_local(Vec::new()),
             message: RwSignal::new(None),
+            env,
         }
     }
 
@@ -118,9 +122,10 @@ impl ExperimentState {
         let me = *self;
         let mut slots = Vec::with_capacity(exp.arms.len());
         for arm in &exp.arms {
-            let params =
-                crate::engine::plan(&arm.config).map(|p| arm.config.param_count(p.dims)).unwrap_or(0);
-            let lab = Lab::detached(Rc::new(move || me.pump()));
+            let params = crate::engine::plan(&arm.config, &self.env)
+                .map(|p| arm.config.param_count(p.dims))
+                .unwrap_or(0);
+            let lab = Lab::detached(self.env, Rc::new(move || me.pump()));
             slots.push(Slot {
                 lab,
                 params,
@@ -172,7 +177,7 @@ impl ExperimentState {
                 break;
             }
             if s.started.get_value().is_none() {
-                match crate::engine::plan(&arm.config) {
+                match crate::engine::plan(&arm.config, &self.env) {
                     Ok(plan) => {
                         s.started.set_value(Some(browser::now_ms()));
                         s.lab.run_config(arm.config.clone(), &plan);
@@ -279,14 +284,16 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
     let on_file = move |ev: leptos::ev::Event| {
         browser::spawn(async move {
             match browser::read_chosen_file(&ev).await {
-                Ok(Some((name, bytes))) => match Experiment::from_json(&String::from_utf8_lossy(&bytes)) {
-                    Ok(exp) => {
-                        state.loaded.set(Some(exp));
-                        source.set("file".into());
-                        message.set(None);
+                Ok(Some((name, bytes))) => {
+                    match Experiment::from_json(&String::from_utf8_lossy(&bytes), &state.env) {
+                        Ok(exp) => {
+                            state.loaded.set(Some(exp));
+                            source.set("file".into());
+                            message.set(None);
+                        }
+                        Err(e) => message.set(Some(format!("{name}: {e}"))),
                     }
-                    Err(e) => message.set(Some(format!("{name}: {e}"))),
-                },
+                }
                 Ok(None) => {}
                 Err(e) => message.set(Some(e)),
             }

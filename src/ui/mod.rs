@@ -19,7 +19,7 @@ mod views;
 use leptos::prelude::*;
 
 use crate::engine::history::{downsample, History};
-use crate::engine::{Backend, RunStatus};
+use crate::engine::{Backend, BackendPref, RunEnv, RunStatus};
 use chart::{LineChart, Series};
 
 /// Mount the app on `<body>`.
@@ -37,6 +37,32 @@ enum Page {
     Gallery,
     Experiments,
     Results,
+}
+
+/// The run environment a link asks for (`budget`, `backend`, `lose_gpu_at`); a bad value is
+/// reported in `errors` and its default kept.
+fn run_env_from_query(query: &[(String, String)], errors: &mut Vec<String>) -> RunEnv {
+    let mut env = RunEnv::default();
+    let last = |key: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if let Some(v) = last("budget") {
+        match crate::core::config::parse_budget_mib(v) {
+            Ok(mib) => env = env.with_budget_mib(mib),
+            Err(e) => errors.push(format!("budget: {}", e.message)),
+        }
+    }
+    if let Some(v) = last("backend") {
+        match BackendPref::parse(v) {
+            Ok(p) => env.backend = p,
+            Err(e) => errors.push(format!("backend: {e}")),
+        }
+    }
+    if let Some(v) = last("lose_gpu_at") {
+        match v.parse::<usize>() {
+            Ok(n) => env.lose_gpu_at = Some(n).filter(|&n| n > 0),
+            Err(_) => errors.push(format!("lose_gpu_at: '{v}' is not a step number")),
+        }
+    }
+    env
 }
 
 #[component]
@@ -60,31 +86,11 @@ fn App() -> impl IntoView {
     let on_gallery = query.iter().any(|(k, v)| k == "page" && v == "gallery");
     let on_experiments = query.iter().any(|(k, v)| k == "page" && v == "experiments");
     let on_results = query.iter().any(|(k, v)| k == "page" && v == "results");
-    // A raised memory budget (`budget=MiB`) must be in force before the form validates.
-    let budget_error = query.iter().rev().find(|(k, _)| k == "budget").and_then(|(_, v)| {
-        match crate::core::config::parse_budget_mib(v) {
-            Ok(mib) => {
-                crate::core::config::set_memory_budget(mib << 20);
-                None
-            }
-            Err(e) => Some(format!("budget: {}", e.message)),
-        }
-    });
-    let mut option_errors: Vec<String> = link_note.into_iter().chain(budget_error).collect();
-    if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "backend") {
-        match crate::engine::backend::BackendPref::parse(v) {
-            Ok(p) => crate::engine::backend::set_preference(p),
-            Err(e) => option_errors.push(format!("backend: {e}")),
-        }
-    }
-    if let Some((_, v)) = query.iter().rev().find(|(k, _)| k == "lose_gpu_at") {
-        match v.parse::<usize>() {
-            Ok(n) => crate::engine::backend::set_lose_gpu_at(n),
-            Err(_) => option_errors.push(format!("lose_gpu_at: '{v}' is not a step number")),
-        }
-    }
-    let form = controls::FormState::from_query(if on_gallery { &[] } else { &query });
-    let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] });
+    let mut option_errors: Vec<String> = link_note.into_iter().collect();
+    // The run environment (budget, backend, diagnostics) is in force before the form validates.
+    let env = run_env_from_query(&query, &mut option_errors);
+    let form = controls::FormState::from_query(if on_gallery { &[] } else { &query }, env);
+    let exp_state = experiments::ExperimentState::from_query(if on_experiments { &query } else { &[] }, env);
     let lab = run::Lab::new(form);
     // The views' state from the link (`views=1`, `vseed=N`), before they are drawn.
     let last = |k: &str| query.iter().rev().find(|(q, _)| q == k).map(|(_, v)| v.clone());

@@ -121,7 +121,7 @@ impl SteerState {
         let base = SteerSpec::from_pairs(&lab.form.task.get_untracked(), &[]);
         let mut pairs: Vec<(String, String)> = browser::url::query_pairs()
             .into_iter()
-            .filter(|(k, _)| k != "steer" && !k.starts_with(crate::core::config::APP_PREFIX))
+            .filter(|(k, _)| k != "steer" && !k.starts_with(crate::core::share::APP_PREFIX))
             .collect();
         pairs.extend(self.spec.with_untracked(|s| s.to_pairs(&base)));
         pairs.push(("steer".into(), op.name().into()));

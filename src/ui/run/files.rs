@@ -15,7 +15,9 @@ impl Lab {
     /// checking its header here; a bad file leaves the current run untouched.
     pub fn load_checkpoint(&self, name: &str, bytes: Vec<u8>) {
         let cfg = match Trainer::checkpoint_config(&bytes).and_then(|(cfg, step)| {
-            crate::engine::plan(&cfg).map(|p| (cfg, step, p)).map_err(|e| e.to_string())
+            crate::engine::plan(&cfg, &self.form.env.get_untracked())
+                .map(|p| (cfg, step, p))
+                .map_err(|e| e.to_string())
         }) {
             Ok(x) => x,
             Err(e) => return self.message.set(Some(format!("Could not load {name}: {e}"))),
@@ -36,7 +38,7 @@ impl Lab {
         };
         self.reset();
         self.form.show(&cfg);
-        write_run_url(&cfg, &plan);
+        write_run_url(&cfg, &plan, &self.form.env.get_untracked());
         self.config.set_value(Some(cfg.clone()));
         self.history
             .set(History { regression: plan.task.shape().output.is_regression(), ..History::default() });

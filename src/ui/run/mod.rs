@@ -14,12 +14,13 @@ use super::TRAINING_BACKEND;
 use crate::browser;
 use crate::browser::worker::WorkerHandle;
 use crate::core::TrainConfig;
-use crate::engine::backend::{self, BackendInfo, BackendPref};
+use crate::engine::backend::BackendInfo;
 use crate::engine::history::{History, SpeedMeter};
 use crate::engine::inspect::ModelView;
 use crate::engine::messages::{FromWorker, ToWorker};
 use crate::engine::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use crate::engine::{Backend, RunState, RunStatus, Runner, Session, Trainer};
+use crate::engine::{BackendPref, RunEnv};
 
 /// The worker script Trunk emits for `src/bin/worker.rs` (unhashed, next to index.html).
 const WORKER_URL: &str = "./interlab-worker_loader.js";
@@ -70,8 +71,8 @@ impl Lab {
     }
 
     /// A run driven by `run_config` only (an experiment arm); its worker starts with it.
-    pub fn detached(on_finish: Rc<dyn Fn()>) -> Self {
-        let lab = Self::build(FormState::from_query(&[]));
+    pub fn detached(env: RunEnv, on_finish: Rc<dyn Fn()>) -> Self {
+        let lab = Self::build(FormState::from_query(&[], env));
         lab.lazy_worker.set_value(true);
         lab.on_finish.set_value(Some(on_finish));
         lab
@@ -174,7 +175,7 @@ impl Lab {
         };
         self.form.errors.set(Vec::new());
         self.form.show(&cfg);
-        write_run_url(&cfg, &plan);
+        write_run_url(&cfg, &plan, &self.form.env.get_untracked());
         self.run_config(cfg, &plan);
     }
 
@@ -209,16 +210,15 @@ impl Lab {
     fn launch(&self) {
         let run = self.run_id.get_value();
         let Some(config) = self.config.get_value() else { return };
-        let budget_mib = crate::core::config::memory_budget() >> 20;
-        let (backend, lose_gpu_at) = (backend::preference(), backend::lose_gpu_at());
-        if self.post(ToWorker::Start { run, config: config.clone(), budget_mib, backend, lose_gpu_at }) {
+        let env = self.form.env.get_untracked();
+        if self.post(ToWorker::Start { run, config: config.clone(), env }) {
             return;
         }
         let reason =
             "CPU: the training worker is unavailable, and the page's own thread trains on the CPU only"
                 .to_string();
         self.backend.set(Some(BackendInfo { gpu: false, adapter: None, reason }));
-        match Trainer::new(config) {
+        match Trainer::with_env(config, env) {
             Ok(t) => {
                 self.local.set_value(Some(Session::new(t)));
                 self.spawn_local_loop();
@@ -446,14 +446,14 @@ impl Lab {
 
 /// Put a run's link in the address bar: its config, the version, a non-default budget and
 /// backend preference.
-pub(super) fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan) {
+pub(super) fn write_run_url(cfg: &TrainConfig, plan: &crate::engine::Plan, env: &RunEnv) {
     let mut pairs = plan.share_pairs(cfg);
     pairs.push(("v".into(), crate::VERSION.into()));
-    if crate::core::config::memory_budget() != crate::core::config::MEMORY_BUDGET_BYTES {
-        pairs.push(("budget".into(), (crate::core::config::memory_budget() >> 20).to_string()));
+    if env.budget_bytes != RunEnv::default().budget_bytes {
+        pairs.push(("budget".into(), env.budget_mib().to_string()));
     }
-    if backend::preference() != BackendPref::Auto {
-        pairs.push(("backend".into(), backend::preference().name().into()));
+    if env.backend != BackendPref::Auto {
+        pairs.push(("backend".into(), env.backend.name().into()));
     }
     // The steering panel's and the views' state stay in the link across runs.
     pairs.extend(
@@ -524,10 +524,10 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                     <select data-testid="backend-select" title="auto: the GPU when it is a hardware adapter and the model is big enough (see the README)"
                         on:change=move |ev| {
                             if let Ok(p) = BackendPref::parse(&event_target_value(&ev)) {
-                                backend::set_preference(p);
+                                lab.form.env.update(|e| e.backend = p);
                             }
                         }>
-                        {BackendPref::NAMES.iter().map(|n| view! { <option value=*n selected=backend::preference().name() == *n>{*n}</option> }).collect_view()}
+                        {BackendPref::NAMES.iter().map(|n| view! { <option value=*n selected=lab.form.env.get_untracked().backend.name() == *n>{*n}</option> }).collect_view()}
                     </select>
                 </dd></div>
             </dl>
