@@ -2,9 +2,9 @@
 //!
 //! Layers (arrows point down; `tests/architecture.rs` keeps this true, see
 //! `docs/architecture.md`): `core` ← `tasks` ← `model` ← `steer` ← `engine`; `gpu` sits
-//! under `engine` and uses only `core`; `study` (human-AI studies: protocols, assignment,
+//! under `engine` and may use only `core`; `study` (human-AI studies: protocols, assignment,
 //! event log, exports, analysis) is pure and uses only `core`, `tasks` and serde; `browser`
-//! (the only home of web-sys, js-sys, gloo and wasm-bindgen) uses only `core`; `ui` (Leptos)
+//! (the only home of web-sys, js-sys, gloo and wasm-bindgen) sits on `core`; `ui` (Leptos)
 //! is on top. `browser`, `ui` and `worker` (the training Web Worker) exist only on wasm32;
 //! `ui` and `worker` are imported by nothing.
 
