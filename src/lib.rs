@@ -1,10 +1,12 @@
 //! interlab: a lab that lives in a browser tab.
 //!
-//! Layers (arrows point down; a test in `tests/architecture.rs` keeps this true):
-//! `core` ← `tasks` ← `model` ← `engine`; `gpu` under `engine`; `study` (human-AI studies:
-//! protocols, assignment, event log, exports, analysis) is pure and uses only `tasks` and
-//! `core`; `browser` and `ui` exist only on wasm32; `ui` and `worker` (the training Web
-//! Worker) are imported by nothing.
+//! Layers (arrows point down; `tests/architecture.rs` keeps this true, see
+//! `docs/architecture.md`): `core` ← `tasks` ← `model` ← `steer` ← `engine`; `gpu` sits
+//! under `engine` and may use only `core`; `study` (human-AI studies: protocols, assignment,
+//! event log, exports, analysis) is pure and uses only `core`, `tasks` and serde; `browser`
+//! (the only home of web-sys, js-sys, gloo and wasm-bindgen) sits on `core`; `ui` (Leptos)
+//! is on top. `browser`, `ui` and `worker` (the training Web Worker) exist only on wasm32;
+//! `ui` and `worker` are imported by nothing.
 
 pub mod core;
 pub mod engine;

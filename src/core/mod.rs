@@ -1,7 +1,8 @@
 //! Pure foundations shared by every layer: the seeded RNG, error types, the run
-//! configuration and the share-link tables. Depends on std, serde and miniz_oxide (link
-//! compression) only — never on candle,
-//! wgpu, leptos or web-sys.
+//! configuration (`config::FIELDS`, one table for the form, the URL and the CLI), base64url
+//! and the share-link gate (`share`). Uses no other module of the crate, and no outside
+//! crate but serde, serde_json (config files) and miniz_oxide (link compression) — never
+//! candle, wgpu, leptos or web-sys.
 
 pub mod base64;
 pub mod config;

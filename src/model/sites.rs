@@ -4,12 +4,18 @@
 //! `forward` is the same pass with the identity hook (so it stays bit-identical). No state
 //! lives in the model: interventions are an argument of the pass.
 //!
-//! Names follow TransformerLens: `blocks.{l}.resid_pre` (the residual stream entering block
-//! `l`), `blocks.{l}.mixer.heads` (the token mixer's per-head outputs, heads side by side,
-//! before the output projection: Transformers), `blocks.{l}.mixer.out` (what the mixer adds
-//! to the stream — for the DLR its recurrence output `y`, which feeds the MLP),
-//! `blocks.{l}.resid_mid` (Transformers), `blocks.{l}.mlp.out` (what the MLP adds) and
-//! `blocks.{l}.resid_post`.
+//! Names are interlab's own, `blocks.{l}.KIND`, and mean the same place in every family:
+//! `resid_pre` (the residual stream entering block `l`), `mixer.heads` (the token mixer's
+//! per-head outputs, heads side by side in the last dimension — head `h` is columns
+//! `h·dh..(h+1)·dh` — before the output projection: Transformers and the multi-head SSM),
+//! `mixer.out` (the mixer's output — for Transformers, the multi-head SSM and LSTM/GRU what it
+//! adds to the stream; for DLR/S4D the recurrence output `y`, which feeds the MLP and is not
+//! added to the stream), `resid_mid` (Transformers and the multi-head SSM), `mlp.out` (what
+//! the MLP adds; not in LSTM/GRU) and `resid_post`. Each family lists its kinds in its
+//! `SITE_KINDS`. Several correspond to TransformerLens hook points (`hook_resid_pre`,
+//! `attn.hook_z` as one `[d_model]` row, `hook_attn_out`, `hook_resid_mid`, `hook_mlp_out`,
+//! `hook_resid_post`), but the names differ and there are no sites for embeddings, q/k/v,
+//! attention scores or patterns, or MLP hidden units: `docs/steering.md` has the table.
 
 use std::fmt;
 
