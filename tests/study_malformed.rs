@@ -79,15 +79,16 @@ fn the_base_of_the_corpus_and_the_shipped_studies_are_valid() {
     }
 }
 
-/// The README's schema example must stay a valid protocol.
+/// The schema example in docs/studies.md must stay a valid protocol.
 #[test]
-fn the_readme_example_is_valid() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let at = readme.find("A trimmed example").expect("README: Studies example");
+fn the_docs_schema_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studies.md")).unwrap();
+    let at = readme.find("A trimmed example").expect("docs/studies.md: the schema example");
     let start = readme[at..].find("```json").unwrap() + at + "```json".len();
     let end = readme[start..].find("```").unwrap() + start;
     let text = readme[start..end].replace("<64 hex digits>", &"ab".repeat(32));
-    let p = parse_protocol(&text).unwrap_or_else(|e| panic!("README example: {e}"));
+    let p = parse_protocol(&text).unwrap_or_else(|e| panic!("docs/studies.md example: {e}"));
     assert_eq!(p.trials().count(), 10);
 }
 
