@@ -213,6 +213,9 @@ thread_local! {
     static GPU: RefCell<Option<Arc<GpuContext>>> = const { RefCell::new(None) };
 }
 
+// `GpuTrainer` takes an `Arc` because native runs share the context across threads; the
+// worker is single-threaded, where wgpu's WebGPU types are neither `Send` nor `Sync`.
+#[allow(clippy::arc_with_non_send_sync)]
 async fn gpu_context() -> Result<Arc<GpuContext>, String> {
     if let Some(ctx) = GPU.with(|g| g.borrow().clone()) {
         return Ok(ctx);
