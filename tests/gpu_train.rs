@@ -53,7 +53,8 @@ fn gpu_losses(ctx: &Arc<interlab::gpu::GpuContext>, cfg: &TrainConfig, steps: us
     (stats.iter().map(|s| s.loss).collect(), g.dispatches())
 }
 
-fn assert_close(label: &str, gpu: &[f64], cpu: &[f64]) {
+/// Asserts the per-step bound and returns the largest relative difference.
+fn assert_close(label: &str, gpu: &[f64], cpu: &[f64]) -> f64 {
     let worst = gpu.iter().zip(cpu).map(|(g, c)| (g - c).abs() / c.abs()).fold(0.0, f64::max);
     eprintln!("{label}: largest relative loss difference over {} steps {worst:.2e}", cpu.len());
     for (i, (g, c)) in gpu.iter().zip(cpu).enumerate() {
@@ -67,6 +68,7 @@ fn assert_close(label: &str, gpu: &[f64], cpu: &[f64]) {
     // The updates must move the loss well past the tolerance, or the comparison means little.
     let moved = (cpu[cpu.len() - 1] - cpu[0]).abs() / cpu[0].abs();
     assert!(moved > 100.0 * LOSS_RTOL, "{label}: the loss barely moved ({moved:.1e}): {cpu:?}");
+    worst
 }
 
 #[test]
@@ -140,7 +142,11 @@ fn a_run_handed_from_the_gpu_to_the_cpu_continues_like_the_cpu_run() {
     assert_eq!(t.step_count(), 5);
     let rest: Vec<f64> = (0..5).map(|_| t.step().unwrap().loss).collect();
     all.extend(rest);
-    assert_close("GPU 5 steps then CPU 5 steps", &all, &cpu);
+    // Not bit-exact (the GPU's 5 steps round differently), but the CPU picks up the GPU's
+    // weights and moments with nothing lost: measured 1.06e-7 on lavapipe (2026-12-08), the
+    // same size as the GPU-only runs' differences. Bound: ~10x that.
+    let worst = assert_close("GPU 5 steps then CPU 5 steps", &all, &cpu);
+    assert!(worst <= HANDOFF_RTOL, "GPU 5 steps then CPU 5 steps: {worst:.2e} > {HANDOFF_RTOL:e}");
 }
 
 #[test]
@@ -178,8 +184,18 @@ fn run_session(mut s: interlab::engine::Session) -> (Curve, Curve, Vec<(String, 
     panic!("the session never finished");
 }
 
-/// Held-out losses after 60 steps: the 1e-4 per-step agreement compounds over 6x the steps.
-const EVAL_RTOL: f64 = 1e-3;
+/// A run handed from the GPU to the CPU: measured 1.06e-7 on lavapipe, 2026-12-08.
+const HANDOFF_RTOL: f64 = 1e-6;
+
+/// Held-out losses of a 60-step GPU session against the CPU session: measured 1.9e-8, 3.9e-8,
+/// 2.6e-8 at steps 20, 40, 60 on lavapipe (2026-12-08). Bound: ~10x the largest.
+const EVAL_RTOL: f64 = 4e-7;
+
+/// Step losses 21..60 of a session whose device is lost at step 36 (GPU to 30, then the CPU
+/// from the GPU's step-30 weights), against the CPU session: measured on lavapipe (2026-12-08)
+/// 1.83e-7 over the CPU steps 31..60 (steps 21..30 are GPU steps like those bounded above).
+/// Bound: ~10x that.
+const FALLBACK_RTOL: f64 = 2e-6;
 
 #[test]
 fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss() {
@@ -221,10 +237,15 @@ fn a_gpu_session_delivers_every_step_and_evaluation_and_survives_a_device_loss()
     );
     assert_eq!(order(&lost_steps), (1..=60).collect::<Vec<_>>());
     assert_eq!(order(&lost_evals), vec![20, 40, 60]);
+    let rel = |g: f64, c: f64| (g - c).abs() / c;
+    let after = lost_steps.iter().zip(&cpu_steps).skip(20).map(|((_, g), (_, c))| rel(*g, *c));
+    let after = after.fold(0.0, f64::max);
+    let last_eval = rel(lost_evals[2].1, cpu_evals[2].1);
+    eprintln!("device lost: largest relative step-loss difference over steps 21..60 {after:.2e}, held-out loss at step 60 {last_eval:.2e}");
     for ((k, g), (_, c)) in lost_steps.iter().zip(&cpu_steps).skip(20) {
-        assert!((g - c).abs() <= EVAL_RTOL * c, "step {k} after the fallback: {g} vs CPU {c}");
+        assert!((g - c).abs() <= FALLBACK_RTOL * c, "step {k} after the fallback: {g} vs CPU {c}");
     }
-    assert!((lost_evals[2].1 - cpu_evals[2].1).abs() <= EVAL_RTOL * cpu_evals[2].1);
+    assert!(last_eval <= EVAL_RTOL, "held-out loss at step 60 after the fallback: {last_eval:.2e}");
 }
 
 #[test]

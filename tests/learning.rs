@@ -12,7 +12,8 @@ struct Case {
     steps: usize,
     /// `(heads, d_model, batch, lr)` of the 2-layer model.
     model: (usize, usize, usize, f64),
-    /// Accuracy of guessing (1 / number of classes a target can take).
+    /// Accuracy reachable without solving the task: guessing among the classes a target can
+    /// take, or a better shortcut where the task has one (MQAR: a value present in the context).
     chance: f64,
     /// Held-out token accuracy the run must reach.
     needed: f64,
@@ -54,7 +55,8 @@ fn learn(c: &Case) -> f64 {
 }
 
 fn check(c: Case) {
-    assert!(c.needed > 3.0 * c.chance, "threshold must be well above chance");
+    // The bar must close at least half of the gap between chance and a perfect score.
+    assert!(c.needed >= c.chance + 0.5 * (1.0 - c.chance), "threshold must be well above chance");
     let acc = learn(&c);
     assert!(
         acc >= c.needed,
@@ -83,15 +85,16 @@ fn reverse_is_learned() {
 #[test]
 fn mqar_is_learned() {
     // 3 pairs: always answering one of the 3 values present scores 1/3 without any recall,
-    // so the bar is 0.8. MQAR needs the lower learning rate and sits on a plateau at ~0.45
-    // until the recall circuit forms (about step 2750 for this seed).
+    // so chance is 1/3 (not 1/8, a uniform guess over the values) and the bar is 0.8. MQAR
+    // needs the lower learning rate and sits on a plateau at ~0.45 until the recall circuit
+    // forms (about step 2750 for this seed).
     let params = &[("vocab", "16"), ("seq_len", "12"), ("kv_pairs", "3")];
     check(Case {
         task: "mqar",
         params,
         steps: 5000,
         model: (2, 32, 32, 1e-3),
-        chance: 1.0 / 8.0,
+        chance: 1.0 / 3.0,
         needed: 0.8,
     });
 }
@@ -129,6 +132,6 @@ fn without_token_mixing_mqar_stays_at_chance() {
             best = best.max(t.evaluate().unwrap().accuracy.unwrap());
         }
     }
-    println!("mqar with mixers=none: best held-out accuracy {best:.3} (chance 0.125)");
+    println!("mqar with mixers=none: best held-out accuracy {best:.3} (uniform guess 0.125, a value in context 0.333)");
     assert!(best < 0.2, "a model without token mixing reached {best:.3} on MQAR");
 }

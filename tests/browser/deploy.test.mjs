@@ -43,11 +43,23 @@ test('a full session under a sub-path: no CSP violation, no request to another o
     const root = `${server.url}/labs/interlab/`;
     await page.goto(`${root}?${RUN}&autorun=1`);
     await waitFor(async () => (await runStatus(page)).state === 'done', 120000, 'the run under a sub-path');
-    // The rest of the lab: every page, the views, a steering request.
+    // The rest of the lab: the views of the model just trained (attention maps are data: URLs
+    // under img-src), every page, and a steering request (a patching sweep: its forward passes
+    // run in the lab's worker).
+    await page.locator('[data-testid="views"] summary').click();
+    await waitFor(async () => (await page.locator('[data-testid="attention-map"]').count()) === 2, 60000, '1 layer x 2 heads of attention maps');
     for (const tab of ['nav-gallery', 'nav-experiments', 'nav-results', 'nav-lab']) {
       await page.locator(`[data-testid="${tab}"]`).click();
       await page.waitForTimeout(300);
     }
+    const steer = await context.newPage();
+    steer.on('pageerror', (e) => problems.push(`steer pageerror: ${e.message}`));
+    await steer.goto(`${root}?seed=4&task=in_context_recall&seq_len=16&layers=1&heads=2&d_model=16&batch=8&steps=10&warmup=2&st_b=keys=4&autorun=1&steer=patch`);
+    await waitFor(async () => {
+      if (await steer.locator('[data-testid="steer-error"]').count()) throw new Error(await steer.locator('[data-testid="steer-error"]').textContent());
+      return (await steer.locator('[data-testid="steer-patch-report"]').count()) > 0;
+    }, 180000, 'the patching report');
+    assert.ok(await steer.locator('[data-testid="steer-patch-heat"] tbody tr').count() > 0, 'a patching table');
     await page.locator('[data-testid="copy-link"]').click();
     await waitFor(async () => (await page.locator('[data-testid="share-link"]').count()) > 0, 5000, 'the link');
     const study = await context.newPage();
@@ -56,7 +68,7 @@ test('a full session under a sub-path: no CSP violation, no request to another o
     await waitFor(async () => (await study.locator('[data-testid="study-agree"]').count()) > 0, 30000, 'the consent screen');
     await study.locator('[data-testid="study-agree"]').click();
     await waitFor(async () => (await study.locator('[data-testid="study"]').getAttribute('data-screen')) === 'trial-1', 30000, 'the next trial');
-    const violations = [...await page.evaluate(() => window.__csp), ...await study.evaluate(() => window.__csp)];
+    const violations = [...await page.evaluate(() => window.__csp), ...await study.evaluate(() => window.__csp), ...await steer.evaluate(() => window.__csp)];
     assert.deepEqual(violations, [], 'no CSP violation');
     assert.deepEqual(problems, []);
     const off = requests.filter((u) => !u.startsWith(`${server.url}/labs/interlab/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
@@ -66,6 +78,7 @@ test('a full session under a sub-path: no CSP violation, no request to another o
     // Offline after the first visit: the service worker serves the lab, the run trains.
     await waitFor(() => page.evaluate(() => navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)), 30000, 'the service worker to control the page');
     await study.close();
+    await steer.close();
     await context.setOffline(true);
     await page.goto(`${root}?${RUN.replace('seed=3', 'seed=4')}&autorun=1`);
     const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the offline run');

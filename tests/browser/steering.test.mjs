@@ -113,7 +113,7 @@ test('the flagship link trains, steers copy into reverse beyond its random basel
   } finally { await browser.close(); }
 });
 
-test('a full patching sweep of a 2-layer model at sequence 64 runs in the tab in seconds', async () => {
+test('a full patching sweep of a 2-layer model at sequence 64 runs in the tab: every site and position, timed', async () => {
   const browser = await launch({ webgpu: false });
   try {
     const link = 'seed=4&task=in_context_recall&seq_len=64&layers=2&heads=2&d_model=32&batch=8&steps=20&warmup=5&st_b=keys=4&autorun=1&steer=patch';
@@ -126,7 +126,11 @@ test('a full patching sweep of a 2-layer model at sequence 64 runs in the tab in
     const rows = page.locator('[data-testid="steer-patch-heat"] tbody tr');
     assert.equal(await rows.count(), 10, 'every site of both layers (heads apart)');
     assert.equal(await rows.first().locator('td').count(), 64, 'every position');
-    assert.ok(ms > 0);
+    // The time is printed, not asserted (a shared machine's timings belong in benchmarks; the
+    // README's 6.1-8.1 s comes from these runs). What the report must state is the work done:
+    // clean and corrupted runs, then each of the 10 sites once whole and once per position.
+    assert.equal(+(await time.getAttribute('data-runs')), 2 + 10 * (1 + 64));
+    assert.match(await time.textContent(), /10 sites × 64 positions: 652 forward passes in \d+ ms\./);
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
 });

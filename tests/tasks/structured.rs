@@ -247,3 +247,129 @@ fn pathfinder(t: &dyn Task, b: &Batch) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A default-parameter task of the structured family, its checker, and a valid batch.
+fn valid(name: &str) -> (Box<dyn Task>, Checker, Batch) {
+    let info = interlab::tasks::structured::TASKS.iter().find(|i| i.name == name).unwrap();
+    let t = (info.build)(interlab::tasks::Params::defaults(info.params)).unwrap();
+    let check = checker(name).unwrap();
+    let good = t.generate(11, 4);
+    check(t.as_ref(), &good).unwrap_or_else(|e| panic!("{name}: the valid batch fails: {e}"));
+    (t, check, good)
+}
+
+/// Each corruption of a valid batch must be rejected, with an error that names its kind.
+fn assert_rejected(name: &str, t: &dyn Task, check: Checker, cases: Vec<(&str, Batch, &str)>) {
+    for (what, bad, expect) in cases {
+        match check(t, &bad) {
+            Ok(()) => panic!("{name}: {what} was not caught"),
+            Err(e) => assert!(e.contains(expect), "{name}: {what}: error {e:?} lacks {expect:?}"),
+        }
+    }
+}
+
+/// The ListOps checker is not vacuous: a wrong value at a `]`, an unscored `]`, a scored
+/// operator, a token after the expression, a missing `]`, and an operator with one argument
+/// are each caught.
+#[test]
+fn listops_checker_rejects_corrupted_batches() {
+    let (t, check, good) = valid("listops");
+    let l = good.seq_len;
+    let x = &good.inputs[..l];
+    let close = x.iter().position(|&v| v == CLOSE).unwrap();
+    let end = x.iter().rposition(|&v| v == CLOSE).unwrap();
+    let pad = (0..good.batch * l).find(|&i| good.inputs[i] == PAD).expect("a row with padding");
+    let mut cases = Vec::new();
+    let mut b = good.clone();
+    b.targets[close] = (b.targets[close] + 1) % 10;
+    cases.push(("a `]` with the wrong value", b, "closes a sub-tree of value"));
+    let mut b = good.clone();
+    b.mask[close] = 0.0;
+    cases.push(("an unscored `]`", b, "closes a sub-tree of value"));
+    let mut b = good.clone();
+    b.mask[0] = 1.0;
+    cases.push(("a scored operator", b, "is scored but is not a `]`"));
+    let mut b = good.clone();
+    b.inputs[pad] = 3;
+    cases.push(("a digit in the padding", b, "after the expression"));
+    let mut b = good.clone();
+    b.inputs[end] = PAD;
+    b.mask[end] = 0.0;
+    // A pad where the `]` was: inside the still-open root, or past the end of a full row.
+    let why = if end + 1 < l { "token 15 inside the expression" } else { "never closed" };
+    cases.push(("the root's `]` removed", b, why));
+    // The root with only its first argument: the operator, one digit (or sub-tree), `]`.
+    let mut b = good.clone();
+    let mut depth = 0;
+    let first_end = 1
+        + (1..l)
+            .find(|&q| {
+                if (MAX..=SM).contains(&x[q]) {
+                    depth += 1;
+                } else if x[q] == CLOSE {
+                    depth -= 1;
+                }
+                depth == 0
+            })
+            .unwrap();
+    let mut row: Vec<u32> = x[..first_end].to_vec();
+    row.push(CLOSE);
+    row.resize(l, PAD);
+    b.inputs[..l].copy_from_slice(&row);
+    cases.push(("an operator with one argument", b, "has 1 arguments"));
+    assert_rejected("listops", t.as_ref(), check, cases);
+}
+
+/// The Pathfinder checker is not vacuous: a connected pixel labelled 0, a background pixel
+/// labelled 1, an unscored pixel, a damaged circle, a token out of range, and a path erased
+/// under its labels are each caught.
+#[test]
+fn pathfinder_checker_rejects_corrupted_batches() {
+    let (t, check, good) = valid("pathfinder");
+    let l = good.seq_len;
+    let (x, y) = (&good.inputs[..l], &good.targets[..l]);
+    let path = (0..l).find(|&q| x[q] == 1 && y[q] == 1).expect("a path pixel");
+    let n = (l as f64).sqrt() as usize;
+    // A background pixel with only background around it, so that changing it cannot join
+    // anything to the circles' component.
+    let background = (0..l)
+        .find(|&q| {
+            let (px, py) = ((q % n) as i64, (q / n) as i64);
+            (-1..=1).all(|dy| {
+                (-1..=1).all(|dx| {
+                    let (xx, yy) = (px + dx, py + dy);
+                    xx < 0
+                        || yy < 0
+                        || xx >= n as i64
+                        || yy >= n as i64
+                        || x[yy as usize * n + xx as usize] == 0
+                })
+            })
+        })
+        .expect("an isolated background pixel");
+    let circle = (0..l).find(|&q| x[q] == 2).unwrap();
+    let mut cases = Vec::new();
+    let mut b = good.clone();
+    b.targets[path] = 0;
+    cases.push(("a connected pixel labelled 0", b, "label 0 but connected = true"));
+    let mut b = good.clone();
+    b.targets[background] = 1;
+    cases.push(("a background pixel labelled 1", b, "label 1 but connected = false"));
+    let mut b = good.clone();
+    b.mask[background] = 0.0;
+    cases.push(("an unscored pixel", b, "not scored"));
+    let mut b = good.clone();
+    b.inputs[circle] = 1;
+    cases.push(("a circle pixel turned into path", b, "disc sizes"));
+    let mut b = good.clone();
+    b.inputs[background] = 3;
+    cases.push(("a token out of range", b, "token 3"));
+    let mut b = good.clone();
+    for q in 0..l {
+        if b.inputs[q] == 1 && b.targets[q] == 1 {
+            b.inputs[q] = 0;
+        }
+    }
+    cases.push(("the connecting path erased", b, "circle not connected"));
+    assert_rejected("pathfinder", t.as_ref(), check, cases);
+}
