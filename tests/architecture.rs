@@ -249,7 +249,10 @@ fn engine_file_graph(engine: &Path) -> Vec<(String, Vec<String>)> {
                             let inner = group.split('}').next().unwrap_or("");
                             inner.split(',').map(|w| w.trim().split("::").next().unwrap_or("")).collect()
                         } else {
-                            vec![rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap()]
+                            vec![rest
+                                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                                .next()
+                                .unwrap()]
                         };
                         for w in words {
                             if let Some(t) = target(w.trim()) {

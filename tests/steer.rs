@@ -10,6 +10,7 @@ use interlab::model::dlr::{Dlr, DlrConfig};
 use interlab::model::mixers::Mixer;
 use interlab::model::{SeqModel, Transformer, TransformerConfig};
 use interlab::steer::directions::{diff_of_means, mean_activation};
+use interlab::steer::sweep::SweepSpec;
 use interlab::steer::{patch, probe, run, sweep, Edit, Intervention, Positions};
 
 const L: usize = 12;
@@ -262,7 +263,14 @@ fn a_real_direction_beats_its_random_baseline_and_a_random_split_does_not() {
     let targets: Vec<Vec<u32>> = want.chunks(L).map(<[u32]>::to_vec).collect();
     let mask = vec![vec![true; L]; 8];
     let metric = sweep::flip_rate(&targets, &mask, 10);
-    let r = sweep::sweep(&m, &b, &dir, Positions::All, &[0.0, 0.5, 1.0], 20, 9, &metric).unwrap();
+    let r = sweep::sweep(
+        &m,
+        &b,
+        &dir,
+        &SweepSpec { positions: Positions::All, scales: &[0.0, 0.5, 1.0], random: 20, seed: 9 },
+        &metric,
+    )
+    .unwrap();
     assert_eq!(r.random.len(), 20);
     assert!(r.effect[2] > 0.99, "{:?}", r.effect);
     assert!(r.p_value[2] < 0.01 && r.percentile[2] == 1.0, "{r:?}");
@@ -274,7 +282,14 @@ fn a_real_direction_beats_its_random_baseline_and_a_random_split_does_not() {
             let set = tokens(100 + seed, 16);
             let (x, y) = (set.narrow(0, 0, 8).unwrap(), set.narrow(0, 8, 8).unwrap());
             let d = diff_of_means(&m, &x, &y, site, Positions::All).unwrap();
-            let r = sweep::sweep(&m, &y, &d, Positions::All, &[1.0], 20, seed, &metric).unwrap();
+            let r = sweep::sweep(
+                &m,
+                &y,
+                &d,
+                &SweepSpec { positions: Positions::All, scales: &[1.0], random: 20, seed },
+                &metric,
+            )
+            .unwrap();
             r.p_value[0] < 0.05
         })
         .count();

@@ -124,19 +124,30 @@ pub fn sign_flip_p(d: &[f64], seed: u64) -> f64 {
     (1 + hits) as f64 / (1 + PERMUTATIONS) as f64
 }
 
-/// Sweep `dir` over `scales` at `positions` of `tokens` `[b, l]`, with `random` ≥ 20 random
-/// directions of the same norm (seeded), scoring each run with `metric`.
-#[allow(clippy::too_many_arguments)]
+/// What a sweep varies: the scales, where they apply, and its random baseline.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepSpec<'a> {
+    /// Where in the sequence the direction is added.
+    pub positions: Positions,
+    /// Multiples of the direction to add, in order.
+    pub scales: &'a [f32],
+    /// Random directions of the same norm (at least `MIN_RANDOM`).
+    pub random: usize,
+    /// Seed of the random directions and of the sign-flip test.
+    pub seed: u64,
+}
+
+/// Sweep `dir` over `spec.scales` at `spec.positions` of `tokens` `[b, l]`, with
+/// `spec.random` ≥ 20 random directions of the same norm (seeded), scoring each run with
+/// `metric`.
 pub fn sweep(
     model: &dyn SeqModel,
     tokens: &Tensor,
     dir: &Direction,
-    positions: Positions,
-    scales: &[f32],
-    random: usize,
-    seed: u64,
+    spec: &SweepSpec,
     metric: &Metric,
 ) -> Result<SweepResult> {
+    let SweepSpec { positions, scales, random, seed } = *spec;
     if random < MIN_RANDOM {
         return Err(err(
             "sweep",

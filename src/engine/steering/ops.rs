@@ -272,16 +272,13 @@ fn sweep_op(st: &Setup, r: &DirectionReport, progress: &mut Progress) -> Result<
             done: j,
             total,
         });
-        let one = s(sweep::sweep(
-            st.model,
-            tokens,
-            &dir,
-            st.p.positions,
-            &[scale],
-            st.p.random,
-            st.p.seed,
-            metric.as_ref(),
-        ))?;
+        let spec = sweep::SweepSpec {
+            positions: st.p.positions,
+            scales: &[scale],
+            random: st.p.random,
+            seed: st.p.seed,
+        };
+        let one = s(sweep::sweep(st.model, tokens, &dir, &spec, metric.as_ref()))?;
         match &mut out {
             None => out = Some(one),
             Some(acc) => {
