@@ -1,11 +1,13 @@
 //! Pure foundations shared by every layer: the seeded RNG, error types, the run
-//! configuration and the share-link tables. Depends on std, serde and miniz_oxide (link
+//! configuration, the share-link tables, the one CSV writer/reader and export file names. Depends on std, serde and miniz_oxide (link
 //! compression) only — never on candle,
 //! wgpu, leptos or web-sys.
 
 pub mod base64;
 pub mod config;
+pub mod csv;
 pub mod error;
+pub mod names;
 pub mod rng;
 pub mod share;
 

@@ -1,9 +1,12 @@
 //! Scoring a model's outputs against a batch on the host: token accuracy over scored targets,
 //! sequence exact match (every scored target of a row right), and squared error for
 //! regression. One pass over the outputs serves the step statistics and the evaluation.
+//! Also the row format of the CLI's wide `metrics.csv` (one row per evaluation).
 
 use candle_core::{Tensor, D};
 
+use super::trainer::{EvalStats, StepStats};
+use crate::core::csv;
 use crate::model::Result;
 use crate::tasks::{Batch, Output};
 
@@ -74,6 +77,40 @@ impl Score {
     }
 }
 
+/// Columns of the CLI's `metrics.csv` (`interlab train`): one row per evaluation, with empty
+/// cells for metrics the task does not have (accuracy for regression, MSE for classification).
+pub const RUN_METRICS_COLUMNS: [&str; 8] = [
+    "step",
+    "loss",
+    "accuracy",
+    "lr",
+    "heldout_loss",
+    "heldout_accuracy",
+    "heldout_exact_match",
+    "heldout_mse",
+];
+
+/// The header line of the CLI's `metrics.csv` (ends in `\n`).
+pub fn run_metrics_header() -> String {
+    csv::row(&RUN_METRICS_COLUMNS)
+}
+
+/// One line of the CLI's `metrics.csv` (ends in `\n`): the step's statistics and the
+/// evaluation made after it. Numbers in Rust's shortest round-trip `Display` form.
+pub fn run_metrics_row(s: &StepStats, e: &EvalStats) -> String {
+    let cell = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    csv::row(&[
+        s.step.to_string(),
+        s.loss.to_string(),
+        cell(s.accuracy),
+        s.lr.to_string(),
+        e.loss.to_string(),
+        cell(e.accuracy),
+        cell(e.exact_match),
+        cell(e.mse),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +138,18 @@ mod tests {
         assert_eq!(s.accuracy(out), Some(0.75));
         assert_eq!(s.exact_match(out), Some(0.5));
         assert_eq!(s.mse(out), None);
+    }
+
+    #[test]
+    fn run_metrics_rows_match_the_header_and_leave_missing_metrics_empty() {
+        assert_eq!(
+            run_metrics_header(),
+            "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n"
+        );
+        let s = StepStats { step: 3, loss: 0.5, accuracy: None, lr: 0.001, grad_norm: 1.0 };
+        let e = EvalStats { loss: 0.25, accuracy: None, exact_match: None, mse: Some(0.125) };
+        assert_eq!(run_metrics_row(&s, &e), "3,0.5,,0.001,0.25,,,0.125\n");
+        let e = EvalStats { loss: f64::NAN, accuracy: Some(0.75), exact_match: Some(1.0), mse: None };
+        assert_eq!(run_metrics_row(&s, &e), "3,0.5,,0.001,NaN,0.75,1,\n");
     }
 }
