@@ -211,7 +211,7 @@ test('weights download as a safetensors checkpoint that the native CLI evaluates
 // Why: the learning curve is what a user plots elsewhere (R, pandas); the download must be
 // tidy CSV with one train_loss row per step, named after the task, seed and lab version.
 test('the learning curve downloads as tidy CSV: one finite train_loss per step 1..N', async () => {
-  const N = 12;
+  const N = 30; // more than QUICK's warmup (20): a shorter run is refused
   const browser = await launch({ webgpu: false });
   try {
     const { page, errors } = await openPage(browser, `${server.url}/?${QUICK.replace('steps=400', `steps=${N}`)}&autorun=1`);
