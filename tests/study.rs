@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use interlab::core::csv::parse;
 use interlab::study::analyze::{self, ANALYSIS_COLUMNS};
 use interlab::study::assign::{self, block_counts, block_size, cells};
-use interlab::study::csv::parse;
 use interlab::study::events::{EventKind, Log};
 use interlab::study::export::{self, EVENT_COLUMNS, TRIAL_COLUMNS};
 use interlab::study::simulate::{participant_ids, simulate_participant, simulate_study, SimOptions};

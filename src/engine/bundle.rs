@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::history::History;
 use super::Trainer;
+use crate::core::csv::{parse, Table};
 use crate::core::TrainConfig;
 use crate::model::checkpoint::OPTIM_PREFIX;
 
@@ -115,12 +116,15 @@ pub fn restore(bytes: &[u8]) -> Result<Trainer, String> {
     Ok(trainer)
 }
 
+/// The columns of a run's tidy metrics CSV (bundles and the lab's curve download).
+pub const METRICS_COLUMNS: [&str; 3] = ["step", "metric", "value"];
+
 /// A run's metrics as tidy CSV, one row per value: `step,metric,value` with `metric` one of
 /// `train_loss`, `train_accuracy`, `heldout_accuracy`, `heldout_exact`, `heldout_mse`.
 /// Values are written exactly (shortest round-trip form), so `parse_metrics` gives them back
 /// bit for bit.
 pub fn metrics_csv(h: &History) -> String {
-    let mut out = String::from("step,metric,value\n");
+    let mut t = Table::new(&METRICS_COLUMNS);
     let series: [(&str, &Vec<(f64, f64)>); 5] = [
         ("train_loss", &h.loss),
         ("train_accuracy", &h.accuracy),
@@ -130,23 +134,25 @@ pub fn metrics_csv(h: &History) -> String {
     ];
     for (name, points) in series {
         for (s, v) in points {
-            out.push_str(&format!("{},{name},{v:?}\n", *s as u64));
+            t.push(&[(*s as u64).to_string(), name.to_string(), format!("{v:?}")]);
         }
     }
-    out
+    t.finish()
 }
 
 /// Read `metrics_csv` back (for an imported bundle's charts); errors name the line.
 pub fn parse_metrics(text: &str, regression: bool) -> Result<History, String> {
     let mut h = History { regression, ..History::default() };
-    let mut lines = text.lines();
-    if lines.next().map(str::trim) != Some("step,metric,value") {
+    let rows = parse(text, "metrics").map_err(|e| e.to_string())?;
+    let mut rows = rows.iter().enumerate();
+    if rows.next().map(|(_, r)| r.iter().map(|c| c.trim()).collect::<Vec<_>>())
+        != Some(METRICS_COLUMNS.to_vec())
+    {
         return Err("metrics: the first line must be 'step,metric,value'".into());
     }
-    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let n = i + 2;
-        let mut f = line.split(',');
-        let (Some(step), Some(metric), Some(value), None) = (f.next(), f.next(), f.next(), f.next()) else {
+    for (i, row) in rows.filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty())) {
+        let n = i + 1;
+        let [step, metric, value] = row.as_slice() else {
             return Err(format!("metrics line {n}: expected step,metric,value"));
         };
         let step: u64 = step

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::env::RunEnv;
 use super::presets::Preset;
+use crate::core::csv::Table;
 use crate::core::TrainConfig;
 
 /// The experiment file's format version.
@@ -145,20 +146,28 @@ pub struct ArmResult {
 /// The results table as CSV, one row per arm (empty cells for metrics a task lacks).
 pub fn results_csv(rows: &[ArmResult]) -> String {
     let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    let text = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = String::from("label,model,mixers,task,seed,params,steps,final_loss,heldout_accuracy,heldout_exact_match,heldout_mse,steps_per_sec,backend,state\n");
+    let mut t = Table::new(&[
+        "label",
+        "model",
+        "mixers",
+        "task",
+        "seed",
+        "params",
+        "steps",
+        "final_loss",
+        "heldout_accuracy",
+        "heldout_exact_match",
+        "heldout_mse",
+        "steps_per_sec",
+        "backend",
+        "state",
+    ]);
     for r in rows {
-        let cells = [
-            text(&r.label),
-            text(&r.model),
-            text(&r.mixers),
-            text(&r.task),
+        t.push(&[
+            r.label.clone(),
+            r.model.clone(),
+            r.mixers.clone(),
+            r.task.clone(),
             r.seed.to_string(),
             r.params.to_string(),
             r.steps.to_string(),
@@ -167,13 +176,11 @@ pub fn results_csv(rows: &[ArmResult]) -> String {
             num(r.exact_match),
             num(r.mse),
             num(r.steps_per_sec),
-            text(&r.backend),
-            text(&r.state),
-        ];
-        out.push_str(&cells.join(","));
-        out.push('\n');
+            r.backend.clone(),
+            r.state.clone(),
+        ]);
     }
-    out
+    t.finish()
 }
 
 #[cfg(test)]

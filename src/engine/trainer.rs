@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::env::RunEnv;
 use super::metrics::Score;
 use super::plan::plan;
+use crate::core::csv;
 use crate::core::{ModelDims, Rng, TrainConfig};
 use crate::model::dlr::{Dlr, DlrConfig};
 use crate::model::mixers::Mixer;
@@ -377,4 +378,56 @@ pub struct EvalProgress {
     next: usize,
     loss_sum: f64,
     score: Score,
+}
+
+/// Columns of the CLI's `metrics.csv` (`interlab train`): one row per evaluation, with empty
+/// cells for metrics the task does not have (accuracy for regression, MSE for classification).
+pub const RUN_METRICS_COLUMNS: [&str; 8] = [
+    "step",
+    "loss",
+    "accuracy",
+    "lr",
+    "heldout_loss",
+    "heldout_accuracy",
+    "heldout_exact_match",
+    "heldout_mse",
+];
+
+/// The header line of the CLI's `metrics.csv` (ends in `\n`).
+pub fn run_metrics_header() -> String {
+    csv::row(&RUN_METRICS_COLUMNS)
+}
+
+/// One line of the CLI's `metrics.csv` (ends in `\n`): the step's statistics and the
+/// evaluation made after it. Numbers in Rust's shortest round-trip `Display` form.
+pub fn run_metrics_row(s: &StepStats, e: &EvalStats) -> String {
+    let cell = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    csv::row(&[
+        s.step.to_string(),
+        s.loss.to_string(),
+        cell(s.accuracy),
+        s.lr.to_string(),
+        e.loss.to_string(),
+        cell(e.accuracy),
+        cell(e.exact_match),
+        cell(e.mse),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_metrics_rows_match_the_header_and_leave_missing_metrics_empty() {
+        assert_eq!(
+            run_metrics_header(),
+            "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n"
+        );
+        let s = StepStats { step: 3, loss: 0.5, accuracy: None, lr: 0.001, grad_norm: 1.0 };
+        let e = EvalStats { loss: 0.25, accuracy: None, exact_match: None, mse: Some(0.125) };
+        assert_eq!(run_metrics_row(&s, &e), "3,0.5,,0.001,0.25,,,0.125\n");
+        let e = EvalStats { loss: f64::NAN, accuracy: Some(0.75), exact_match: Some(1.0), mse: None };
+        assert_eq!(run_metrics_row(&s, &e), "3,0.5,,0.001,NaN,0.75,1,\n");
+    }
 }

@@ -9,6 +9,7 @@ use candle_core::{Tensor, D};
 use super::directions::Direction;
 use super::intervene::{run, Edit, Intervention, Positions};
 use super::{err, Ctx, Result};
+use crate::core::csv::Table;
 use crate::core::Rng;
 use crate::model::SeqModel;
 
@@ -37,19 +38,33 @@ pub struct SweepResult {
 impl SweepResult {
     /// One row per scale: scale, effect, random mean, random min, random max, percentile, p.
     pub fn to_csv(&self) -> String {
-        let mut out =
-            String::from("site,scale,effect,random_mean,random_min,random_max,percentile,p_value\n");
+        let mut t = Table::new(&[
+            "site",
+            "scale",
+            "effect",
+            "random_mean",
+            "random_min",
+            "random_max",
+            "percentile",
+            "p_value",
+        ]);
         for (j, s) in self.scales.iter().enumerate() {
             let r: Vec<f64> = self.random.iter().map(|x| x[j]).collect();
             let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;
             let (lo, hi) =
                 r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-            out.push_str(&format!(
-                "{},{s},{},{mean},{lo},{hi},{},{}\n",
-                self.site, self.effect[j], self.percentile[j], self.p_value[j]
-            ));
+            t.push(&[
+                self.site.clone(),
+                s.to_string(),
+                self.effect[j].to_string(),
+                mean.to_string(),
+                lo.to_string(),
+                hi.to_string(),
+                self.percentile[j].to_string(),
+                self.p_value[j].to_string(),
+            ]);
         }
-        out
+        t.finish()
     }
 }
 

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::csv::{parse, write_row};
 use super::error::StudyError;
 use super::events::{EventKind, EventRow};
 use super::export::{trial_rows, EVENT_COLUMNS, TRIAL_COLUMNS};
 use super::stats::{chi_square, mean_ci, permutation_test, wilson};
+use crate::core::csv::{parse, write_row, Table};
 
 /// The analysis CSV's columns.
 pub const ANALYSIS_COLUMNS: &[&str] = &[
@@ -336,25 +336,21 @@ fn num(x: f64) -> String {
 
 /// The analysis table as CSV (`ANALYSIS_COLUMNS`; undefined values empty).
 pub fn analysis_csv(rows: &[MetricRow]) -> String {
-    let mut s = String::new();
-    write_row(&mut s, ANALYSIS_COLUMNS);
+    let mut t = Table::new(ANALYSIS_COLUMNS);
     for r in rows {
-        write_row(
-            &mut s,
-            &[
-                r.metric.to_string(),
-                r.condition.clone(),
-                r.n_participants.to_string(),
-                r.n.to_string(),
-                num(r.estimate),
-                num(r.ci_low),
-                num(r.ci_high),
-                r.test.to_string(),
-                num(r.statistic),
-                num(r.df),
-                num(r.p_value),
-            ],
-        );
+        t.push(&[
+            r.metric.to_string(),
+            r.condition.clone(),
+            r.n_participants.to_string(),
+            r.n.to_string(),
+            num(r.estimate),
+            num(r.ci_low),
+            num(r.ci_high),
+            r.test.to_string(),
+            num(r.statistic),
+            num(r.df),
+            num(r.p_value),
+        ]);
     }
-    s
+    t.finish()
 }

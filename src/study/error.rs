@@ -68,3 +68,9 @@ impl fmt::Display for StudyError {
 }
 
 impl std::error::Error for StudyError {}
+
+impl From<crate::core::csv::CsvError> for StudyError {
+    fn from(e: crate::core::csv::CsvError) -> Self {
+        StudyError::Data { source: e.source, line: e.line, message: e.message }
+    }
+}

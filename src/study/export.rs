@@ -9,8 +9,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::csv::write_row;
 use super::events::{EventKind, EventRow};
+use crate::core::csv::Table;
 
 /// The trial CSV's columns, in order.
 pub const TRIAL_COLUMNS: &[&str] = &[
@@ -129,26 +129,24 @@ pub fn event_cells(r: &EventRow) -> Vec<String> {
 
 /// The trial CSV of many participants' logs (each slice one participant, in order).
 pub fn trials_csv<'a>(logs: impl IntoIterator<Item = &'a [EventRow]>) -> String {
-    let mut s = String::new();
-    write_row(&mut s, TRIAL_COLUMNS);
+    let mut t = Table::new(TRIAL_COLUMNS);
     for log in logs {
         for row in trial_rows(log) {
-            write_row(&mut s, &row);
+            t.push(&row);
         }
     }
-    s
+    t.finish()
 }
 
 /// The event CSV of many participants' logs.
 pub fn events_csv<'a>(logs: impl IntoIterator<Item = &'a [EventRow]>) -> String {
-    let mut s = String::new();
-    write_row(&mut s, EVENT_COLUMNS);
+    let mut t = Table::new(EVENT_COLUMNS);
     for log in logs {
         for r in log {
-            write_row(&mut s, &event_cells(r));
+            t.push(&event_cells(r));
         }
     }
-    s
+    t.finish()
 }
 
 /// JSON export: `{"schema", "study_id", "protocol_version", "trial_columns",

@@ -1,16 +1,18 @@
-//! A tiny, safe markdown → HTML renderer for consent and instruction text. Every character
-//! of the source is HTML-escaped; the only tags produced are fixed ones (`p`, `h1`-`h3`,
-//! `ul`/`li`, `strong`, `em`, `code`, `a`). Links are kept only for http(s) URLs (then with
-//! `rel="noopener noreferrer"`); any other scheme (`javascript:`, `data:`, ...) renders as
-//! the link's plain text. So `<script>`, `onerror=` and `javascript:` payloads are inert.
+//! Safe markdown → HTML for consent and instruction text, through `pulldown-cmark`
+//! (CommonMark: headings, numbered and bulleted lists, emphasis, code, quotes, links).
 //!
-//! Supported: `#`/`##`/`###` headings, `- ` or `* ` lists, blank-line paragraphs,
-//! `**bold**`, `*em*`, `` `code` ``, `[text](https://...)`.
+//! What a protocol author cannot do: raw HTML in the source (`<script>`, `<img onerror=…>`)
+//! is shown as escaped text, never as markup; a link keeps its `href` only for `http:`,
+//! `https:` and `mailto:` (then opening in a new tab with `rel="noopener noreferrer"`), and
+//! any other target (`javascript:`, `data:`, relative paths) renders as the link's plain
+//! text; images render as their alt text (no remote loads from a consent form). A single
+//! newline inside a paragraph is a line break (`<br />`), as protocol authors writing JSON
+//! strings expect.
 
-use super::validate::is_http_url;
+use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag, TagEnd};
 
-/// How deep `**`/`*`/links may nest (deeper markers render literally).
-const MAX_INLINE_DEPTH: usize = 8;
+/// Link schemes that keep their `href` (compared case-insensitively).
+const ALLOWED_SCHEMES: &[&str] = &["http", "https", "mailto"];
 
 /// Escape text for HTML element content and double-quoted attributes.
 pub fn escape(s: &str) -> String {
@@ -28,178 +30,172 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Whether a link target may keep its `href`: an allowed scheme, then no whitespace,
+/// control character, quote or angle bracket anywhere.
+pub fn is_allowed_link(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else { return false };
+    ALLOWED_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+        && !rest.is_empty()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+}
+
 /// Render markdown `src` as an HTML fragment.
 pub fn render(src: &str) -> String {
+    // For each open link or image: whether its tags are written (false: text only).
+    let mut open: Vec<bool> = Vec::new();
+    let events = Parser::new_ext(src, Options::empty()).filter_map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+        Event::SoftBreak => Some(Event::HardBreak),
+        Event::Start(Tag::Link { dest_url, .. }) => {
+            let keep = is_allowed_link(&dest_url);
+            open.push(keep);
+            keep.then(|| {
+                Event::InlineHtml(CowStr::from(format!(
+                    "<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">",
+                    escape(&dest_url)
+                )))
+            })
+        }
+        Event::End(TagEnd::Link) => open.pop().unwrap_or(false).then(|| Event::InlineHtml("</a>".into())),
+        Event::Start(Tag::Image { .. }) => {
+            open.push(false);
+            None
+        }
+        Event::End(TagEnd::Image) => {
+            open.pop();
+            None
+        }
+        other => Some(other),
+    });
     let mut out = String::new();
-    let mut para: Vec<&str> = Vec::new();
-    let mut list: Vec<&str> = Vec::new();
-    let flush = |out: &mut String, para: &mut Vec<&str>, list: &mut Vec<&str>| {
-        if !para.is_empty() {
-            out.push_str(&format!("<p>{}</p>\n", inline(&para.join(" "), 0)));
-            para.clear();
-        }
-        if !list.is_empty() {
-            out.push_str("<ul>\n");
-            for item in list.iter() {
-                out.push_str(&format!("<li>{}</li>\n", inline(item, 0)));
-            }
-            out.push_str("</ul>\n");
-            list.clear();
-        }
-    };
-    for raw in src.lines() {
-        let line = raw.trim();
-        if line.is_empty() {
-            flush(&mut out, &mut para, &mut list);
-            continue;
-        }
-        let heading = ["### ", "## ", "# "]
-            .iter()
-            .enumerate()
-            .find_map(|(i, h)| line.strip_prefix(h).map(|rest| (3 - i, rest)));
-        if let Some((level, rest)) = heading {
-            flush(&mut out, &mut para, &mut list);
-            out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(rest.trim(), 0)));
-        } else if let Some(item) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) {
-            if !para.is_empty() {
-                flush(&mut out, &mut para, &mut Vec::new());
-            }
-            list.push(item);
-        } else {
-            if !list.is_empty() {
-                flush(&mut out, &mut Vec::new(), &mut list);
-            }
-            para.push(line);
-        }
-    }
-    flush(&mut out, &mut para, &mut list);
+    html::push_html(&mut out, events);
     out
-}
-
-/// Inline markup of one block's text.
-fn inline(s: &str, depth: usize) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if depth < MAX_INLINE_DEPTH {
-            if let Some((html, used)) = span(rest, depth) {
-                out.push_str(&html);
-                rest = &rest[used..];
-                continue;
-            }
-        }
-        out.push_str(&escape(&c.to_string()));
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// A marked-up span at the start of `s`: its HTML and the bytes it used.
-fn span(s: &str, depth: usize) -> Option<(String, usize)> {
-    if let Some(body) = s.strip_prefix('`') {
-        let end = body.find('`')?;
-        return Some((format!("<code>{}</code>", escape(&body[..end])), end + 2));
-    }
-    if let Some(body) = s.strip_prefix("**") {
-        let end = body.find("**").filter(|&e| e > 0)?;
-        return Some((format!("<strong>{}</strong>", inline(&body[..end], depth + 1)), end + 4));
-    }
-    if let Some(body) = s.strip_prefix('*') {
-        let end = body.find('*').filter(|&e| e > 0)?;
-        return Some((format!("<em>{}</em>", inline(&body[..end], depth + 1)), end + 2));
-    }
-    if let Some(body) = s.strip_prefix('[') {
-        let close = body.find("](")?;
-        let text = &body[..close];
-        let after = &body[close + 2..];
-        // The closing parenthesis that balances the opening one (URLs may hold pairs).
-        let mut depth = 0usize;
-        let end = after.char_indices().find_map(|(i, c)| match c {
-            '(' => {
-                depth += 1;
-                None
-            }
-            ')' if depth == 0 => Some(i),
-            ')' => {
-                depth -= 1;
-                None
-            }
-            _ => None,
-        })?;
-        let url = after[..end].trim();
-        let used = 1 + close + 2 + end + 1;
-        let label = inline(text, depth + 1);
-        let html = if is_http_url(url) {
-            format!("<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{label}</a>", escape(url))
-        } else {
-            label
-        };
-        return Some((html, used));
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// No raw tag but the renderer's own, and no attribute but href/rel/target.
+    /// Tags the renderer may produce.
+    const ALLOWED_TAGS: &[&str] = &[
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "strong",
+        "em",
+        "code",
+        "pre",
+        "a",
+        "br",
+        "blockquote",
+        "hr",
+    ];
+
+    /// No tag but the allowed ones, no attribute but href/rel/target, no unsafe href.
     fn assert_inert(html: &str) {
         let lower = html.to_ascii_lowercase();
-        assert!(
-            !lower.contains("<script") && !lower.contains("<img") && !lower.contains("<iframe"),
-            "{html}"
-        );
-        assert!(
-            !lower.contains("href=\"javascript")
-                && !lower.contains("href=\"data:")
-                && !lower.contains("href=\"vbscript"),
-            "{html}"
-        );
         for tag in lower.split('<').skip(1) {
-            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect();
-            let allowed = [
-                "p", "/p", "h1", "/h1", "h2", "/h2", "h3", "/h3", "ul", "/ul", "li", "/li", "strong",
-                "/strong", "em", "/em", "code", "/code", "a", "/a",
-            ];
-            assert!(allowed.contains(&name.as_str()), "unexpected tag <{name}> in {html}");
+            let name: String =
+                tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            assert!(ALLOWED_TAGS.contains(&name.as_str()), "unexpected tag <{name}> in {html}");
             let head = tag.split('>').next().unwrap_or("");
-            assert!(!head.contains(" on"), "event attribute in {html}");
+            assert!(!head.contains(" on") && !head.contains("src="), "unexpected attribute in {html}");
+            if let Some(href) = head.split("href=\"").nth(1) {
+                assert!(
+                    href.starts_with("http://")
+                        || href.starts_with("https://")
+                        || href.starts_with("mailto:"),
+                    "unsafe href in {html}"
+                );
+            }
         }
     }
 
     #[test]
-    fn script_onerror_and_javascript_payloads_render_inert() {
+    fn numbered_lists_render_as_ordered_lists() {
+        let html = render("Steps:\n\n1. read\n2. *answer*\n3. submit\n");
+        assert!(
+            html.contains("<ol>\n<li>read</li>\n<li><em>answer</em></li>\n<li>submit</li>\n</ol>"),
+            "{html}"
+        );
+        let html = render("3. third\n4. fourth\n");
+        assert!(html.contains("<ol start=\"3\">"), "{html}");
+    }
+
+    #[test]
+    fn a_newline_inside_a_paragraph_is_a_line_break() {
+        assert_eq!(render("first line\nsecond line"), "<p>first line<br />\nsecond line</p>\n");
+        assert_eq!(render("one\n\ntwo"), "<p>one</p>\n<p>two</p>\n");
+    }
+
+    #[test]
+    fn raw_html_is_escaped_text() {
+        assert_eq!(render("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+        let html = render("Hello <img src=x onerror=alert(1)> there");
+        assert_eq!(html, "<p>Hello &lt;img src=x onerror=alert(1)&gt; there</p>\n");
+    }
+
+    #[test]
+    fn javascript_and_data_links_lose_their_href() {
+        assert_eq!(render("[click me](javascript:alert(1))"), "<p>click me</p>\n");
+        assert_eq!(render("[x](JaVaScRiPt:alert(1))"), "<p>x</p>\n");
+        assert_eq!(render("[x](data:text/html;base64,PHNjcmlwdD4=)"), "<p>x</p>\n");
+        assert_eq!(render("[x](java&#9;script:alert(1))"), "<p>x</p>\n");
+        assert_eq!(render("<javascript:alert(1)>"), "<p>javascript:alert(1)</p>\n");
+        assert_eq!(render("[rel](/local/page)"), "<p>rel</p>\n");
+    }
+
+    #[test]
+    fn http_https_and_mailto_links_are_kept() {
+        let html = render("See [our page](https://example.org/a?b=1&c=2) or [mail](mailto:lab@example.org).");
+        assert!(
+            html.contains(
+                "<a href=\"https://example.org/a?b=1&amp;c=2\" rel=\"noopener noreferrer\" target=\"_blank\">our page</a>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"mailto:lab@example.org\""), "{html}");
+        assert!(render("<http://example.org>").contains("<a href=\"http://example.org\""));
+    }
+
+    #[test]
+    fn hostile_payloads_render_inert() {
         let payloads = [
             "<script>alert(1)</script>",
             "<img src=x onerror=alert(1)>",
-            "[click me](javascript:alert(1))",
             "[click](JaVaScRiPt:alert(document.cookie))",
             "[x]( javascript:alert(1) )",
-            "[x](data:text/html;base64,PHNjcmlwdD4=)",
             "**<svg onload=alert(1)>**",
             "[ok](https://example.org/\"onmouseover=\"alert(1))",
+            "[ok](<https://example.org/ onmouseover=alert(1)>)",
             "# <iframe src=javascript:alert(1)>",
             "- item <b onclick=x>",
             "`<script>`",
             "*[nested](javascript:x)*",
+            "![pic](https://example.org/x.png)",
+            "[![pic](x.png)](javascript:x)",
+            "<div>\n\n**block html**\n\n</div>",
+            "```\n<script>\n```",
         ];
         for p in payloads {
-            let html = render(p);
-            assert_inert(&html);
-            assert!(!html.contains('<') || html.starts_with('<'), "{html}");
+            assert_inert(&render(p));
         }
-        assert!(render("<script>x</script>").contains("&lt;script&gt;x&lt;/script&gt;"));
-        assert_eq!(render("[click me](javascript:alert(1))"), "<p>click me</p>\n");
         assert!(render("a onerror=alert(1) b").contains("onerror=alert(1)"), "text stays, as text");
+        assert_eq!(render("![a cat](https://example.org/cat.png)"), "<p>a cat</p>\n");
     }
 
     #[test]
-    fn ordinary_markdown_renders() {
-        let html = render("# Consent\n\nYou may **stop** at any time, see [our page](https://example.org/a?b=1&c=2).\n\n- one\n- *two*\n");
+    fn consent_text_renders_headings_emphasis_and_bullets() {
+        let html = render("# Consent\n\nYou may **stop** at any time.\n\n- one\n- *two*\n");
         assert!(html.contains("<h1>Consent</h1>"), "{html}");
         assert!(html.contains("<strong>stop</strong>"), "{html}");
-        assert!(html.contains("<a href=\"https://example.org/a?b=1&amp;c=2\" rel=\"noopener noreferrer\" target=\"_blank\">our page</a>"), "{html}");
         assert!(html.contains("<ul>\n<li>one</li>\n<li><em>two</em></li>\n</ul>"), "{html}");
     }
 }

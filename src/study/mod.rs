@@ -14,7 +14,6 @@
 
 pub mod analyze;
 pub mod assign;
-pub mod csv;
 pub mod error;
 pub mod events;
 pub mod export;

@@ -12,6 +12,7 @@ use super::controls::FormState;
 use super::run::Lab;
 use super::views::PALETTE;
 use crate::browser;
+use crate::core::names::export_name;
 use crate::engine::experiment::{results_csv, ArmResult, Experiment, ARM_KINDS, DEFAULT_ARMS};
 use crate::engine::history::downsample;
 use crate::engine::RunEnv;
@@ -377,9 +378,17 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
                     <button class="primary" data-testid="exp-run" on:click=move |_| start()>"Run experiment"</button>
                     <button data-testid="exp-stop" on:click=move |_| state.stop()>"Stop"</button>
                     <button data-testid="exp-csv" disabled=move || results.with(Vec::is_empty)
-                        on:click=move |_| download("interlab-results.csv", results_csv(&results.get_untracked()), "text/csv")>"Results CSV"</button>
+                        on:click=move |_| {
+                            let rows = results.get_untracked();
+                            let name = rows.first().map_or_else(|| "interlab-results.csv".into(), |r| export_name("results", &r.task, r.seed, "csv"));
+                            download(&name, results_csv(&rows), "text/csv")
+                        }>"Results CSV"</button>
                     <button data-testid="exp-json" on:click=move |_| match state.build(&form) {
-                        Ok(e) => download("interlab-experiment.json", state.current.get_untracked().unwrap_or(e).to_json(), "application/json"),
+                        Ok(e) => {
+                            let e = state.current.get_untracked().unwrap_or(e);
+                            let name = e.arms.first().map_or_else(|| "interlab-experiment.json".into(), |a| export_name("experiment", &a.config.task, a.config.seed, "json"));
+                            download(&name, e.to_json(), "application/json")
+                        }
                         Err(e) => message.set(Some(e)),
                     }>"Experiment JSON"</button>
                     <label class="button">"Load experiment"<input type="file" accept=".json" class="hidden-file" data-testid="exp-upload" on:change=on_file/></label>

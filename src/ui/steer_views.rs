@@ -11,8 +11,9 @@ use super::steering::SteerState;
 use crate::browser;
 use crate::engine::steering::Op;
 
-fn save(state: SteerState, name: &str, text: &str, mime: &str) {
-    if let Err(e) = browser::download(name, text.as_bytes(), mime) {
+/// Save `text` as `interlab-<what>-<task>-s<seed>-v<version>.<ext>` for the lab's run.
+fn save(lab: Lab, state: SteerState, what: &str, ext: &str, text: &str, mime: &str) {
+    if let Err(e) = browser::download(&lab.export_name(what, ext), text.as_bytes(), mime) {
         state.error.set(Some(e));
     }
 }
@@ -49,7 +50,7 @@ fn heat_table(
     view! { <div class="heat-wrap"><table class="heat" data-testid=testid><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div> }
 }
 
-pub fn direction(state: SteerState) -> impl IntoView {
+pub fn direction(lab: Lab, state: SteerState) -> impl IntoView {
     move || {
         state.direction.with(|d| {
             d.as_ref().map(|d| {
@@ -66,7 +67,7 @@ pub fn direction(state: SteerState) -> impl IntoView {
                         <p class="muted">{format!("A: {} · B: {} · at step {}", d.a, d.b, state.at_step.get_untracked())}</p>
                         {cos.map(|c| view! { <p class="muted">"Cosine between the directions the same recipe gives at each layer:"</p>{c} })}
                         <p class="muted">{format!("Norms per layer: {}", d.layers.iter().zip(&d.layer_norms).map(|(l, n)| format!("{l} {n:.3}")).collect::<Vec<_>>().join(", "))}</p>
-                        <button data-testid="steer-download-direction" on:click=move |_| save(state, "interlab-direction.json", &json, "application/json")>"Save direction (JSON)"</button>
+                        <button data-testid="steer-download-direction" on:click=move |_| save(lab, state, "direction", "json", &json, "application/json")>"Save direction (JSON)"</button>
                     </section>
                 }
             })
@@ -134,7 +135,7 @@ pub fn example(lab: Lab, state: SteerState) -> impl IntoView {
     }
 }
 
-pub fn sweep(state: SteerState) -> impl IntoView {
+pub fn sweep(lab: Lab, state: SteerState) -> impl IntoView {
     let series = Signal::derive(move || {
         state.sweep.with(|r| {
             let Some(r) = r else { return Vec::new() };
@@ -194,7 +195,7 @@ pub fn sweep(state: SteerState) -> impl IntoView {
                         <p class="muted">{format!("Effect: {} on {} held-out sequences. Scale 1 adds a vector of norm {:.3} (typical activation norm {:.3}). Percentile: share of random directions of equal norm the direction beats; p: one-sided paired sign-flip test per sequence against the random directions' mean.", r.metric, r.n, r.unit_norm, r.typical_norm)}</p>
                         <div class="charts"><LineChart title="Effect vs scale (grey: random directions' min, mean, max)" x_label="scale" y_label="effect" series=series testid="steer-sweep-chart"/></div>
                         <table class="numbers"><thead><tr><th>"scale"</th><th>"effect"</th><th>"random mean"</th><th>"percentile"</th><th>"p"</th></tr></thead><tbody>{rows}</tbody></table>
-                        <button data-testid="steer-download-sweep" on:click=move |_| save(state, "interlab-sweep.csv", &csv, "text/csv")>"Download sweep (CSV)"</button>
+                        <button data-testid="steer-download-sweep" on:click=move |_| save(lab, state, "sweep", "csv", &csv, "text/csv")>"Download sweep (CSV)"</button>
                     </section>
                 }
             })
@@ -202,7 +203,7 @@ pub fn sweep(state: SteerState) -> impl IntoView {
     }
 }
 
-pub fn probe(state: SteerState) -> impl IntoView {
+pub fn probe(lab: Lab, state: SteerState) -> impl IntoView {
     let readout = Signal::derive(move || {
         state.probe.with(|r| {
             let Some(r) = r else { return Vec::new() };
@@ -224,7 +225,7 @@ pub fn probe(state: SteerState) -> impl IntoView {
                         {heat_table("steer-probe-heat", &r.sites, &cols, &r.accuracy, |a| (a - 0.5) * 2.0)}
                         <p>{format!("Pooled probe at {} over the chosen positions: held-out accuracy {:.3}; cosine with the steering direction {:.3}.", r.site, r.pooled_accuracy, r.cosine)}</p>
                         <div class="charts"><LineChart title="Pooled probe's reading along the context" x_label="position" y_label="P(set A)" series=readout y_range=(0.0, 1.0) testid="steer-readout-chart"/></div>
-                        <button data-testid="steer-download-probe" on:click=move |_| save(state, "interlab-probes.csv", &csv, "text/csv")>"Download probes (CSV)"</button>
+                        <button data-testid="steer-download-probe" on:click=move |_| save(lab, state, "probes", "csv", &csv, "text/csv")>"Download probes (CSV)"</button>
                     </section>
                 }
             })
@@ -232,7 +233,7 @@ pub fn probe(state: SteerState) -> impl IntoView {
     }
 }
 
-pub fn patch(state: SteerState) -> impl IntoView {
+pub fn patch(lab: Lab, state: SteerState) -> impl IntoView {
     move || {
         state.patch.with(|r| {
             r.as_ref().map(|r| {
@@ -257,7 +258,7 @@ pub fn patch(state: SteerState) -> impl IntoView {
                             {format!("{} sites × {} positions: {} forward passes in {:.0} ms.", p.sites.len(), cols.len(), p.runs, r.ms)}</p>
                         {heat_table("steer-patch-heat", &p.sites, &cols, &p.restored, |x| x)}
                         {heads}
-                        <button data-testid="steer-download-patch" on:click=move |_| save(state, "interlab-patching.csv", &csv, "text/csv")>"Download patching (CSV)"</button>
+                        <button data-testid="steer-download-patch" on:click=move |_| save(lab, state, "patching", "csv", &csv, "text/csv")>"Download patching (CSV)"</button>
                     </section>
                 }
             })

@@ -260,11 +260,11 @@ pub fn SteerPanel(lab: Lab, state: SteerState) -> impl IntoView {
             <Show when=move || state.error.with(Option::is_some)>
                 <p class="error" role="alert" data-testid="steer-error">{move || state.error.get().unwrap_or_default()}</p>
             </Show>
-            {steer_views::direction(state)}
+            {steer_views::direction(lab, state)}
             {steer_views::example(lab, state)}
-            {steer_views::sweep(state)}
-            {steer_views::probe(state)}
-            {steer_views::patch(state)}
+            {steer_views::sweep(lab, state)}
+            {steer_views::probe(lab, state)}
+            {steer_views::patch(lab, state)}
         </details>
     }
 }

@@ -194,7 +194,7 @@ test('weights download as a safetensors checkpoint that the native CLI evaluates
     const { page, errors } = await openPage(browser, `${server.url}/?${QUICK.replace('steps=400', 'steps=30')}&autorun=1`);
     const st = await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, 'the 30-step run');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="download-checkpoint"]').click()]);
-    assert.match(download.suggestedFilename(), /^interlab-mqar-transformer-step30\.safetensors$/);
+    assert.match(download.suggestedFilename(), /^interlab-weights-mqar-s2-v\d+\.\d+\.\d+\.safetensors$/);
     const file = path.join(ARTIFACTS, download.suggestedFilename());
     await download.saveAs(file);
     const out = execFileSync(cli, ['eval', '--checkpoint', file], { encoding: 'utf8' });
@@ -204,6 +204,28 @@ test('weights download as a safetensors checkpoint that the native CLI evaluates
     // Same weights and held-out set; native and wasm arithmetic differ only in rounding.
     assert.ok(Math.abs(acc - st.eval_accuracy) < 2e-3, `native ${acc} vs tab ${st.eval_accuracy}`);
     assert.equal((await runStatus(page)).state, 'done', 'saving does not change the run');
+    assert.deepEqual(errors, []);
+  } finally { await browser.close(); }
+});
+
+// Why: the learning curve is what a user plots elsewhere (R, pandas); the download must be
+// tidy CSV with one train_loss row per step, named after the task, seed and lab version.
+test('the learning curve downloads as tidy CSV: one finite train_loss per step 1..N', async () => {
+  const N = 30; // more than QUICK's warmup (20): a shorter run is refused
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/?${QUICK.replace('steps=400', `steps=${N}`)}&autorun=1`);
+    await waitFor(async () => { const s = await runStatus(page); return s.state === 'done' ? s : null; }, 120000, `the ${N}-step run`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="download-curve"]').click()]);
+    assert.match(download.suggestedFilename(), /^interlab-curve-mqar-s2-v\d+\.\d+\.\d+\.csv$/);
+    const text = fs.readFileSync(await download.path(), 'utf8');
+    const [header, ...rows] = text.trimEnd().split('\n').map((l) => l.split(','));
+    assert.deepEqual(header, ['step', 'metric', 'value']);
+    assert.ok(rows.every((r) => r.length === 3), 'three plain fields per row (nothing needed quoting)');
+    const loss = rows.filter((r) => r[1] === 'train_loss');
+    assert.deepEqual(loss.map((r) => Number(r[0])), Array.from({ length: N }, (_, i) => i + 1));
+    assert.ok(loss.every((r) => Number.isFinite(Number(r[2])) && Number(r[2]) > 0), `losses: ${loss.map((r) => r[2])}`);
+    assert.ok(rows.some((r) => r[1] === 'heldout_accuracy'), 'the evaluations are in the file too');
     assert.deepEqual(errors, []);
   } finally { await browser.close(); }
 });

@@ -55,7 +55,7 @@ test('a link copied from the lab reproduces the run bit for bit in a fresh profi
     assert.equal(await pa.locator('[data-testid="share-link"]').count(), 0, 'the panel closes');
     assert.match(link, /[?&]v=/, 'the link carries the lab version');
     const A = await exportBundle(pa, 'share-a.safetensors');
-    assert.match(A.suggested, /^interlab-run-mqar-transformer-step120\.safetensors$/);
+    assert.match(A.suggested, /^interlab-run-mqar-s11-v\d+\.\d+\.\d+\.safetensors$/);
 
     // A reviewer opens the link in a fresh profile and presses Start.
     const b = await browser.newContext();

@@ -10,6 +10,7 @@ pub mod sets;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::csv::Table;
 use crate::steer::directions::Direction;
 use crate::steer::patch::PatchResult;
 use crate::steer::sweep::{SweepResult, MIN_RANDOM};
@@ -342,13 +343,13 @@ pub struct ProbeReport {
 
 impl ProbeReport {
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("site,position,labels,test_accuracy\n");
+        let mut t = Table::new(&["site", "position", "labels", "test_accuracy"]);
         for (s, row) in self.sites.iter().zip(&self.accuracy) {
             for (p, a) in self.positions.iter().zip(row) {
-                out.push_str(&format!("{s},{p},{},{a}\n", self.labels));
+                t.push(&[s.clone(), p.to_string(), self.labels.to_string(), a.to_string()]);
             }
         }
-        out
+        t.finish()
     }
 }
 
@@ -369,18 +370,18 @@ pub struct PatchReport {
 
 impl PatchReport {
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("site,position,restored\n");
+        let mut t = Table::new(&["site", "position", "restored"]);
         for (s, row) in self.result.sites.iter().zip(&self.result.restored) {
             for (p, r) in row.iter().enumerate() {
-                out.push_str(&format!("{s},{p},{r}\n"));
+                t.push(&[s.clone(), p.to_string(), r.to_string()]);
             }
         }
         for (l, row) in self.heads.iter().enumerate() {
             for (h, r) in row.iter().enumerate() {
-                out.push_str(&format!("blocks.{l}.head.{h},all,{r}\n"));
+                t.push(&[format!("blocks.{l}.head.{h}"), "all".into(), r.to_string()]);
             }
         }
-        out
+        t.finish()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The run's files: opening a checkpoint or a run bundle (`engine::bundle`) as a paused run,
 //! and saving the run's weights or the whole run as a bundle — from the worker, or directly
-//! from the main-thread session.
+//! from the main-thread session — and its learning curve as CSV.
 
 use leptos::prelude::*;
 
@@ -124,15 +124,25 @@ impl Lab {
     }
 
     pub(super) fn save_checkpoint(&self, bytes: &[u8]) {
-        let kind = if self.exporting_bundle.get_value() { "interlab-run" } else { "interlab" };
-        let name = self.config.with_value(|c| {
-            c.as_ref().map(|c| {
-                format!("{kind}-{}-{}-step{}.safetensors", c.task, c.model, self.status.get_untracked().step)
-            })
-        });
-        let name = name.unwrap_or_else(|| "interlab.safetensors".into());
+        let what = if self.exporting_bundle.get_value() { "run" } else { "weights" };
+        let name = self.export_name(what, "safetensors");
         if let Err(e) = browser::download(&name, bytes, "application/octet-stream") {
             self.message.set(Some(e));
         }
+    }
+
+    /// Save the learning curve as tidy CSV (`step,metric,value`, as `metrics.csv` in a bundle).
+    pub fn download_curve(&self) {
+        let csv = crate::engine::bundle::metrics_csv(&self.history.get_untracked());
+        if let Err(e) = browser::download(&self.export_name("curve", "csv"), csv.as_bytes(), "text/csv") {
+            self.message.set(Some(e));
+        }
+    }
+
+    /// The default name of a file about the current run (`core::names::export_name`).
+    pub fn export_name(&self, what: &str, ext: &str) -> String {
+        self.config
+            .with_value(|c| c.as_ref().map(|c| crate::core::names::export_name(what, &c.task, c.seed, ext)))
+            .unwrap_or_else(|| format!("interlab-{what}.{ext}"))
     }
 }

@@ -485,6 +485,8 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
                     disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.download_checkpoint()>"Download weights"</button>
                 <button data-testid="export-bundle" title="the whole run in one file: config and seed, weights, optimiser state, metrics (CSV) and this page's link"
                     disabled=move || !matches!(state(), RunState::Paused | RunState::Done) on:click=move |_| lab.export_bundle()>"Export run"</button>
+                <button data-testid="download-curve" title="the learning curve as CSV: step, metric, value"
+                    disabled=move || lab.history.with(|h| h.loss.is_empty()) on:click=move |_| lab.download_curve()>"Download curve (CSV)"</button>
                 <label class="button" title="a .safetensors file saved by interlab (tab or CLI), weights or a whole run: it replaces the current run (or drop the file on the page)">
                     "Open weights or run"
                     <input type="file" accept=".safetensors" data-testid="upload-checkpoint" class="hidden-file" on:change=move |ev| {

@@ -379,8 +379,11 @@ impl Session {
         export::export_json(&self.protocol.metadata.id, &self.protocol.metadata.version, [rows.as_slice()])
     }
 
-    pub fn file_stem(&self) -> String {
-        format!("{}-{}", self.protocol.metadata.id, self.plan.participant)
+    /// The default name of one of this participant's files:
+    /// `<study id>-<participant>-v<protocol version>[-<what>].<ext>`.
+    pub fn file_name(&self, what: &str, ext: &str) -> String {
+        let m = &self.protocol.metadata;
+        crate::core::names::study_export_name(&m.id, &self.plan.participant, &m.version, what, ext)
     }
 }
 

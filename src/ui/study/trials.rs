@@ -155,14 +155,13 @@ pub fn done(ui: StudyUi) -> impl IntoView {
     let Some(s) = ui.session.get_value() else { return view! { <p>"…"</p> }.into_any() };
     let code = s.protocol.completion.code.clone();
     let redirect = s.protocol.completion.redirect_url(&s.params);
-    let stem = s.file_stem();
     let save = move |name: String, text: String, mime: &'static str| {
         if let Err(e) = browser::download(&name, text.as_bytes(), mime) {
             ui.error.set(Some(e));
         }
     };
     let (s1, s2, s3) = (s.clone(), s.clone(), s.clone());
-    let (n1, n2, n3) = (format!("{stem}-trials.csv"), format!("{stem}-events.csv"), format!("{stem}.json"));
+    let (n1, n2, n3) = (s.file_name("trials", "csv"), s.file_name("events", "csv"), s.file_name("", "json"));
     let saved = s.saves();
     let upload = s.upload.clone().map(|u| {
         let s = s.clone();
