@@ -1,5 +1,6 @@
 //! The training worker: owns the `Session` and trains it in chunks off the page's main
-//! thread, so a slow step never freezes the UI. Speaks `engine::messages` as JSON text.
+//! thread, so a slow step never freezes the UI. Speaks `engine::messages` in their wire form
+//! (JSON text, with checkpoint bytes beside it as a transferred buffer).
 //! Uses `engine` and `browser`; imported by nothing (its entry is `src/bin/worker.rs`).
 
 use std::cell::RefCell;
@@ -44,7 +45,8 @@ thread_local! {
 }
 
 fn post(msg: FromWorker) {
-    if let Err(e) = browser::worker::post_to_page(&msg.to_json()) {
+    let (text, bytes) = msg.into_wire();
+    if let Err(e) = browser::worker::post_to_page(&text, bytes.as_deref()) {
         browser::log_error(&e);
     }
 }
@@ -58,8 +60,8 @@ pub fn serve() {
     }
 }
 
-fn handle(text: String) {
-    let msg = match ToWorker::from_json(&text) {
+fn handle(wire: browser::worker::Wire) {
+    let msg = match ToWorker::from_wire(wire) {
         Ok(m) => m,
         Err(e) => return post(FromWorker::state(0, RunState::Error, Some(e))),
     };
@@ -104,7 +106,7 @@ fn handle(text: String) {
                         None => session.trainer.checkpoint().map_err(|e| e.to_string()),
                     };
                     match bytes {
-                        Ok(bytes) => m.checkpoint = Some(crate::core::base64::encode(&bytes)),
+                        Ok(bytes) => m.checkpoint = Some(bytes),
                         Err(e) => m.error = Some(format!("could not save the run: {e}")),
                     }
                 }));
@@ -223,6 +225,9 @@ async fn gpu_context() -> Result<Arc<GpuContext>, String> {
     if !browser::has_webgpu_api() {
         return Err("this browser exposes no WebGPU to workers".into());
     }
+    // wgpu's handles are not Send on wasm32 (one thread here); `Arc` is what the GPU engine's
+    // API takes, so the lint's advice (use `Rc`) does not apply.
+    #[allow(clippy::arc_with_non_send_sync)]
     let ctx = Arc::new(GpuContext::request().await.map_err(|e| e.to_string())?);
     GPU.with(|g| *g.borrow_mut() = Some(ctx.clone()));
     Ok(ctx)

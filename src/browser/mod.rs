@@ -1,10 +1,14 @@
 //! The only home of web-sys / js-sys / gloo: the page URL, the clock, yielding to the event
-//! loop, and (later) storage, downloads and workers. Everything here is a thin, typed
+//! loop, files and downloads, storage and the worker glue. Everything here is a thin, typed
 //! wrapper; JS exceptions become `String` messages at this edge.
 
+mod files;
+pub mod net;
 pub mod storage;
 pub mod url;
 pub mod worker;
+
+pub use files::{download, read_chosen_file, read_chosen_texts, read_dropped_file};
 
 use wasm_bindgen::JsCast;
 
@@ -63,51 +67,6 @@ pub fn select_text(ev: &web_sys::Event) {
     }
 }
 
-/// The first file dropped on the page (from a drop event): its name and bytes.
-pub async fn read_dropped_file(ev: &web_sys::DragEvent) -> Result<Option<(String, Vec<u8>)>, String> {
-    let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) else {
-        return Ok(None);
-    };
-    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
-    Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
-}
-
-/// The first file chosen in a file `<input>` (from its change event): its name and bytes.
-pub async fn read_chosen_file(ev: &web_sys::Event) -> Result<Option<(String, Vec<u8>)>, String> {
-    use wasm_bindgen::JsCast;
-    let input =
-        ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
-    let Some(file) = input.files().and_then(|f| f.get(0)) else { return Ok(None) };
-    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
-    // Let the same file be chosen again later.
-    input.set_value("");
-    Ok(Some((file.name(), js_sys::Uint8Array::new(&buf).to_vec())))
-}
-
-/// Offer `bytes` to the user as a file download named `filename`.
-pub fn download(filename: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
-    let err = |e: wasm_bindgen::JsValue| format!("download failed: {e:?}");
-    let window = web_sys::window().ok_or("no window")?;
-    let document = window.document().ok_or("no document")?;
-    let array = js_sys::Uint8Array::from(bytes);
-    let parts = js_sys::Array::of1(&array);
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(err)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
-    let a: web_sys::HtmlAnchorElement =
-        document.create_element("a").map_err(err)?.dyn_into().map_err(|_| "no anchor element")?;
-    a.set_href(&url);
-    a.set_download(filename);
-    a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
-    Ok(())
-}
-
 /// Put `text` on the clipboard (`navigator.clipboard.writeText`); Err when the browser
 /// refuses (no permission, insecure context), so the caller can show the text instead.
 pub async fn copy_text(text: &str) -> Result<(), String> {
@@ -146,20 +105,22 @@ pub fn has_webgpu_api() -> bool {
         .unwrap_or(false)
 }
 
-/// Every file chosen in a multiple file `<input>` (from its change event): names and text.
-pub async fn read_chosen_texts(ev: &web_sys::Event) -> Result<Vec<(String, String)>, String> {
-    use wasm_bindgen::JsCast;
-    let input =
-        ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).ok_or("not a file input")?;
-    let Some(files) = input.files() else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for i in 0..files.length() {
-        let Some(file) = files.get(i) else { continue };
-        let text = wasm_bindgen_futures::JsFuture::from(file.text())
-            .await
-            .map_err(|e| format!("could not read {}: {e:?}", file.name()))?;
-        out.push((file.name(), text.as_string().unwrap_or_default()));
+/// Call `f` with each page focus / blur / visibility change: `("focus" | "blur" |
+/// "visibility", state)`, state being "hidden" or "visible". Listeners stay for the page's life.
+pub fn on_attention(f: impl Fn(&'static str, String) + 'static) {
+    let Some(window) = web_sys::window() else { return };
+    let Some(document) = window.document() else { return };
+    let f = std::rc::Rc::new(f);
+    let targets: [(&web_sys::EventTarget, &'static str, &'static str); 3] = [
+        (&window, "focus", "focus"),
+        (&window, "blur", "blur"),
+        (&document, "visibilitychange", "visibility"),
+    ];
+    for (target, event, name) in targets {
+        let (f, document) = (f.clone(), document.clone());
+        gloo_events::EventListener::new(target, event, move |_| {
+            f(name, if document.hidden() { "hidden" } else { "visible" }.to_string())
+        })
+        .forget();
     }
-    input.set_value("");
-    Ok(out)
 }

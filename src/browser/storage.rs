@@ -3,6 +3,10 @@
 //! awaits it knows the row survives a reload), read back by key prefix in key order; and
 //! `localStorage` for small values (a participant id, the one-tab lock). Every failure —
 //! a private window, storage denied, a quota — becomes a `String` the page shows.
+//!
+//! Why web-sys and not gloo here: gloo has no IndexedDB module, and `gloo-storage` throws a
+//! JS exception (`expect_throw`) when storage is denied and stores every value JSON-encoded,
+//! where these helpers must degrade to `None` / `false` and keep the stored text as it was.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -156,98 +160,6 @@ pub fn session_value(key: &str, make: impl FnOnce() -> String) -> Option<String>
     let v = make();
     s.set_item(key, &v).ok()?;
     Some(v)
-}
-
-/// GET a same-origin file (a relative path) and check its status; anything else is refused,
-/// so no request leaves the page.
-async fn fetch_ok(path: &str) -> Result<web_sys::Response, String> {
-    if path.contains(':') || path.starts_with("//") {
-        return Err(format!("'{path}': only files served with the lab (a relative path) can be opened"));
-    }
-    let window = web_sys::window().ok_or("no window")?;
-    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(path))
-        .await
-        .map_err(|e| js_err(path, e))?
-        .dyn_into()
-        .map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("'{path}': HTTP {}", resp.status()));
-    }
-    Ok(resp)
-}
-
-/// A same-origin text file (a protocol).
-pub async fn fetch_text(path: &str) -> Result<String, String> {
-    let resp = fetch_ok(path).await?;
-    let text = wasm_bindgen_futures::JsFuture::from(resp.text().map_err(|e| js_err(path, e))?)
-        .await
-        .map_err(|e| js_err(path, e))?;
-    text.as_string().ok_or_else(|| format!("'{path}': not text"))
-}
-
-/// A same-origin binary file (shipped model weights).
-pub async fn fetch_bytes(path: &str) -> Result<Vec<u8>, String> {
-    let resp = fetch_ok(path).await?;
-    let buf = wasm_bindgen_futures::JsFuture::from(resp.array_buffer().map_err(|e| js_err(path, e))?)
-        .await
-        .map_err(|e| js_err(path, e))?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
-}
-
-/// POST `body` (JSON) to a study's endpoint, the one request a study may send off the page
-/// (only when its protocol names the endpoint). Ok on a 2xx answer; a request with no answer
-/// after `timeout_ms` is aborted (an error, so the caller retries).
-pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<(), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let abort = web_sys::AbortController::new().map_err(|e| js_err(url, e))?;
-    let init = web_sys::RequestInit::new();
-    init.set_signal(Some(&abort.signal()));
-    super::spawn(async move {
-        super::sleep_ms(timeout_ms).await;
-        abort.abort();
-    });
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    let headers = js_sys::Object::new();
-    js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into())
-        .map_err(|e| js_err(url, e))?;
-    init.set_headers(&headers);
-    let resp: web_sys::Response =
-        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init))
-            .await
-            .map_err(|e| js_err(url, e))?
-            .dyn_into()
-            .map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("'{url}': HTTP {}", resp.status()));
-    }
-    Ok(())
-}
-
-/// Call `f` with each page focus / blur / visibility change: `("focus" | "blur" |
-/// "visibility", state)`. Listeners stay for the page's life.
-pub fn on_attention(f: impl Fn(&'static str, String) + 'static) {
-    let Some(window) = web_sys::window() else { return };
-    let f = Rc::new(f);
-    for (target, kind) in [("window", "focus"), ("window", "blur"), ("document", "visibilitychange")] {
-        let g = f.clone();
-        let cb = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
-            let state = web_sys::window()
-                .and_then(|w| w.document())
-                .map(|d| if d.hidden() { "hidden" } else { "visible" })
-                .unwrap_or("visible");
-            let name = if kind == "visibilitychange" { "visibility" } else { kind };
-            g(name, state.to_string());
-        });
-        let _ = if target == "window" {
-            window.add_event_listener_with_callback(kind, cb.as_ref().unchecked_ref())
-        } else {
-            window
-                .document()
-                .map_or(Ok(()), |d| d.add_event_listener_with_callback(kind, cb.as_ref().unchecked_ref()))
-        };
-        cb.forget();
-    }
 }
 
 /// Random hex (`bytes` bytes) from the browser's crypto source, for ids only (never for

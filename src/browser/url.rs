@@ -4,10 +4,17 @@
 
 use crate::core::share;
 
+/// The page's link as the app reads it: the address bar's query through the gate
+/// (`share::decode`: sizes capped, a compressed link expanded, app keys checked). This is the
+/// one place the address bar is read; everything else goes through it.
+pub fn read_link() -> Result<share::Link, share::LinkError> {
+    share::decode(&raw_query_pairs(), crate::VERSION)
+}
+
 /// The current query's pairs, a compressed link expanded (empty when the link does not pass
-/// `share::decode`; the app shows why at start-up, from `raw_query_pairs`).
+/// the gate; the app says why at start-up, from `read_link`).
 pub fn query_pairs() -> Vec<(String, String)> {
-    share::decode(&raw_query_pairs(), crate::VERSION).map(|l| l.pairs).unwrap_or_default()
+    read_link().map(|l| l.pairs).unwrap_or_default()
 }
 
 /// The page's address, for "Copy link".
@@ -16,7 +23,7 @@ pub fn href() -> String {
 }
 
 /// The current query string as ordered `(key, value)` pairs, exactly as in the address bar.
-pub fn raw_query_pairs() -> Vec<(String, String)> {
+fn raw_query_pairs() -> Vec<(String, String)> {
     let Some(w) = web_sys::window() else { return Vec::new() };
     let search = w.location().search().unwrap_or_default();
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return Vec::new() };

@@ -1,5 +1,5 @@
-//! Standard base64 (RFC 4648, with padding): images as `data:` URLs and checkpoint bytes
-//! inside the worker's JSON messages.
+//! Standard base64 (RFC 4648, with padding): images as `data:` URLs, and under the base64url
+//! of compressed share links (`core::share`).
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -1,5 +1,8 @@
-//! The messages between the page and the training worker, as JSON text (serde), so both
-//! sides share one definition and the protocol is testable natively.
+//! The messages between the page and the training worker, so both sides share one definition
+//! and the protocol is testable natively. A message crosses as its *wire* form: JSON text
+//! (serde) for the small control fields, and, for the bulk bytes of a checkpoint or run bundle,
+//! the raw bytes beside it (the browser layer moves them as a transferred `ArrayBuffer`; they
+//! are never encoded into the JSON).
 
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +40,12 @@ pub enum ToWorker {
         #[serde(default)]
         bundle: Option<BundleRequest>,
     },
-    /// Replace any run with one rebuilt from checkpoint bytes (base64), evaluated and paused.
+    /// Replace any run with one rebuilt from checkpoint or run-bundle bytes, evaluated and
+    /// paused. The bytes travel beside the JSON (`into_wire`), not inside it.
     Load {
         run: u64,
-        checkpoint: String,
+        #[serde(skip)]
+        checkpoint: Vec<u8>,
     },
     /// Send the model's view of example `seed` back (`FromWorker::view`).
     Inspect {
@@ -75,9 +80,10 @@ pub struct FromWorker {
     /// A finished held-out evaluation: (step, its numbers).
     pub eval: Option<(usize, EvalStats)>,
     pub error: Option<String>,
-    /// A checkpoint (safetensors bytes, base64), in reply to `ToWorker::Export`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<String>,
+    /// A checkpoint or run bundle (safetensors bytes), in reply to `ToWorker::Export`; it
+    /// travels beside the JSON (`into_wire`), not inside it.
+    #[serde(skip)]
+    pub checkpoint: Option<Vec<u8>>,
     /// The model's internals on one example, in reply to `ToWorker::Inspect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<ModelView>,
@@ -99,13 +105,38 @@ pub struct FromWorker {
     pub steer_progress: Option<SteerProgress>,
 }
 
+/// A message as it crosses between page and worker: JSON text, and the bulk bytes (if any)
+/// that travel beside it.
+pub type Wire = (String, Option<Vec<u8>>);
+
 impl ToWorker {
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("ToWorker serialises")
+    /// Split into JSON text and the bytes that travel beside it (a `Load`'s checkpoint).
+    pub fn into_wire(self) -> Wire {
+        let (msg, bytes) = match self {
+            ToWorker::Load { run, checkpoint } => {
+                (ToWorker::Load { run, checkpoint: Vec::new() }, Some(checkpoint))
+            }
+            other => (other, None),
+        };
+        (serde_json::to_string(&msg).expect("ToWorker serialises"), bytes)
     }
 
-    pub fn from_json(s: &str) -> Result<Self, String> {
-        serde_json::from_str(s).map_err(|e| format!("bad message to worker: {e}"))
+    /// Rebuild from the wire; a `Load` without bytes, or bytes beside any other message, is an
+    /// error.
+    pub fn from_wire((text, bytes): Wire) -> Result<Self, String> {
+        let mut msg: ToWorker =
+            serde_json::from_str(&text).map_err(|e| format!("bad message to worker: {e}"))?;
+        match (&mut msg, bytes) {
+            (ToWorker::Load { checkpoint, .. }, Some(b)) => *checkpoint = b,
+            (ToWorker::Load { .. }, None) => {
+                return Err("bad message to worker: 'load' came without its checkpoint bytes".into())
+            }
+            (_, Some(_)) => {
+                return Err("bad message to worker: bytes came with a message that takes none".into())
+            }
+            (_, None) => {}
+        }
+        Ok(msg)
     }
 }
 
@@ -158,12 +189,18 @@ impl FromWorker {
         }
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("FromWorker serialises")
+    /// Split into JSON text and the bytes that travel beside it (an exported checkpoint).
+    pub fn into_wire(mut self) -> Wire {
+        let bytes = self.checkpoint.take();
+        (serde_json::to_string(&self).expect("FromWorker serialises"), bytes)
     }
 
-    pub fn from_json(s: &str) -> Result<Self, String> {
-        serde_json::from_str(s).map_err(|e| format!("bad message from worker: {e}"))
+    /// Rebuild from the wire: bytes beside the JSON are the exported checkpoint.
+    pub fn from_wire((text, bytes): Wire) -> Result<Self, String> {
+        let mut msg: FromWorker =
+            serde_json::from_str(&text).map_err(|e| format!("bad message from worker: {e}"))?;
+        msg.checkpoint = bytes;
+        Ok(msg)
     }
 }
 
@@ -179,14 +216,14 @@ mod tests {
             config: TrainConfig::default(),
             env: RunEnv { budget_bytes: 2048 << 20, backend: BackendPref::Gpu, lose_gpu_at: Some(7) },
         };
-        assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
+        assert_eq!(ToWorker::from_wire(m.clone().into_wire()).unwrap(), m);
         let f = FromWorker {
             run: 3,
             state: RunState::Running,
             steps: vec![StepPoint { step: 1, loss: 2.0, accuracy: Some(0.5) }],
             eval: Some((1, EvalStats { loss: 1.0, accuracy: Some(0.25), exact_match: Some(0.0), mse: None })),
             error: None,
-            checkpoint: Some("AAEC".into()),
+            checkpoint: None,
             view: Some(ModelView {
                 step: 4,
                 seed: 9,
@@ -220,9 +257,9 @@ mod tests {
                 direction: Some("{}".into()),
             },
         };
-        assert_eq!(ToWorker::from_json(&s.to_json()).unwrap(), s);
-        assert_eq!(FromWorker::from_json(&f.to_json()).unwrap(), f);
-        assert!(ToWorker::from_json("{\"cmd\":\"fly\"}").unwrap_err().contains("bad message"));
+        assert_eq!(ToWorker::from_wire(s.clone().into_wire()).unwrap(), s);
+        assert_eq!(FromWorker::from_wire(f.clone().into_wire()).unwrap(), f);
+        assert!(ToWorker::from_wire(("{\"cmd\":\"fly\"}".into(), None)).unwrap_err().contains("bad message"));
         // A diverged (NaN / infinite) loss still makes a readable message.
         let bad = FromWorker {
             steps: vec![StepPoint { step: 2, loss: f64::INFINITY, accuracy: None }],
@@ -232,7 +269,29 @@ mod tests {
             )),
             ..f
         };
-        let back = FromWorker::from_json(&bad.to_json()).unwrap();
+        let back = FromWorker::from_wire(bad.into_wire()).unwrap();
         assert!(back.steps[0].loss.is_nan() && back.eval.unwrap().1.loss.is_nan());
+    }
+
+    #[test]
+    fn checkpoint_bytes_travel_beside_the_json_not_inside_it() {
+        // 64 KiB that would be ~87 KiB of base64 if they were encoded into the text.
+        let bytes: Vec<u8> = (0..65536u32).map(|i| (i * 7 + 3) as u8).collect();
+        let load = ToWorker::Load { run: 5, checkpoint: bytes.clone() };
+        let (text, beside) = load.clone().into_wire();
+        assert!(text.len() < 64, "the JSON carries only the control fields: {text}");
+        assert_eq!(beside.as_deref(), Some(&bytes[..]));
+        assert_eq!(ToWorker::from_wire((text.clone(), beside)).unwrap(), load);
+        assert!(ToWorker::from_wire((text, None)).unwrap_err().contains("without its checkpoint bytes"));
+        assert!(ToWorker::from_wire((ToWorker::Reset.into_wire().0, Some(vec![1])))
+            .unwrap_err()
+            .contains("takes none"));
+
+        let mut reply = FromWorker::state(5, RunState::Paused, None);
+        reply.checkpoint = Some(bytes.clone());
+        let (text, beside) = reply.clone().into_wire();
+        assert!(text.len() < 200, "the JSON carries only the control fields: {text}");
+        assert_eq!(beside.as_deref(), Some(&bytes[..]));
+        assert_eq!(FromWorker::from_wire((text, beside)).unwrap(), reply);
     }
 }

@@ -5,14 +5,15 @@
 
 use leptos::prelude::*;
 
+use super::field::{error_for, Field};
 use super::run::Lab;
 use crate::core::config::{format_field, DEFAULT_TASK, FIELDS, MIXER_NAMES, MODEL_NAMES};
-use crate::core::{ConfigError, FieldError, TrainConfig};
+use crate::core::{ConfigError, ModelDims, TrainConfig};
 use crate::engine::{plan, Plan, RunEnv};
 use crate::tasks::{self, ParamKind, ParamSpec};
 
-/// The text in each input (kept as typed, so a bad value stays visible beside its error)
-/// and the current errors.
+/// The text in each input (kept as typed, so a bad value stays visible beside its error),
+/// and what it means: `checked`, derived from the texts, never set by hand.
 #[derive(Clone, Copy)]
 pub struct FormState {
     pub task: RwSignal<String>,
@@ -23,9 +24,44 @@ pub struct FormState {
     pub mixers: RwSignal<String>,
     /// Texts of the model fields, in `FIELDS` order.
     pub texts: RwSignal<Vec<String>>,
-    pub errors: RwSignal<Vec<FieldError>>,
-    /// The run environment from the link and the run bar (budget, backend preference).
+    /// The form parsed and planned (`check`): the config and its model sizes, or every bad field.
+    pub checked: Memo<Checked>,
+    /// The run environment from the link and the run bar (budget, backend preference);
+    /// `checked` follows it (a GPU run is not held to the CPU budget).
     pub env: RwSignal<RunEnv>,
+}
+
+/// What the form's texts mean: the config and the model's sizes, or every invalid field.
+pub type Checked = Result<(TrainConfig, ModelDims), ConfigError>;
+
+/// Parse and check a whole form: model fields, task parameters, memory budget (`engine::plan`).
+/// Every bad field is reported at once, task parameters included.
+fn check(
+    texts: &[String],
+    task: &str,
+    task_texts: &[(String, String)],
+    model: &str,
+    mixers: &str,
+    env: &RunEnv,
+) -> Result<(TrainConfig, Plan), ConfigError> {
+    let pairs = FIELDS
+        .iter()
+        .zip(texts.iter())
+        .map(|(f, t)| (f.key, t.as_str()))
+        .chain([("model", model), ("mixers", mixers), ("task", task)])
+        .chain(task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let cfg = match TrainConfig::from_pairs(pairs) {
+        Ok(cfg) => cfg,
+        Err(mut e) => {
+            // Still check the task's parameters, so every bad field is marked at once.
+            if let Err(te) = tasks::build(task, task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                e.errors.extend(te.errors);
+            }
+            return Err(e);
+        }
+    };
+    let p = plan(&cfg, env)?;
+    Ok((cfg, p))
 }
 
 /// Default texts for a task's parameters, overridden by `given` where it has the key.
@@ -75,61 +111,42 @@ impl FormState {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| default.into())
         };
-        let state = FormState {
-            model: RwSignal::new(text("model", &defaults.model)),
-            mixers: RwSignal::new(text("mixers", &defaults.mixers)),
-            task_texts: RwSignal::new(task_texts(&task, query)),
-            task: RwSignal::new(task),
-            texts: RwSignal::new(texts),
-            errors: RwSignal::new(Vec::new()),
-            env: RwSignal::new(env),
-        };
-        if let Err(e) = state.parse() {
-            state.errors.set(e.errors);
-        }
-        state
-    }
-
-    /// Parse and check the whole form: model fields, task parameters, memory budget.
-    pub fn parse(&self) -> Result<(TrainConfig, Plan), ConfigError> {
-        let texts = self.texts.get_untracked();
-        let task_texts = self.task_texts.get_untracked();
-        let task = self.task.get_untracked();
-        let (model, mixers) = (self.model.get_untracked(), self.mixers.get_untracked());
-        let pairs = FIELDS
-            .iter()
-            .zip(texts.iter())
-            .map(|(f, t)| (f.key, t.as_str()))
-            .chain([("model", model.as_str()), ("mixers", mixers.as_str()), ("task", task.as_str())])
-            .chain(task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let cfg = match TrainConfig::from_pairs(pairs) {
-            Ok(cfg) => cfg,
-            Err(mut e) => {
-                // Still check the task's parameters, so every bad field is marked at once.
-                if let Err(te) = tasks::build(&task, task_texts.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                {
-                    e.errors.extend(te.errors);
-                }
-                return Err(e);
-            }
-        };
-        let p = plan(&cfg, &self.env.get_untracked())?;
-        Ok((cfg, p))
-    }
-
-    /// Re-check after an edit and publish the errors.
-    pub fn revalidate(&self) {
-        self.errors.set(match self.parse() {
-            Ok(_) => Vec::new(),
-            Err(e) => e.errors,
+        let (task_texts, task) = (RwSignal::new(task_texts(&task, query)), RwSignal::new(task));
+        let (model, mixers) =
+            (RwSignal::new(text("model", &defaults.model)), RwSignal::new(text("mixers", &defaults.mixers)));
+        let texts = RwSignal::new(texts);
+        let env = RwSignal::new(env);
+        let checked = Memo::new(move |_| {
+            let (task, model, mixers) = (task.read(), model.read(), mixers.read());
+            check(&texts.read(), &task, &task_texts.read(), &model, &mixers, &env.read())
+                .map(|(cfg, p)| (cfg, p.dims))
         });
+        FormState { model, mixers, task_texts, task, texts, checked, env }
+    }
+
+    /// The form parsed and planned now, without subscribing (for actions: start a run, write
+    /// the link); `checked` is the reactive view of the same.
+    pub fn parse(&self) -> Result<(TrainConfig, Plan), ConfigError> {
+        check(
+            &self.texts.read_untracked(),
+            &self.task.read_untracked(),
+            &self.task_texts.read_untracked(),
+            &self.model.read_untracked(),
+            &self.mixers.read_untracked(),
+            &self.env.read_untracked(),
+        )
+    }
+
+    /// The current error for field `key`, if any.
+    pub fn error(&self, key: &'static str) -> Signal<Option<String>> {
+        let checked = self.checked;
+        Signal::derive(move || checked.with(|c| c.as_ref().err().and_then(|e| error_for(&e.errors, key))))
     }
 
     /// Switch to another task with the given parameter texts (missing ones at defaults).
     pub fn set_task(&self, task: &str, given: &[(String, String)]) {
         self.task.set(task.to_string());
         self.task_texts.set(task_texts(task, given));
-        self.revalidate();
     }
 
     /// If the only problem is the memory budget, halve `batch` until the run fits; returns
@@ -158,7 +175,6 @@ impl FormState {
         if changed && !fits {
             self.texts.update(|t| t[i] = original);
         }
-        self.revalidate();
         (changed && fits).then_some(batch)
     }
 
@@ -167,34 +183,6 @@ impl FormState {
         self.model.set(cfg.model.clone());
         self.mixers.set(cfg.mixers.clone());
         self.texts.set(FIELDS.iter().map(|f| format_field(f, cfg)).collect());
-    }
-}
-
-/// One labelled input with its help and error; `testid` is `cfg-<key>`.
-fn field_row(
-    key: &'static str,
-    label: &'static str,
-    help: String,
-    value: Signal<String>,
-    on_input: impl Fn(String) + 'static,
-    errors: RwSignal<Vec<FieldError>>,
-    disabled: Signal<bool>,
-) -> impl IntoView {
-    let err = move || errors.with(|es| es.iter().find(|e| e.field == key).map(|e| e.message.clone()));
-    let id = format!("cfg-{key}");
-    view! {
-        <div class="field" class:invalid=move || err().is_some()>
-            <label for=id.clone()>{label}</label>
-            <input id=id type="text" data-testid=format!("cfg-{key}")
-                prop:value=move || value.get()
-                disabled=move || disabled.get()
-                aria-invalid=move || if err().is_some() { "true" } else { "false" }
-                on:input=move |ev| on_input(event_target_value(&ev))/>
-            <small class="help">{help}</small>
-            <Show when=move || err().is_some()>
-                <small class="error" role="alert" data-testid=format!("error-{key}")>{move || err().unwrap_or_default()}</small>
-            </Show>
-        </div>
     }
 }
 
@@ -243,13 +231,10 @@ pub fn range_hint(p: &ParamSpec) -> String {
     }
 }
 
-#[component]
-pub fn ConfigForm(lab: Lab) -> impl IntoView {
-    let form = lab.form;
-    let running = lab.is_running();
-    let task_rows = move || {
-        let task = form.task.get();
-        let Ok(info) = tasks::find(&task) else { return ().into_any() };
+/// One row per parameter of the form's task (rebuilt when the task changes).
+fn task_param_rows(form: FormState, running: Signal<bool>) -> impl IntoView {
+    move || {
+        let Ok(info) = tasks::find(&form.task.get()) else { return ().into_any() };
         info.params
             .iter()
             .enumerate()
@@ -257,59 +242,83 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
                 let value = Signal::derive(move || {
                     form.task_texts.with(|t| t.get(i).map(|x| x.1.clone()).unwrap_or_default())
                 });
-                field_row(
-                    p.key,
-                    p.label,
-                    range_hint(p),
-                    value,
-                    move |v| {
-                        form.task_texts.update(|t| {
-                            if let Some(x) = t.get_mut(i) {
-                                x.1 = v
-                            }
-                        });
-                        form.revalidate();
-                    },
-                    form.errors,
-                    running,
-                )
+                let on_input = move |v: String| {
+                    form.task_texts.update(|t| {
+                        if let Some(x) = t.get_mut(i) {
+                            x.1 = v
+                        }
+                    })
+                };
+                view! {
+                    <Field id=format!("cfg-{}", p.key) testid=format!("cfg-{}", p.key) error_testid=format!("error-{}", p.key)
+                        label=p.label help=range_hint(p) value=value on_input=on_input error=form.error(p.key) disabled=running/>
+                }
             })
             .collect_view()
             .into_any()
-    };
-    let model_rows = FIELDS
+    }
+}
+
+/// One row per model / optimiser field (`core::config::FIELDS`).
+fn model_field_rows(form: FormState, running: Signal<bool>) -> impl IntoView {
+    FIELDS
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let value = Signal::derive(move || form.texts.with(|t| t[i].clone()));
-            field_row(
-                f.key,
-                f.label,
-                f.help.to_string(),
-                value,
-                move |v| {
-                    form.texts.update(|t| t[i] = v);
-                    form.revalidate();
-                },
-                form.errors,
-                running,
-            )
+            let on_input = move |v: String| form.texts.update(|t| t[i] = v);
+            view! {
+                <Field id=format!("cfg-{}", f.key) testid=format!("cfg-{}", f.key) error_testid=format!("error-{}", f.key)
+                    label=f.label help=f.help value=value on_input=on_input error=form.error(f.key) disabled=running/>
+            }
         })
-        .collect_view();
+        .collect_view()
+}
+
+/// The run's size against the memory budget, or how many fields need attention.
+fn estimate_line(form: FormState) -> impl IntoView {
+    move || {
+        form.checked.with(|c| match c {
+            Ok((cfg, dims)) => format!(
+                "{} parameters · ~{} MiB of {} MiB budget",
+                cfg.param_count(*dims),
+                cfg.estimated_bytes(*dims).div_ceil(1024 * 1024),
+                form.env.with(RunEnv::budget_mib)
+            ),
+            Err(e) => format!("{} field(s) need attention", e.errors.len()),
+        })
+    }
+}
+
+/// The model family picker.
+fn model_select(form: FormState, running: Signal<bool>) -> impl IntoView {
+    let model_err = form.error("model");
+    view! {
+        <div class="field">
+            <label for="cfg-model">"Model"</label>
+            <select id="cfg-model" data-testid="cfg-model" prop:value=move || form.model.get() disabled=move || running.get()
+                on:change=move |ev| form.model.set(event_target_value(&ev))>
+                {MODEL_NAMES.iter().map(|m| view! { <option value=*m selected=move || form.model.get() == *m>{model_title(m)}</option> }).collect_view()}
+            </select>
+            <small class="help">"Transformer (per-layer mixers below), diagonal linear RNN, its discretised S4D variant, a multi-head SSM (one recurrence per head), or an LSTM / GRU"</small>
+            <Show when=move || model_err.with(Option::is_some)>
+                <small class="error" role="alert" data-testid="error-model">{move || model_err.get().unwrap_or_default()}</small>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+pub fn ConfigForm(lab: Lab) -> impl IntoView {
+    let form = lab.form;
+    let running = lab.is_running();
     let description = move || tasks::find(&form.task.get()).map(|i| i.description).unwrap_or("");
-    let task_err =
-        move || form.errors.with(|es| es.iter().find(|e| e.field == "task").map(|e| e.message.clone()));
-    let model_err =
-        move || form.errors.with(|es| es.iter().find(|e| e.field == "model").map(|e| e.message.clone()));
-    let estimate = move || match form.parse() {
-        Ok((cfg, p)) => format!(
-            "{} parameters · ~{} MiB of {} MiB budget",
-            cfg.param_count(p.dims),
-            cfg.estimated_bytes(p.dims).div_ceil(1024 * 1024),
-            form.env.with(RunEnv::budget_mib)
-        ),
-        Err(e) => format!("{} field(s) need attention", e.errors.len()),
-    };
+    let task_err = form.error("task");
+    let mixers_help = format!(
+        "Transformer token mixer per layer, comma-separated; one name for all layers ({})",
+        MIXER_NAMES.join(", ")
+    );
+    let mixers_off = Signal::derive(move || running.get() || form.model.get() != "transformer");
     view! {
         <form class="config" on:submit=|ev| ev.prevent_default()>
             <h2>"Task"</h2>
@@ -317,34 +326,17 @@ pub fn ConfigForm(lab: Lab) -> impl IntoView {
                 <label for="cfg-task">"Task"</label>
                 {task_select("cfg-task", form.task.into(), move |t| form.set_task(&t, &[]), running)}
                 <small class="help">{description}</small>
-                <Show when=move || task_err().is_some()>
-                    <small class="error" role="alert" data-testid="error-task">{move || task_err().unwrap_or_default()}</small>
+                <Show when=move || task_err.with(Option::is_some)>
+                    <small class="error" role="alert" data-testid="error-task">{move || task_err.get().unwrap_or_default()}</small>
                 </Show>
             </div>
-            {task_rows}
+            {task_param_rows(form, running)}
             <h2>"Model and training"</h2>
-            <div class="field">
-                <label for="cfg-model">"Model"</label>
-                <select id="cfg-model" data-testid="cfg-model" prop:value=move || form.model.get() disabled=move || running.get()
-                    on:change=move |ev| { form.model.set(event_target_value(&ev)); form.revalidate(); }>
-                    {MODEL_NAMES.iter().map(|m| view! { <option value=*m selected=move || form.model.get() == *m>{model_title(m)}</option> }).collect_view()}
-                </select>
-                <small class="help">"Transformer (per-layer mixers below), diagonal linear RNN, its discretised S4D variant, a multi-head SSM (one recurrence per head), or an LSTM / GRU"</small>
-                <Show when=move || model_err().is_some()>
-                    <small class="error" role="alert" data-testid="error-model">{move || model_err().unwrap_or_default()}</small>
-                </Show>
-            </div>
-            {field_row(
-                "mixers",
-                "Mixers",
-                format!("Transformer token mixer per layer, comma-separated; one name for all layers ({})", MIXER_NAMES.join(", ")),
-                form.mixers.into(),
-                move |v| { form.mixers.set(v); form.revalidate(); },
-                form.errors,
-                Signal::derive(move || running.get() || form.model.get() != "transformer"),
-            )}
-            {model_rows}
-            <p class="estimate" data-testid="estimate">{move || { form.texts.track(); form.task_texts.track(); form.task.track(); form.model.track(); form.mixers.track(); estimate() }}</p>
+            {model_select(form, running)}
+            <Field id="cfg-mixers" testid="cfg-mixers" error_testid="error-mixers" label="Mixers" help=mixers_help
+                value=form.mixers on_input=move |v: String| form.mixers.set(v) error=form.error("mixers") disabled=mixers_off/>
+            {model_field_rows(form, running)}
+            <p class="estimate" data-testid="estimate">{estimate_line(form)}</p>
         </form>
     }
 }

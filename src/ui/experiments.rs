@@ -245,6 +245,25 @@ impl ExperimentState {
                 .collect()
         })
     }
+
+    /// Load an experiment file chosen in the "Load experiment" input (from its change event).
+    fn load_file(self, ev: leptos::ev::Event) {
+        let (source, message) = (self.source, self.message);
+        browser::spawn(async move {
+            match browser::read_chosen_file(&ev).await {
+                Ok(Some((name, bytes))) => match Experiment::from_json(&String::from_utf8_lossy(&bytes), &self.env) {
+                    Ok(exp) => {
+                        self.loaded.set(Some(exp));
+                        source.set("file".into());
+                        message.set(None);
+                    }
+                    Err(e) => message.set(Some(format!("{name}: {e}"))),
+                },
+                Ok(None) => {}
+                Err(e) => message.set(Some(e)),
+            }
+        })
+    }
 }
 
 fn curves(state: ExperimentState, metric: bool) -> Signal<Vec<Series>> {
@@ -272,6 +291,51 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "–".into())
 }
 
+/// One table row per arm.
+fn result_rows(results: Memo<Vec<ArmResult>>) -> impl IntoView {
+    move || {
+        results
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let metric = if r.mse.is_some() { fmt(r.mse, 4) } else { format!("{} %", fmt(r.accuracy.map(|a| a * 100.0), 1)) };
+                view! {
+                    <tr data-testid="exp-row">
+                        <td><span class="swatch" style:background=PALETTE[i % PALETTE.len()]></span>{r.label.clone()}</td>
+                        <td>{r.model.clone()}</td><td>{r.mixers.clone()}</td>
+                        <td class="num">{r.params}</td><td class="num">{r.steps}</td>
+                        <td class="num">{fmt(r.loss, 4)}</td><td class="num">{metric}</td>
+                        <td class="num">{fmt(r.exact_match.map(|a| a * 100.0), 1)}</td>
+                        <td class="num">{fmt(r.steps_per_sec, 2)}</td><td>{r.backend.clone()}</td><td>{r.state.clone()}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    }
+}
+
+/// A checkbox per kind of arm (`engine::experiment::ARM_KINDS`), for the custom comparison.
+fn arm_checkboxes(state: ExperimentState, form: FormState) -> impl IntoView {
+    ARM_KINDS
+        .iter()
+        .map(|k| {
+            let key = k.key.to_string();
+            let key2 = key.clone();
+            view! {
+                <label><input type="checkbox" data-testid=format!("arm-{}", k.key)
+                    prop:checked=move || state.chosen.with(|c| c.contains(&key))
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        state.chosen.update(|c| { c.retain(|x| *x != key2); if on { c.push(key2.clone()); } });
+                        state.chosen.update(|c| c.sort_by_key(|x| ARM_KINDS.iter().position(|k| k.key == x)));
+                        state.write_url(&form);
+                    }/>{k.label}</label>
+            }
+        })
+        .collect_view()
+}
+
 #[component]
 pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
     let source = state.source;
@@ -282,24 +346,7 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
             message.set(Some(e));
         }
     };
-    let on_file = move |ev: leptos::ev::Event| {
-        browser::spawn(async move {
-            match browser::read_chosen_file(&ev).await {
-                Ok(Some((name, bytes))) => {
-                    match Experiment::from_json(&String::from_utf8_lossy(&bytes), &state.env) {
-                        Ok(exp) => {
-                            state.loaded.set(Some(exp));
-                            source.set("file".into());
-                            message.set(None);
-                        }
-                        Err(e) => message.set(Some(format!("{name}: {e}"))),
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => message.set(Some(e)),
-            }
-        })
-    };
+    let on_file = move |ev: leptos::ev::Event| state.load_file(ev);
     let base_summary = move || match form.parse() {
         Ok((c, _)) => format!(
             "task {} · seed {} · {} steps · batch {} · lr {} · {} layers · d_model {} · heads {} · state {}",
@@ -323,26 +370,6 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
     let regression = Signal::derive(move || {
         state.slots.with(|s| s.first().is_some_and(|x| x.lab.history.with(|h| h.regression)))
     });
-    let rows = move || {
-        results
-            .get()
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let metric = if r.mse.is_some() { fmt(r.mse, 4) } else { format!("{} %", fmt(r.accuracy.map(|a| a * 100.0), 1)) };
-                view! {
-                    <tr data-testid="exp-row">
-                        <td><span class="swatch" style:background=PALETTE[i % PALETTE.len()]></span>{r.label.clone()}</td>
-                        <td>{r.model.clone()}</td><td>{r.mixers.clone()}</td>
-                        <td class="num">{r.params}</td><td class="num">{r.steps}</td>
-                        <td class="num">{fmt(r.loss, 4)}</td><td class="num">{metric}</td>
-                        <td class="num">{fmt(r.exact_match.map(|a| a * 100.0), 1)}</td>
-                        <td class="num">{fmt(r.steps_per_sec, 2)}</td><td>{r.backend.clone()}</td><td>{r.state.clone()}</td>
-                    </tr>
-                }
-            })
-            .collect_view()
-    };
     view! {
         <div class="experiments">
             <section class="panel exp-setup">
@@ -357,20 +384,7 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
                 <Show when=move || source.get() == CUSTOM>
                     <p class="muted" data-testid="exp-base">{base_summary}" — set on the Sequence lab page."</p>
                     <div class="arm-kinds">
-                        {ARM_KINDS.iter().map(|k| {
-                            let key = k.key.to_string();
-                            let key2 = key.clone();
-                            view! {
-                                <label><input type="checkbox" data-testid=format!("arm-{}", k.key)
-                                    prop:checked=move || state.chosen.with(|c| c.contains(&key))
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        state.chosen.update(|c| { c.retain(|x| *x != key2); if on { c.push(key2.clone()); } });
-                                        state.chosen.update(|c| c.sort_by_key(|x| ARM_KINDS.iter().position(|k| k.key == x)));
-                                        state.write_url(&form);
-                                    }/>{k.label}</label>
-                            }
-                        }).collect_view()}
+                        {arm_checkboxes(state, form)}
                     </div>
                 </Show>
                 <p class="muted" data-testid="exp-preview">{preview}</p>
@@ -411,7 +425,7 @@ pub fn Experiments(state: ExperimentState, form: FormState) -> impl IntoView {
                 <table class="results" data-testid="exp-results">
                     <thead><tr><th>"arm"</th><th>"model"</th><th>"mixers"</th><th>"params"</th><th>"step"</th><th>"loss"</th>
                         <th>{move || if regression.get() { "held-out MSE" } else { "held-out acc" }}</th><th>"exact %"</th><th>"steps/s"</th><th>"backend"</th><th>"state"</th></tr></thead>
-                    <tbody>{rows}</tbody>
+                    <tbody>{result_rows(results)}</tbody>
                 </table>
                 <details class="automation">
                     <summary>"Machine-readable results"</summary>

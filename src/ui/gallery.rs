@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use super::chart::{LineChart, Series};
 use super::controls::{range_hint, task_select, task_texts};
+use super::field::{error_for, Field};
 use super::image::bmp_data_url;
 use super::run::Lab;
 use crate::browser;
@@ -63,6 +64,26 @@ impl GalleryState {
         pairs.extend(self.texts.get_untracked());
         pairs.push(("gseed".into(), self.seed.get_untracked().to_string()));
         let _ = browser::url::replace_query(&pairs);
+    }
+
+    /// Time every generation case of `tasks::bench` (about 0.5 s each), yielding between them.
+    fn run_bench(self) {
+        let state = self;
+        if state.bench_running.get_untracked() {
+            return;
+        }
+        state.bench_running.set(true);
+        state.bench.set(Vec::new());
+        browser::spawn(async move {
+            for case in bench::CASES {
+                browser::yield_now().await;
+                match bench::run_case(case, 500.0, &browser::now_ms) {
+                    Ok(r) => state.bench.update(|v| v.push(r.to_json())),
+                    Err(e) => state.bench.update(|v| v.push(serde_json::json!({ "error": e }))),
+                }
+            }
+            state.bench_running.set(false);
+        });
     }
 }
 
@@ -152,39 +173,9 @@ fn signal_view(ex: &Example) -> impl IntoView {
     view! { <LineChart title="Signal" x_label="position" y_label="value" series=series testid="example-signal"/> }
 }
 
-#[component]
-pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl IntoView {
-    let built = Memo::new(move |_| state.build().map(|t| t.info().name));
-    let errors = Signal::derive(move || built.get().err().unwrap_or_default());
-    let param_rows = move || {
-        let Ok(info) = tasks::find(&state.task.get()) else { return ().into_any() };
-        info.params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let key = p.key;
-                let err = move || errors.with(|es| es.iter().find(|e| e.field == key).map(|e| e.message.clone()));
-                view! {
-                    <div class="field" class:invalid=move || err().is_some()>
-                        <label for=format!("g-{key}")>{p.label}</label>
-                        <input id=format!("g-{key}") type="text" data-testid=format!("gallery-param-{key}")
-                            prop:value=move || state.texts.with(|t| t.get(i).map(|x| x.1.clone()).unwrap_or_default())
-                            on:input=move |ev| {
-                                let v = event_target_value(&ev);
-                                state.texts.update(|t| if let Some(x) = t.get_mut(i) { x.1 = v });
-                                state.write_url();
-                            }/>
-                        <small class="help">{range_hint(p)}</small>
-                        <Show when=move || err().is_some()>
-                            <small class="error" role="alert" data-testid=format!("gallery-error-{key}")>{move || err().unwrap_or_default()}</small>
-                        </Show>
-                    </div>
-                }
-            })
-            .collect_view()
-            .into_any()
-    };
-    let example = move || {
+/// The current example: its cells, signal or images, and its JSON (or why there is none).
+fn example_view(state: GalleryState) -> impl IntoView {
+    move || {
         let task = match state.build() {
             Ok(t) => t,
             Err(es) => {
@@ -233,25 +224,41 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
             </details>
         }
         .into_any()
+    }
+}
+
+#[component]
+pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl IntoView {
+    let built = Memo::new(move |_| state.build().map(|t| t.info().name));
+    let errors = Signal::derive(move || built.get().err().unwrap_or_default());
+    let param_rows = move || {
+        let Ok(info) = tasks::find(&state.task.get()) else { return ().into_any() };
+        info.params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let key = p.key;
+                let value =
+                    Signal::derive(move || state.texts.with(|t| t.get(i).map(|x| x.1.clone()).unwrap_or_default()));
+                let on_input = move |v: String| {
+                    state.texts.update(|t| {
+                        if let Some(x) = t.get_mut(i) {
+                            x.1 = v
+                        }
+                    });
+                    state.write_url();
+                };
+                let error = Signal::derive(move || errors.with(|es| error_for(es, key)));
+                view! {
+                    <Field id=format!("g-{key}") testid=format!("gallery-param-{key}") error_testid=format!("gallery-error-{key}")
+                        label=p.label help=range_hint(p) value=value on_input=on_input error=error/>
+                }
+            })
+            .collect_view()
+            .into_any()
     };
     let info = move || tasks::find(&state.task.get()).ok();
-    let run_bench = move |_| {
-        if state.bench_running.get_untracked() {
-            return;
-        }
-        state.bench_running.set(true);
-        state.bench.set(Vec::new());
-        browser::spawn(async move {
-            for case in bench::CASES {
-                browser::yield_now().await;
-                match bench::run_case(case, 500.0, &browser::now_ms) {
-                    Ok(r) => state.bench.update(|v| v.push(r.to_json())),
-                    Err(e) => state.bench.update(|v| v.push(serde_json::json!({ "error": e }))),
-                }
-            }
-            state.bench_running.set(false);
-        });
-    };
+    let run_bench = move |_| state.run_bench();
     view! {
         <div class="gallery">
             <section class="panel gallery-controls">
@@ -287,7 +294,7 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
                     </pre>
                 </div>
             </section>
-            <section class="panel gallery-example" data-testid="gallery-view">{example}</section>
+            <section class="panel gallery-example" data-testid="gallery-view">{example_view(state)}</section>
         </div>
     }
 }

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use super::chart::{LineChart, Series};
 use super::image::bmp_data_url;
 use super::run::Lab;
+use crate::engine::history::History;
 use crate::engine::inspect::ModelView;
 
 pub const PALETTE: [&str; 8] =
@@ -78,6 +79,40 @@ fn eigen_plot(v: &ModelView) -> impl IntoView {
     }
 }
 
+/// One line per row of `rows` (`"{name} {i}"`), y over the row's index.
+fn lines(name: &str, rows: &[Vec<f32>]) -> Vec<Series> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| Series {
+            name: format!("{name} {i}"),
+            color: PALETTE[i % 8],
+            points: row.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect(),
+        })
+        .collect()
+}
+
+/// The recurrent spectrum over training: for each of the first four layers, one line per
+/// `(summary index, name)` of `inspect::spectrum_summary`; `color(layer, index)` picks the colour.
+fn spectrum_lines(
+    h: &History,
+    quantiles: &[(usize, &str)],
+    color: impl Fn(usize, usize) -> usize,
+) -> Vec<Series> {
+    let layers = h.spectrum.last().map_or(0, |s| s.1.len());
+    let mut out = Vec::new();
+    for l in 0..layers.min(4) {
+        for &(q, name) in quantiles {
+            let pts = h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
+            out.push(Series {
+                name: format!("layer {l} {name}"),
+                color: PALETTE[color(l, q) % 8],
+                points: pts,
+            });
+        }
+    }
+    out
+}
+
 #[component]
 pub fn Views(lab: Lab) -> impl IntoView {
     let view = lab.view;
@@ -103,69 +138,17 @@ pub fn Views(lab: Lab) -> impl IntoView {
     };
     let kernels = Signal::derive(move || {
         view.with(|v| {
-            let Some(v) = v else { return Vec::new() };
-            v.kernels.first().map_or_else(Vec::new, |layer| {
-                layer
-                    .iter()
-                    .enumerate()
-                    .map(|(c, k)| Series {
-                        name: format!("channel {c}"),
-                        color: PALETTE[c % 8],
-                        points: k.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect(),
-                    })
-                    .collect()
-            })
+            v.as_ref().and_then(|v| v.kernels.first()).map_or_else(Vec::new, |k| lines("channel", k))
         })
     });
     let norms = Signal::derive(move || {
-        view.with(|v| {
-            let Some(v) = v else { return Vec::new() };
-            v.state_norms
-                .iter()
-                .enumerate()
-                .map(|(l, n)| Series {
-                    name: format!("layer {l}"),
-                    color: PALETTE[l % 8],
-                    points: n.iter().enumerate().map(|(t, &y)| (t as f64, y as f64)).collect(),
-                })
-                .collect()
-        })
+        view.with(|v| v.as_ref().map_or_else(Vec::new, |v| lines("layer", &v.state_norms)))
     });
     let spectrum = Signal::derive(move || {
-        history.with(|h| {
-            let layers = h.spectrum.last().map_or(0, |s| s.1.len());
-            let mut out = Vec::new();
-            for l in 0..layers.min(4) {
-                for (q, name) in [(2, "max"), (1, "median"), (0, "min")] {
-                    let pts =
-                        h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
-                    out.push(Series {
-                        name: format!("layer {l} {name}"),
-                        color: PALETTE[(l * 3 + q) % 8],
-                        points: pts,
-                    });
-                }
-            }
-            out
-        })
+        history.with(|h| spectrum_lines(h, &[(2, "max"), (1, "median"), (0, "min")], |l, q| l * 3 + q))
     });
     let phases = Signal::derive(move || {
-        history.with(|h| {
-            let layers = h.spectrum.last().map_or(0, |s| s.1.len());
-            let mut out = Vec::new();
-            for l in 0..layers.min(4) {
-                for (q, name) in [(4, "max"), (3, "median")] {
-                    let pts =
-                        h.spectrum.iter().filter_map(|(x, s)| s.get(l).map(|v| (*x, v[q] as f64))).collect();
-                    out.push(Series {
-                        name: format!("layer {l} {name}"),
-                        color: PALETTE[(l * 2 + q - 3) % 8],
-                        points: pts,
-                    });
-                }
-            }
-            out
-        })
+        history.with(|h| spectrum_lines(h, &[(4, "max"), (3, "median")], |l, q| l * 2 + q - 3))
     });
     let has = move |f: fn(&ModelView) -> bool| view.with(|v| v.as_ref().is_some_and(f));
     view! {

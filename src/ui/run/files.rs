@@ -68,11 +68,11 @@ impl Lab {
         };
         self.message.set(Some(format!("Loaded {what}{more}.")));
         let run = self.run_id.get_value();
-        let b64 = crate::core::base64::encode(&bytes);
-        if self.post(ToWorker::Load { run, checkpoint: b64.clone() }) {
+        // To the worker the bytes go as a transferred buffer (`browser::worker`), not as text.
+        if self.post(ToWorker::Load { run, checkpoint: bytes.clone() }) {
             return;
         }
-        match crate::engine::session::load_checkpoint(&b64) {
+        match crate::engine::session::load_checkpoint(&bytes) {
             Ok((session, eval)) => {
                 let done = session.is_done();
                 self.local.set_value(Some(session));

@@ -17,7 +17,7 @@ use crate::core::TrainConfig;
 use crate::engine::backend::BackendInfo;
 use crate::engine::history::{History, SpeedMeter};
 use crate::engine::inspect::ModelView;
-use crate::engine::messages::{FromWorker, ToWorker};
+use crate::engine::messages::{FromWorker, ToWorker, Wire};
 use crate::engine::steering::{SteerOutcome, SteerProgress, SteerRequest};
 use crate::engine::{Backend, RunState, RunStatus, Runner, Session, Trainer};
 use crate::engine::{BackendPref, RunEnv};
@@ -44,8 +44,8 @@ pub struct Lab {
     config: StoredValue<Option<TrainConfig>, LocalStorage>,
     worker: StoredValue<Option<WorkerHandle>, LocalStorage>,
     /// Messages posted before the worker said it is ready (a worker drops messages that
-    /// arrive before its wasm has installed the handler).
-    outbox: StoredValue<Option<Vec<String>>, LocalStorage>,
+    /// arrive before its wasm has installed the handler), in their wire form.
+    outbox: StoredValue<Option<Vec<Wire>>, LocalStorage>,
     /// The fallback: a session trained on this thread, and a counter that retires old loops.
     local: StoredValue<Option<Session>, LocalStorage>,
     local_gen: StoredValue<u64, LocalStorage>,
@@ -83,7 +83,7 @@ impl Lab {
         self.outbox.set_value(Some(Vec::new()));
         match WorkerHandle::spawn(
             WORKER_URL,
-            move |text| lab.on_worker_text(&text),
+            move |wire| lab.on_worker_message(wire),
             move |e| lab.worker_failed(e),
         ) {
             Ok(w) => self.worker.set_value(Some(w)),
@@ -133,12 +133,12 @@ impl Lab {
         if self.worker.with_value(Option::is_none) {
             return false;
         }
-        let text = msg.to_json();
-        let queued = self.outbox.try_update_value(|q| q.as_mut().map(|q| q.push(text.clone()))).flatten();
-        if queued.is_some() {
-            return true;
-        }
-        let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post(&text)));
+        let mut wire = Some(msg.into_wire());
+        let queued = self.outbox.try_update_value(|q| q.as_mut().map(|q| q.extend(wire.take()))).flatten();
+        let Some((text, bytes)) = wire.filter(|_| queued.is_none()) else {
+            return true; // queued until the worker is ready
+        };
+        let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post(&text, bytes.as_deref())));
         match sent {
             Some(Ok(())) => true,
             Some(Err(e)) => {
@@ -165,15 +165,11 @@ impl Lab {
             }
             return;
         }
-        let (cfg, plan) = match self.form.parse() {
-            Ok(x) => x,
-            Err(e) => {
-                self.form.errors.set(e.errors);
-                self.message.set(Some("Fix the highlighted fields to start.".into()));
-                return;
-            }
+        let Ok((cfg, plan)) = self.form.parse() else {
+            // The form already marks the bad fields (`FormState::checked`).
+            self.message.set(Some("Fix the highlighted fields to start.".into()));
+            return;
         };
-        self.form.errors.set(Vec::new());
         self.form.show(&cfg);
         write_run_url(&cfg, &plan, &self.form.env.get_untracked());
         self.run_config(cfg, &plan);
@@ -305,16 +301,18 @@ impl Lab {
         true
     }
 
-    fn on_worker_text(&self, text: &str) {
+    fn on_worker_message(&self, wire: Wire) {
         // The first message is the worker's "ready": send what was queued before it.
         if let Some(queued) = self.outbox.try_update_value(Option::take).flatten() {
-            for t in queued {
-                if let Some(Err(e)) = self.worker.with_value(|w| w.as_ref().map(|w| w.post(&t))) {
+            for (text, bytes) in queued {
+                if let Some(Err(e)) =
+                    self.worker.with_value(|w| w.as_ref().map(|w| w.post(&text, bytes.as_deref())))
+                {
                     return self.worker_failed(e);
                 }
             }
         }
-        match FromWorker::from_json(text) {
+        match FromWorker::from_wire(wire) {
             Ok(m) => self.apply(m),
             Err(e) => self.message.set(Some(e)),
         }
@@ -341,11 +339,8 @@ impl Lab {
         if m.run != self.run_id.get_value() {
             return; // from a run that was reset or replaced
         }
-        if let Some(b64) = &m.checkpoint {
-            match crate::core::base64::decode(b64) {
-                Ok(bytes) => self.save_checkpoint(&bytes),
-                Err(e) => self.message.set(Some(format!("Could not read the checkpoint: {e}"))),
-            }
+        if let Some(bytes) = &m.checkpoint {
+            self.save_checkpoint(bytes);
         }
         let before = self.status.get_untracked().state;
         if let Some((why, step)) = &m.fell_back {

@@ -55,6 +55,45 @@ fn restored(s: &Session, index: usize) -> (Vec<usize>, u64) {
     (hidden, edits)
 }
 
+/// The trial's state: hidden tokens, number of edits, the model's prediction with its
+/// attention, and why the model failed (if it did).
+type EditSignals =
+    (RwSignal<Vec<usize>>, RwSignal<u64>, RwSignal<Option<(Advice, Vec<f64>)>>, RwSignal<Option<String>>);
+
+/// A click on token `t`: hide it from the model (or show it again), predict anew, and log
+/// the edit; a failed prediction leaves the tokens as they were and says why.
+fn toggle_token(
+    ui: StudyUi,
+    (s, pt, ae): (Rc<Session>, PlannedTrial, AttentionEdit),
+    t: usize,
+    (hidden, n_edits, shown, failed): EditSignals,
+) {
+    let mut h = hidden.get_untracked();
+    match h.iter().position(|&x| x == t) {
+        Some(i) => {
+            h.remove(i);
+        }
+        None => h.push(t),
+    }
+    h.sort_unstable();
+    ui.saving.set(true);
+    crate::browser::spawn(async move {
+        match predict(&s, &pt, &ae, &h).await {
+            Ok((a, att)) => {
+                failed.set(None);
+                hidden.set(h.clone());
+                n_edits.update(|n| *n += 1);
+                shown.set(Some((a, att)));
+                ui.log(vec![record::edit(&pt, &a, &h, s.t_ms())]);
+            }
+            Err(e) => {
+                failed.set(Some(e));
+                ui.saving.set(false);
+            }
+        }
+    });
+}
+
 pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, next: Screen) -> AnyView {
     let inst = match make_puzzle(&ae.task, pt.seed) {
         Ok(i) => i,
@@ -85,31 +124,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, ae: AttentionEdit, 
     let toggle = {
         let (s, pt, ae) = (s.clone(), pt.clone(), ae.clone());
         move |t: usize| {
-            let mut h = hidden.get_untracked();
-            match h.iter().position(|&x| x == t) {
-                Some(i) => {
-                    h.remove(i);
-                }
-                None => h.push(t),
-            }
-            h.sort_unstable();
-            let (s, pt, ae) = (s.clone(), pt.clone(), ae.clone());
-            ui.saving.set(true);
-            crate::browser::spawn(async move {
-                match predict(&s, &pt, &ae, &h).await {
-                    Ok((a, att)) => {
-                        failed.set(None);
-                        hidden.set(h.clone());
-                        n_edits.update(|n| *n += 1);
-                        shown.set(Some((a, att)));
-                        ui.log(vec![record::edit(&pt, &a, &h, s.t_ms())]);
-                    }
-                    Err(e) => {
-                        failed.set(Some(e));
-                        ui.saving.set(false);
-                    }
-                }
-            });
+            toggle_token(ui, (s.clone(), pt.clone(), ae.clone()), t, (hidden, n_edits, shown, failed))
         }
     };
     let q = inst.query_position;

@@ -131,7 +131,7 @@ pub fn StudyPage() -> impl IntoView {
                 }
                 s.send();
                 let rec = s.clone();
-                browser::storage::on_attention(move |kind, state| rec.attention(kind, state));
+                browser::on_attention(move |kind, state| rec.attention(kind, state));
                 ui.screen.set(screen);
             }
         }

@@ -18,6 +18,52 @@ fn says(a: &Advice, label: &str) -> String {
     format!("The AI suggests: {label} ({:.0}% sure)", 100.0 * a.confidence)
 }
 
+/// The advice logged for trial `index` (shown with it, or asked for before a reload).
+fn logged_advice(s: &Session, index: usize) -> Option<Advice> {
+    s.rows()
+        .iter()
+        .rev()
+        .take_while(|r| r.trial_index == Some(index) || r.trial_index.is_none())
+        .find(|r| r.kind == crate::study::events::EventKind::AdviceShown && r.trial_index == Some(index))
+        .map(|r| Advice {
+            answer: r.data.get("answer").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+            confidence: r.data.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0),
+            misleading: r.data.get("misleading").and_then(|v| v.as_bool()).unwrap_or(false),
+        })
+}
+
+/// "Ask the AI": get the model's advice, show it and log the request and the advice (or the error).
+fn ask_for_advice(
+    ui: StudyUi,
+    s: Rc<Session>,
+    pt: PlannedTrial,
+    z: Puzzle,
+    requested: RwSignal<bool>,
+    shown_advice: RwSignal<Option<Advice>>,
+) {
+    ui.saving.set(true);
+    crate::browser::spawn(async move {
+        let at = s.t_ms();
+        match advice::advise(&s, &pt, &z).await {
+            Ok(a) => {
+                requested.set(true);
+                shown_advice.set(Some(a));
+                ui.log(vec![record::advice_requested(&pt, at), record::advice(&pt, &a, s.t_ms())]);
+            }
+            Err(e) => {
+                ui.error.set(Some(format!("The AI could not answer: {e}")));
+                ui.log(vec![crate::study::events::Event::new(
+                    crate::study::events::EventKind::Error,
+                    record::tag(&pt),
+                    at,
+                )
+                .with("message", e)]);
+            }
+        }
+        ui.saving.set(false);
+    });
+}
+
 pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Screen) -> AnyView {
     let inst = match advice::instance(&pt, &z) {
         Ok(i) => i,
@@ -30,21 +76,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
     };
     let mode = advice::mode(&s, &z);
     // Advice shown with the trial was recorded by `begin`; read it back from the log.
-    let logged_advice = move |s: &Session| {
-        s.rows()
-            .iter()
-            .rev()
-            .take_while(|r| r.trial_index == Some(pt.index) || r.trial_index.is_none())
-            .find(|r| {
-                r.kind == crate::study::events::EventKind::AdviceShown && r.trial_index == Some(pt.index)
-            })
-            .map(|r| Advice {
-                answer: r.data.get("answer").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
-                confidence: r.data.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0),
-                misleading: r.data.get("misleading").and_then(|v| v.as_bool()).unwrap_or(false),
-            })
-    };
-    let shown_advice = RwSignal::new(logged_advice(&s));
+    let shown_advice = RwSignal::new(logged_advice(&s, pt.index));
     // The advice could not be made (e.g. the model's file failed its sha256 check).
     let advice_error = s
         .rows()
@@ -75,30 +107,7 @@ pub fn screen(ui: StudyUi, s: Rc<Session>, pt: PlannedTrial, z: Puzzle, next: Sc
     };
     let ask = {
         let (s, pt, z) = (s.clone(), pt.clone(), z.clone());
-        move |_| {
-            let (s, pt, z) = (s.clone(), pt.clone(), z.clone());
-            ui.saving.set(true);
-            crate::browser::spawn(async move {
-                let at = s.t_ms();
-                match advice::advise(&s, &pt, &z).await {
-                    Ok(a) => {
-                        requested.set(true);
-                        shown_advice.set(Some(a));
-                        ui.log(vec![record::advice_requested(&pt, at), record::advice(&pt, &a, s.t_ms())]);
-                    }
-                    Err(e) => {
-                        ui.error.set(Some(format!("The AI could not answer: {e}")));
-                        ui.log(vec![crate::study::events::Event::new(
-                            crate::study::events::EventKind::Error,
-                            record::tag(&pt),
-                            at,
-                        )
-                        .with("message", e)]);
-                    }
-                }
-                ui.saving.set(false);
-            });
-        }
+        move |_| ask_for_advice(ui, s.clone(), pt.clone(), z.clone(), requested, shown_advice)
     };
     let answers = (0..inst.classes)
         .map(|c| {

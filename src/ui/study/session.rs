@@ -51,6 +51,54 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 80 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Fetch and parse study `name`'s protocol (`public/studies/NAME.json`); Err lists every issue.
+async fn load_protocol(name: &str) -> Result<Protocol, Vec<String>> {
+    let text = browser::net::fetch_text(&format!("public/studies/{name}.json")).await.map_err(|e| vec![e])?;
+    crate::study::parse_protocol(&text).map_err(|e| {
+        e.issues().iter().map(|i| i.to_string()).chain(e.issues().is_empty().then(|| e.to_string())).collect()
+    })
+}
+
+/// The participant's id: the one the link gives, else the one this browser remembers for study
+/// `id`, else a new anonymous one (remembered from now on).
+fn participant_id(id: &str, given: Option<String>) -> String {
+    let pid_key = format!("interlab.study.{id}.participant");
+    match given {
+        Some(p) if !p.trim().is_empty() => p.trim().chars().take(128).collect(),
+        _ => storage::local_get(&pid_key).unwrap_or_else(|| {
+            let p = format!("anon-{}", storage::random_hex(8));
+            storage::local_set(&pid_key, &p);
+            p
+        }),
+    }
+}
+
+/// The log saved under `prefix` (empty without a database) and how many rows after a gap were
+/// dropped; Err says why the saved data cannot be used (it is left untouched).
+async fn saved_log(db: Option<&Db>, prefix: &str) -> Result<(Log, usize), String> {
+    let mut rows: Vec<EventRow> = match db {
+        Some(db) => {
+            let texts = db
+                .rows(prefix)
+                .await
+                .map_err(|e| format!("the saved data of this study could not be read ({e})"))?;
+            texts.iter().map(|t| serde_json::from_str(t)).collect::<Result<Vec<EventRow>, _>>().map_err(
+                |e| format!("the saved data of this study could not be read ({e}); it was left untouched"),
+            )?
+        }
+        None => Vec::new(),
+    };
+    // Rows are written in order, but a background write (a focus change) can be cut off
+    // by closing the tab: keep the unbroken run of sequence numbers, and say so.
+    rows.sort_by_key(|r| r.seq);
+    let kept = rows.iter().enumerate().take_while(|(i, r)| r.seq == *i as u64).count();
+    let dropped = rows.len() - kept;
+    rows.truncate(kept);
+    let log = Log::from_rows(rows)
+        .map_err(|e| format!("the saved data of this study is inconsistent ({e}); it was left untouched"))?;
+    Ok((log, dropped))
+}
+
 impl Session {
     pub async fn start(query: &[(String, String)]) -> Start {
         let get = |k: &str| query.iter().rev().find(|(q, _)| q == k).map(|(_, v)| v.clone());
@@ -58,23 +106,9 @@ impl Session {
         if !valid_name(&name) {
             return Start::Broken(vec![format!("study: '{name}' is not a study name (letters, digits, - and _; the file public/studies/NAME.json served with the lab)")]);
         }
-        let text = match storage::fetch_text(&format!("public/studies/{name}.json")).await {
-            Ok(t) => t,
-            Err(e) => return Start::Broken(vec![e]),
-        };
-        let protocol = match crate::study::parse_protocol(&text) {
+        let protocol = match load_protocol(&name).await {
             Ok(p) => p,
-            Err(e) => {
-                return Start::Broken(
-                    e.issues()
-                        .iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .chain(e.issues().is_empty().then(|| e.to_string()))
-                        .collect(),
-                )
-            }
+            Err(issues) => return Start::Broken(issues),
         };
         let id = protocol.metadata.id.clone();
         let mut params = BTreeMap::new();
@@ -84,15 +118,8 @@ impl Session {
                 params.insert(k, v.chars().take(200).collect::<String>());
             }
         }
-        let pid_key = format!("interlab.study.{id}.participant");
-        let participant = match params.get("PROLIFIC_PID").cloned().or_else(|| get("participant")) {
-            Some(p) if !p.trim().is_empty() => p.trim().chars().take(128).collect(),
-            _ => storage::local_get(&pid_key).unwrap_or_else(|| {
-                let p = format!("anon-{}", storage::random_hex(8));
-                storage::local_set(&pid_key, &p);
-                p
-            }),
-        };
+        let participant =
+            participant_id(&id, params.get("PROLIFIC_PID").cloned().or_else(|| get("participant")));
         // One tab per participant: a fresh lock held by another tab blocks this one.
         let tab = storage::session_value("interlab.tab", || storage::random_hex(8)).unwrap_or_default();
         let lock_key = format!("interlab.study.{id}.{participant}.lock");
@@ -113,41 +140,9 @@ impl Session {
             }
         };
         let prefix = format!("{id}|{participant}|");
-        let rows: Vec<EventRow> = match &db {
-            Some(db) => match db.rows(&prefix).await {
-                Ok(texts) => {
-                    match texts.iter().map(|t| serde_json::from_str(t)).collect::<Result<Vec<EventRow>, _>>()
-                    {
-                        Ok(r) => r,
-                        Err(e) => {
-                            return Start::Broken(vec![format!(
-                                "the saved data of this study could not be read ({e}); it was left untouched"
-                            )])
-                        }
-                    }
-                }
-                Err(e) => {
-                    return Start::Broken(vec![format!(
-                        "the saved data of this study could not be read ({e})"
-                    )])
-                }
-            },
-            None => Vec::new(),
-        };
-        // Rows are written in order, but a background write (a focus change) can be cut off
-        // by closing the tab: keep the unbroken run of sequence numbers, and say so.
-        let mut rows = rows;
-        rows.sort_by_key(|r| r.seq);
-        let kept = rows.iter().enumerate().take_while(|(i, r)| r.seq == *i as u64).count();
-        let dropped = rows.len() - kept;
-        rows.truncate(kept);
-        let log = match Log::from_rows(rows) {
-            Ok(l) => l,
-            Err(e) => {
-                return Start::Broken(vec![format!(
-                    "the saved data of this study is inconsistent ({e}); it was left untouched"
-                )])
-            }
+        let (log, dropped) = match saved_log(db.as_deref(), &prefix).await {
+            Ok(x) => x,
+            Err(e) => return Start::Broken(vec![e]),
         };
         let plan = assign::plan(&protocol, &participant);
         let resume = log.resume();
@@ -258,7 +253,7 @@ impl Session {
     pub async fn load_models(self: Rc<Self>) {
         for m in &self.protocol.models {
             let r = match m.shipped() {
-                Some(file) => match storage::fetch_bytes(&format!("public/models/{file}")).await {
+                Some(file) => match browser::net::fetch_bytes(&format!("public/models/{file}")).await {
                     Ok(bytes) => ModelAdvisor::load(&m.name, &bytes, &m.sha256).map(Rc::new),
                     Err(e) => Err(format!("model '{}': {e}", m.name)),
                 },

@@ -106,26 +106,29 @@ pub fn trial(ui: StudyUi, s: Rc<Session>, i: usize) -> impl IntoView {
             }
             .into_any()
         }
-        TrialKind::TraceView => {
-            let rows = s.rows();
-            let trials = crate::study::export::trial_rows(&rows);
-            let col =
-                |name: &str| crate::study::export::TRIAL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
-            let (ty, resp, rt) = (col("trial_type"), col("response"), col("rt_ms"));
-            let shown = trials.len() as u64;
-            let list = trials.into_iter().map(|r| view! { <li data-testid="study-trace">{format!("{}: {} ({} ms)", r[ty], if r[resp].is_empty() { "—" } else { &r[resp] }, r[rt])}</li> }).collect_view();
-            view! {
-                <section class="trial trace">
-                    <p>"What you have done so far in this study:"</p>
-                    <ol>{list}</ol>
-                    <button data-testid="study-continue" disabled=busy on:click=move |_| ui.finish(record::answer(&pt, "trace_view", "viewed", s.rt_ms(), s.t_ms(), None, &[("n_trials_shown", shown)]), next.clone())>"Continue"</button>
-                </section>
-            }
-            .into_any()
-        }
+        TrialKind::TraceView => trace_view(ui, s, pt, next),
         TrialKind::Puzzle(z) => super::puzzle::screen(ui, s, pt, z, next),
         TrialKind::AttentionEdit(ae) => super::attention_edit::screen(ui, s, pt, ae, next),
     }
+}
+
+/// What the participant has done so far, one line per trial, then "Continue".
+fn trace_view(ui: StudyUi, s: Rc<Session>, pt: crate::study::assign::PlannedTrial, next: Screen) -> AnyView {
+    let busy = move || ui.saving.get();
+    let rows = s.rows();
+    let trials = crate::study::export::trial_rows(&rows);
+    let col = |name: &str| crate::study::export::TRIAL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+    let (ty, resp, rt) = (col("trial_type"), col("response"), col("rt_ms"));
+    let shown = trials.len() as u64;
+    let list = trials.into_iter().map(|r| view! { <li data-testid="study-trace">{format!("{}: {} ({} ms)", r[ty], if r[resp].is_empty() { "—" } else { &r[resp] }, r[rt])}</li> }).collect_view();
+    view! {
+        <section class="trial trace">
+            <p>"What you have done so far in this study:"</p>
+            <ol>{list}</ol>
+            <button data-testid="study-continue" disabled=busy on:click=move |_| ui.finish(record::answer(&pt, "trace_view", "viewed", s.rt_ms(), s.t_ms(), None, &[("n_trials_shown", shown)]), next.clone())>"Continue"</button>
+        </section>
+    }
+    .into_any()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -71,7 +71,7 @@ impl Uploader {
             while let Some(b) = next_batch(&s.rows(), self.acked.get(), MAX_BATCH) {
                 let mut attempt = 0;
                 let sent = loop {
-                    match storage::post_json(&self.endpoint.url, &b.body, POST_TIMEOUT_MS).await {
+                    match browser::net::post_json(&self.endpoint.url, &b.body, POST_TIMEOUT_MS).await {
                         Ok(()) => break true,
                         Err(e) if attempt >= self.endpoint.retries => {
                             failed = Some(e);
