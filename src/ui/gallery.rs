@@ -197,9 +197,9 @@ pub fn Gallery(lab: Lab, state: GalleryState, on_train: Callback<()>) -> impl In
         let json = if numbers <= MAX_JSON_NUMBERS {
             ex.to_json()
         } else {
-            let pairs: Vec<String> = ex.params.iter().map(|(k, v)| format!("--set {k}={v}")).collect();
+            let pairs: Vec<String> = ex.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!(
-                "{{\"omitted\": \"{numbers} numbers is too large to show here; run: interlab tasks sample {} --seed {} {}\"}}",
+                "{{\"omitted\": \"{numbers} numbers is too large to show here; run: interlab tasks sample {} --example-seed {} {}\"}}",
                 ex.task,
                 ex.seed,
                 pairs.join(" ")
