@@ -17,9 +17,11 @@ fn run(args: &[&str]) -> (bool, String) {
     (code == 0, format!("{stdout}{stderr}"))
 }
 
-/// Exit code, stdout, stderr.
+/// Exit code, stdout, stderr. `INTERLAB_BIN` overrides the binary: worktrees that share one
+/// `CARGO_TARGET_DIR` also share `target/debug/interlab`, which the last build wins.
 fn run_split(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_interlab")).args(args).output().unwrap();
+    let exe = std::env::var("INTERLAB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_interlab").to_string());
+    let out = Command::new(exe).args(args).output().unwrap();
     (
         out.status.code().expect("killed by a signal"),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -164,9 +166,15 @@ fn experiment_files_run_every_arm_and_write_the_results_table() {
 /// existing file stands in for an input file: usage errors come before files are read).
 fn every_command() -> Vec<Vec<String>> {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    // `--config` is read before the pairs are checked against it, so it must be a valid one.
+    let dir = tmp("every");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config = config.to_str().unwrap();
     let cmds: &[&[&str]] = &[
         &["train"],
-        &["train", "--config", file],
+        &["train", "--config", config],
         &["train", "--from", file],
         &["train", "--preset", "dlr-shift"],
         &["train", "--experiment", file],

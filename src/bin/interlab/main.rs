@@ -39,7 +39,7 @@ Run `interlab COMMAND --help` for a command's options and examples.";
 /// Train small sequence models, steer them and run human-AI studies from the command line
 /// (the same library as the lab in the browser tab).
 #[derive(Parser, Debug)]
-#[command(name = "interlab", version, after_help = CONVENTIONS)]
+#[command(name = "interlab", bin_name = "interlab", version, after_help = CONVENTIONS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
