@@ -6,8 +6,10 @@ use clap::Args;
 
 use crate::common::{existing_file, usage, CliResult};
 
-/// Show a run bundle (exported from the tab's run bar): the lab version that made it, its
-/// config, step, share link and a summary of its metrics. `train --from FILE` continues it and
+/// What a run bundle exported from the tab holds.
+///
+/// Shows the lab version that made it, its config, step, share link and a summary of its
+/// metrics. `train --from FILE` continues it and
 /// `eval --checkpoint FILE` evaluates it.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  interlab bundle --file run.safetensors --metrics run-metrics.csv")]

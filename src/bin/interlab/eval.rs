@@ -7,8 +7,10 @@ use interlab::engine::Trainer;
 
 use crate::common::{existing_file, opt, usage, CliResult};
 
-/// Evaluate a checkpoint (`weights.safetensors` from `train --out`, or a run bundle from the
-/// tab) on its task's held-out set and print one line of metrics to stdout.
+/// Held-out metrics of a saved checkpoint or run bundle.
+///
+/// Evaluates a checkpoint (`weights.safetensors` from `train --out`, or a run bundle from the
+/// tab) on its task's held-out set and prints one line of metrics to stdout.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  interlab eval --checkpoint runs/shift/weights.safetensors")]
 pub struct EvalArgs {

@@ -5,8 +5,10 @@ use interlab::engine::gpu_check;
 
 use crate::common::{CliError, CliResult};
 
-/// Check the GPU: request a wgpu adapter, print it, and compare the GPU matmul kernel with
-/// the CPU reference on a few shapes. Exit 1 on a mismatch or when there is no adapter.
+/// Check the GPU: the adapter, and the GPU matmul against the CPU.
+///
+/// Requests a wgpu adapter, prints it, and compares the GPU matmul kernel with the CPU
+/// reference on a few shapes. Exit 1 on a mismatch or when there is no adapter.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  interlab gpu-check")]
 pub struct GpuCheckArgs {}
