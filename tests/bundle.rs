@@ -160,8 +160,9 @@ fn the_cli_reads_a_bundle_and_continues_it() {
         .args(["train", "--from", file.to_str().unwrap(), "--print-every", "1", "--eval-every", "1000"])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // Progress lines (`step ...`) go to stderr; the result line to stdout.
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stdout));
     let mut whole = Trainer::new(cfg()).unwrap();
     let all = train(&mut whole, 24, &mut History::default());
     let printed: Vec<f64> = text

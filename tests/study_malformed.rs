@@ -141,7 +141,7 @@ fn cli_validate_simulate_analyze() {
     let out = Command::new(exe)
         .args(["study", "simulate"])
         .arg(&good)
-        .args(["--n", "40", "--seed", "2", "--out"])
+        .args(["--n", "40", "--sim-seed", "2", "--out"])
         .arg(&tmp)
         .output()
         .unwrap();

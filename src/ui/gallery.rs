@@ -188,9 +188,9 @@ fn example_view(state: GalleryState) -> impl IntoView {
         let json = if numbers <= MAX_JSON_NUMBERS {
             ex.to_json()
         } else {
-            let pairs: Vec<String> = ex.params.iter().map(|(k, v)| format!("--set {k}={v}")).collect();
+            let pairs: Vec<String> = ex.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!(
-                "{{\"omitted\": \"{numbers} numbers is too large to show here; run: interlab tasks sample {} --seed {} {}\"}}",
+                "{{\"omitted\": \"{numbers} numbers is too large to show here; run: interlab tasks sample {} --example-seed {} {}\"}}",
                 ex.task,
                 ex.seed,
                 pairs.join(" ")

@@ -23,8 +23,8 @@ async function example(page) {
 }
 
 function cliSample(name, seed, params) {
-  const args = ['tasks', 'sample', name, '--seed', String(seed)];
-  for (const [k, v] of Object.entries(params)) args.push('--set', `${k}=${v}`);
+  const args = ['tasks', 'sample', name, '--example-seed', String(seed)];
+  for (const [k, v] of Object.entries(params)) args.push(`${k}=${v}`);
   return JSON.parse(execFileSync(CLI, args, { encoding: 'utf8' }));
 }
 

@@ -415,7 +415,7 @@ test('the researcher view analyses exported files like the CLI, and refuses doub
   const os = await import('node:os');
   const CLI = path.resolve(process.env.CARGO_TARGET_DIR || 'target', 'debug/interlab');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'interlab-results-'));
-  execFileSync(CLI, ['study', 'simulate', 'public/studies/advisor-manipulation.json', '--n', '60', '--seed', '5', '--out', dir]);
+  execFileSync(CLI, ['study', 'simulate', 'public/studies/advisor-manipulation.json', '--n', '60', '--sim-seed', '5', '--out', dir]);
   execFileSync(CLI, ['study', 'analyze', path.join(dir, 'trials.csv'), '--out', path.join(dir, 'analysis.csv')]);
   const [header, ...lines] = fs.readFileSync(path.join(dir, 'analysis.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
   const col = (n) => header.indexOf(n);
