@@ -251,14 +251,16 @@ impl ExperimentState {
         let (source, message) = (self.source, self.message);
         browser::spawn(async move {
             match browser::read_chosen_file(&ev).await {
-                Ok(Some((name, bytes))) => match Experiment::from_json(&String::from_utf8_lossy(&bytes), &self.env) {
-                    Ok(exp) => {
-                        self.loaded.set(Some(exp));
-                        source.set("file".into());
-                        message.set(None);
+                Ok(Some((name, bytes))) => {
+                    match Experiment::from_json(&String::from_utf8_lossy(&bytes), &self.env) {
+                        Ok(exp) => {
+                            self.loaded.set(Some(exp));
+                            source.set("file".into());
+                            message.set(None);
+                        }
+                        Err(e) => message.set(Some(format!("{name}: {e}"))),
                     }
-                    Err(e) => message.set(Some(format!("{name}: {e}"))),
-                },
+                }
                 Ok(None) => {}
                 Err(e) => message.set(Some(e)),
             }

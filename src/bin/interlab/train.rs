@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use interlab::engine::experiment::{results_csv, ArmResult, Experiment};
 use interlab::engine::gpu_train::GpuTrainer;
+use interlab::engine::trainer::{run_metrics_header, run_metrics_row};
 use interlab::engine::{BackendPref, EvalStats, RunEnv, Session, StepStats, Trainer};
 
 use crate::common::{
@@ -115,7 +116,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         t.eval_sequences(),
         t.model.param_count()
     );
-    let mut csv = String::from(METRICS_HEADER);
+    let mut csv = run_metrics_header();
     let start = Instant::now();
     let mut session = Session::new(t);
     let mut gpu_eval = None;
@@ -162,7 +163,7 @@ fn run_arms(args: &TrainArgs, env: &RunEnv, exp: &Experiment) -> CliResult {
         let dims = interlab::engine::plan(cfg, env).map_err(|e| usage(format!("{label}: {e}")))?.dims;
         let mut t = Trainer::with_env(cfg.clone(), *env).map_err(|e| format!("{label}: {e}"))?;
         let log = Logging { eval_every, print_every: 0, until: 2.0 };
-        let mut csv = String::from(METRICS_HEADER);
+        let mut csv = run_metrics_header();
         let start = Instant::now();
         eprintln!(
             "== {label}: model {} mixers {} task {} ({} steps)",
@@ -238,7 +239,7 @@ fn train_loop(
         }
         if evaluate {
             let e = t.evaluate().map_err(|e| e.to_string())?;
-            csv.push_str(&metrics_row(&s, &e));
+            csv.push_str(&run_metrics_row(&s, &e));
             let secs = start.elapsed().as_secs_f64();
             eprintln!(
                 "step {:>6}  loss {}  train_acc {}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  lr {:.2e}  {:.1}s",
@@ -320,7 +321,7 @@ fn gpu_train_loop(
         if let (Some((step, e)), Some(st)) = (r.eval, last_step) {
             *last_eval = Some(e);
             let st = StepStats { step, ..st };
-            csv.push_str(&metrics_row(&st, &e));
+            csv.push_str(&run_metrics_row(&st, &e));
             eprintln!(
                 "step {:>6}  heldout_loss {:.4}  heldout_acc {}  heldout_exact {}  heldout_mse {}  {:.1}s",
                 step,
@@ -339,26 +340,6 @@ fn gpu_train_loop(
         }
     }
     Ok(last)
-}
-
-/// Columns of `metrics.csv`: one row per evaluation; empty cells for metrics the task does
-/// not have (accuracy for regression, MSE for classification).
-const METRICS_HEADER: &str =
-    "step,loss,accuracy,lr,heldout_loss,heldout_accuracy,heldout_exact_match,heldout_mse\n";
-
-fn metrics_row(s: &StepStats, e: &EvalStats) -> String {
-    let cell = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{}\n",
-        s.step,
-        s.loss,
-        cell(s.accuracy),
-        s.lr,
-        e.loss,
-        cell(e.accuracy),
-        cell(e.exact_match),
-        cell(e.mse)
-    )
 }
 
 /// `DIR/metrics.csv`, `DIR/weights.safetensors` (config in its header too), `DIR/config.json`.
