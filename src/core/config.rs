@@ -539,7 +539,7 @@ mod tests {
         assert!(cfg.task_params.is_empty());
     }
 
-    /// Peak resident MiB of `interlab bench ... --steps 1` (release, native, 2026-11-26):
+    /// Peak resident MiB of `interlab bench ... --timed-steps 1` (release, native, 2026-11-26):
     /// (model, d_model, seq_len, batch, MiB); layers 2, heads 2, state 16, task mqar
     /// (kv_pairs 16, vocab 64). Re-measure with `scripts/bench_memory.sh`.
     const MEASURED_MIB: &[(&str, usize, usize, usize, u64)] = &[
