@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { serveDist, launch, openPage, runStatus, waitFor, ARTIFACTS } from './harness.mjs';
 
 let server;
@@ -167,7 +167,10 @@ test('the tab reproduces the native CLI curve for the same seed, for every model
   try {
     for (const extra of ['', 'model=dlr', 'model=gru', 'model=mhssm', 'mixers=l2']) {
       const pairs = [...QUICK.split('&').map((kv) => kv.replace('steps=400', 'steps=30')), ...(extra ? [extra] : [])];
-      const out = execFileSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
+      // The CLI prints progress (the step lines) on stderr and results on stdout.
+      const r = spawnSync(cli, ['train', ...pairs, '--eval-every', '10', '--print-every', '1'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const out = r.stderr;
       const native = Object.fromEntries([...out.matchAll(/^step\s+(\d+)\s+loss ([0-9.e-]+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
       assert.ok(native[30], `native run printed no step 30:\n${out}`);
       const finalLoss = async () => {
