@@ -26,6 +26,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# 1b. rustfmt and clippy (scripts/test.sh checks formatting and lints first); the image ships both.
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    log "adding rust component $c"
+    rustup component add "$c"
+  fi
+done
+
 # 2. Debian packages: Chromium + chromedriver (browser tests), lavapipe (native GPU tests).
 APT_PKGS=()
 if [ "$ONLY_BUILD" = 0 ]; then
