@@ -44,8 +44,9 @@ pub struct ExperimentState {
     current: RwSignal<Option<Experiment>, LocalStorage>,
     slots: RwSignal<Vec<Slot>, LocalStorage>,
     pub message: RwSignal<Option<String>>,
-    /// The page's run environment (budget, backend), for every arm.
-    env: RunEnv,
+    /// The page's run environment (budget, backend): the lab form's own signal, so the run
+    /// bar's choice applies to every arm too.
+    env: RwSignal<RunEnv>,
 }
 
 /// Arms trained at once: one per spare core (the page keeps one), at least 1, at most 4.
@@ -54,7 +55,7 @@ fn parallel() -> usize {
 }
 
 impl ExperimentState {
-    pub fn from_query(query: &[(String, String)], env: RunEnv) -> Self {
+    pub fn from_query(query: &[(String, String)], env: RwSignal<RunEnv>) -> Self {
         let get = |key: &str| query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let source = get("preset").filter(|p| presets::find(p).is_ok()).unwrap_or_else(|| CUSTOM.into());
         let chosen = get("arms")
@@ -121,12 +122,12 @@ impl ExperimentState {
     pub fn run(&self, exp: Experiment) {
         self.stop();
         let me = *self;
+        let env = self.env.get_untracked();
         let mut slots = Vec::with_capacity(exp.arms.len());
         for arm in &exp.arms {
-            let params = crate::engine::plan(&arm.config, &self.env)
-                .map(|p| arm.config.param_count(p.dims))
-                .unwrap_or(0);
-            let lab = Lab::detached(self.env, Rc::new(move || me.pump()));
+            let params =
+                crate::engine::plan(&arm.config, &env).map(|p| arm.config.param_count(p.dims)).unwrap_or(0);
+            let lab = Lab::detached(env, Rc::new(move || me.pump()));
             slots.push(Slot {
                 lab,
                 params,
@@ -178,7 +179,7 @@ impl ExperimentState {
                 break;
             }
             if s.started.get_value().is_none() {
-                match crate::engine::plan(&arm.config, &self.env) {
+                match crate::engine::plan(&arm.config, &self.env.get_untracked()) {
                     Ok(plan) => {
                         s.started.set_value(Some(browser::now_ms()));
                         s.lab.run_config(arm.config.clone(), &plan);
@@ -252,7 +253,7 @@ impl ExperimentState {
         browser::spawn(async move {
             match browser::read_chosen_file(&ev).await {
                 Ok(Some((name, bytes))) => {
-                    match Experiment::from_json(&String::from_utf8_lossy(&bytes), &self.env) {
+                    match Experiment::from_json(&String::from_utf8_lossy(&bytes), &self.env.get_untracked()) {
                         Ok(exp) => {
                             self.loaded.set(Some(exp));
                             source.set("file".into());

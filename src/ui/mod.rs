@@ -142,7 +142,7 @@ impl Pages {
             lab,
             steer: steering::SteerState::from_query(steer_query, &task),
             gallery: gallery::GalleryState::from_query(only(Page::Gallery), &task),
-            experiments: experiments::ExperimentState::from_query(only(Page::Experiments), env),
+            experiments: experiments::ExperimentState::from_query(only(Page::Experiments), form.env),
         }
     }
 
